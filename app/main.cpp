@@ -1,0 +1,2 @@
+// Placeholder root; replaced by the real command line.
+int main() { return 0; }

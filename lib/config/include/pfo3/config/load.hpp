@@ -1,0 +1,40 @@
+#pragma once
+// Loading settings: file lookup, TOML parsing with strict validation, environment overrides.
+// Every failure throws pfo3::config_error with "FILE:LINE: KEY: message".
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pfo3/config/settings.hpp"
+
+namespace pfo3::config {
+
+/// Reads an environment variable; nullopt when unset. Injected so tests need no setenv.
+using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+/// The process environment.
+env_lookup process_environment();
+
+/// Which file to read (SPEC 2): `flag`, else $PFO3_CONFIG, else ./pfo3.toml, else
+/// /etc/pfo3/pfo3.toml if they exist; nullopt: built-in defaults. A file named by the flag or
+/// the variable that does not exist is an error.
+std::optional<std::string> find_config_file(const std::optional<std::string>& flag,
+                                            const env_lookup& env);
+
+/// Parses TOML text into settings over the defaults. `source` names the text in errors.
+/// Unknown keys, wrong types and impossible values are errors.
+settings parse_settings(std::string_view toml_text, std::string_view source);
+
+/// Applies PFO3_AMQP_URL, PFO3_QUEUE, PFO3_STORE, PFO3_SERVER, PFO3_LISTEN, PFO3_PREFETCH,
+/// PFO3_CONCURRENCY, PFO3_TYPE over `s` (environment beats file). Bad values are errors that
+/// name the variable.
+void apply_environment(settings& s, const env_lookup& env);
+
+/// find_config_file + parse_settings (or defaults) + apply_environment.
+settings load_settings(const std::optional<std::string>& flag, const env_lookup& env);
+
+/// Checks cross-field rules and ranges once flags were applied too; throws config_error
+/// naming the setting.
+void validate(const settings& s);
+
+}  // namespace pfo3::config

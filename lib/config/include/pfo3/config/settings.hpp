@@ -1,0 +1,70 @@
+#pragma once
+// Every setting of every role, with the defaults of SPEC section 3 visible here.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pfo3::config {
+
+struct amqp_settings {
+    std::string url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    std::string queue = "tareas";
+    std::string queue_type = "classic";  ///< "classic" or "quorum"
+};
+
+struct serve_settings {
+    std::string listen = "0.0.0.0:5000";
+    std::size_t max_request_bytes = 1048576;
+    std::size_t max_connections = 10000;
+    int idle_timeout_s = 300;
+    int confirm_timeout_ms = 5000;         ///< no broker confirm by then: `unavailable`
+    std::size_t max_unconfirmed = 10000;   ///< in flight to the broker, all connections
+    std::size_t max_pipelined = 1024;      ///< unanswered requests per connection
+    int shutdown_grace_s = 10;             ///< answering in-flight requests at shutdown
+};
+
+struct work_settings {
+    int prefetch = 1;
+    int concurrency = 1;  ///< handler threads
+    int shutdown_grace_s = 30;  ///< finishing tasks in hand at shutdown
+};
+
+struct store_settings {
+    std::string uri = "file:///var/lib/pfo3/results";
+};
+
+struct retry_settings {
+    int max_attempts = 5;
+    double backoff_base_s = 1;
+    double backoff_factor = 4;
+    double backoff_max_s = 600;
+    double jitter = 0.2;
+};
+
+struct send_settings {
+    std::string server = "127.0.0.1:5000";
+    std::string type = "echo";
+};
+
+/// An external handler: any executable, payload on stdin, result on stdout.
+struct handler_settings {
+    std::vector<std::string> command;
+    double timeout_s = 30;
+};
+
+/// The whole configuration after file, environment and defaults were applied.
+struct settings {
+    amqp_settings amqp;
+    serve_settings serve;
+    work_settings work;
+    store_settings store;
+    retry_settings retry;
+    send_settings send;
+    std::map<std::string, handler_settings> handlers;
+    std::string source = "built-in defaults";  ///< the file read, for logs
+};
+
+}  // namespace pfo3::config

@@ -1,0 +1,1 @@
+// Placeholder until the module's sources land; delete when adding real ones.

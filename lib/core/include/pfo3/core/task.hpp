@@ -1,0 +1,43 @@
+#pragma once
+// The task as it travels (task) and as it is stored (task_record).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pfo3 {
+
+/// One unit of work, as carried in a RabbitMQ message body (SPEC section 5).
+struct task {
+    std::string id;
+    std::string type;
+    std::string payload_json = "null";  ///< the payload as JSON text, exactly as received
+    std::string submitted_at;           ///< RFC 3339, UTC
+    int attempt = 1;                    ///< 1 for the first run
+    int max_attempts = 0;               ///< 0: the worker's [retry] max_attempts
+};
+
+/// Where a task stands. `pending` is never stored: it means "no record yet".
+enum class task_status { pending, done, failed, dead };
+
+/// "pending", "done", "failed" or "dead".
+std::string_view to_string(task_status s) noexcept;
+/// The inverse of to_string; nullopt for anything else.
+std::optional<task_status> parse_task_status(std::string_view s) noexcept;
+
+/// The stored outcome of a task (SPEC section 7).
+struct task_record {
+    std::string id;
+    std::string type;
+    std::string payload_json = "null";
+    task_status status = task_status::done;
+    std::string result_json = "null";  ///< JSON text
+    std::string error;                 ///< empty: no error
+    int attempts = 1;
+    std::string worker;                ///< host:pid of the worker that stored it
+    std::string submitted_at;
+    std::string started_at;
+    std::string finished_at;
+};
+
+}  // namespace pfo3

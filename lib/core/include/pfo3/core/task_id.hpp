@@ -1,0 +1,16 @@
+#pragma once
+// Task ids: validation of client-supplied ids and generation of UUIDv7 ids.
+#include <string>
+#include <string_view>
+
+namespace pfo3 {
+
+/// True for 1-128 characters of [A-Za-z0-9._:-], not "." or "..". Such an id is safe to use
+/// as a file name, an S3 key part and a SQL parameter.
+bool is_valid_task_id(std::string_view id) noexcept;
+
+/// A new RFC 9562 UUIDv7 in canonical lowercase text: ids made later sort later (millisecond
+/// timestamp, then a per-thread counter). Thread-safe.
+std::string make_task_id();
+
+}  // namespace pfo3

@@ -1,0 +1,47 @@
+#pragma once
+// What a worker runs for a task type: built-ins (echo, sum/sumar, multiply/multiplicar,
+// sleep) and external commands from [handlers.NAME].
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pfo3/core/task.hpp"
+
+namespace pfo3::handlers {
+
+/// The outcome of running one task.
+struct outcome {
+    enum class kind {
+        done,       ///< result_json holds the result
+        failed,     ///< may succeed if tried again (non-zero exit, timeout, crash)
+        permanent,  ///< never will (unknown type, invalid payload): dead at once
+    };
+    kind status = kind::done;
+    std::string result_json = "null";
+    std::string error;  ///< human text when not done
+};
+
+/// An external handler: argv, and how long one run may take before its process group is
+/// killed.
+struct external_command {
+    std::vector<std::string> argv;
+    std::chrono::milliseconds timeout{30000};
+};
+
+/// Maps types to handlers. Immutable after construction, so run() is thread-safe.
+class registry {
+public:
+    /// External commands override built-ins of the same name.
+    explicit registry(std::map<std::string, external_command> external = {});
+    /// True if `type` names a built-in or an external handler.
+    bool knows(const std::string& type) const;
+    /// Runs the handler for t.type on t.payload_json. Never throws for task-level problems:
+    /// they come back as failed/permanent outcomes.
+    outcome run(const task& t) const;
+
+private:
+    std::map<std::string, external_command> external_;
+};
+
+}  // namespace pfo3::handlers

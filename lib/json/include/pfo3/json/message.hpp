@@ -1,0 +1,29 @@
+#pragma once
+// The RabbitMQ message body (SPEC 5) and the stored record (SPEC 7) as JSON text.
+#include <string>
+#include <string_view>
+
+#include "pfo3/core/task.hpp"
+
+namespace pfo3::json {
+
+/// {"id","type","payload","submitted_at","attempt"} (+ "max_attempts" when non-zero).
+std::string encode_message(const task& t);
+
+/// Decodes a message body. Accepts pfo3's own format and the teaching distributor's
+/// {"id","accion","datos"}; a missing attempt is 1, a missing submitted_at stays empty.
+/// On failure returns false and says why in `why`; `out.id` is filled if an id was readable,
+/// so the failure can still be recorded under it.
+bool decode_message(std::string_view body, task& out, std::string& why);
+
+/// The record as one JSON object (all SPEC 7 fields; error null when empty).
+std::string encode_record(const task_record& r);
+/// The inverse of encode_record; false (and `why`) on anything malformed.
+bool decode_record(std::string_view text, task_record& out, std::string& why);
+
+/// True if `text` is one syntactically valid JSON value (used for handler output).
+bool is_valid_json(std::string_view text);
+/// `s` as a JSON string literal, quotes included.
+std::string quote(std::string_view s);
+
+}  // namespace pfo3::json

@@ -1,0 +1,46 @@
+#pragma once
+// The client protocol (SPEC 4.2-4.3): decoding one framed request, encoding responses.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pfo3/core/error.hpp"
+#include "pfo3/core/task.hpp"
+
+namespace pfo3::json {
+
+/// The operation a request asks for.
+enum class op { submit, ping, status };
+
+/// A decoded, validated request.
+struct request {
+    op kind = op::submit;
+    std::string id;            ///< submit: client id or empty (server makes one); status: the id
+    std::string type;          ///< submit: task type ("type" or alias "accion"), non-empty
+    std::string payload_json = "null";  ///< submit: "payload"/"datos" re-serialised compactly
+    int max_attempts = 0;      ///< submit: 0 = not given; else 1..1000
+};
+
+/// Either a request or the reason it was rejected.
+struct decoded {
+    std::optional<request> req;
+    request_error error = request_error::bad_request;  ///< when !req
+    std::string message;                               ///< human text when !req
+    std::string id;  ///< when !req: the request's "id" if it had a valid one, for the reply
+};
+
+/// Decodes one framed JSON value. Strict: invalid UTF-8 and non-object values are rejected,
+/// unknown fields are ignored (for forward compatibility), `op` defaults to submit.
+decoded decode_request(std::string_view bytes);
+
+/// {"ok":true,"id":ID,"status":"queued"}\n
+std::string encode_accepted(std::string_view id);
+/// {"ok":false,"id":ID?,"error":CODE,"message":TEXT}\n (id omitted when empty)
+std::string encode_rejected(request_error e, std::string_view message, std::string_view id = {});
+/// {"ok":true,"op":"pong"}\n
+std::string encode_pong();
+/// {"ok":true,"id":…,"status":…,"result":…,"error":…,"attempts":N}\n; record == nullopt
+/// gives status "pending", result null, error null, attempts 0.
+std::string encode_status(std::string_view id, const std::optional<task_record>& record);
+
+}  // namespace pfo3::json

@@ -1,0 +1,35 @@
+#pragma once
+// A blocking client for the serve protocol, used by `pfo3 send` and `pfo3 status`.
+// One per thread; not thread-safe.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pfo3::net {
+
+/// A connection to `pfo3 serve`. Throws service_error (retryable) when it cannot connect or
+/// the connection breaks, with the address in the message.
+class client {
+public:
+    /// Connects to HOST:PORT within `timeout`.
+    client(std::string_view host_port, std::chrono::milliseconds timeout);
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    /// Writes bytes (a request, with or without '\n').
+    void write(std::string_view bytes);
+    /// Reads one response line without its '\n'; nullopt if the server closed the connection.
+    std::optional<std::string> read_line();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+/// Splits "HOST:PORT" ("[::1]:5000" for IPv6); throws config_error naming `what`.
+std::pair<std::string, std::string> split_host_port(std::string_view host_port, std::string_view what);
+
+}  // namespace pfo3::net

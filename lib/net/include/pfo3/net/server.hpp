@@ -1,0 +1,52 @@
+#pragma once
+// The client-facing TCP server (SPEC 4): accepts connections, frames and decodes requests,
+// hands them to a dispatcher, writes responses in order. Runs on the io_context it is given;
+// each connection is served on that context's strand.
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "pfo3/net/dispatcher.hpp"
+
+namespace pfo3::net {
+
+struct server_options {
+    std::string listen = "0.0.0.0:5000";  ///< HOST:PORT; port 0 picks a free port
+    std::size_t max_request_bytes = 1048576;
+    std::size_t max_connections = 10000;
+    std::chrono::seconds idle_timeout{300};
+    std::size_t max_pipelined = 1024;  ///< unanswered requests before reading pauses
+};
+
+/// See the file comment. Not thread-safe: call its members on the io_context's thread(s) or
+/// before run().
+class server {
+public:
+    /// Binds and listens at once (throws config_error / service_error naming the address).
+    server(boost::asio::io_context& io, server_options opts, dispatcher& d);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Starts accepting.
+    void start();
+    /// The port actually bound (useful with port 0).
+    std::uint16_t port() const;
+    /// Stops accepting and stops reading new requests; connections close once their pending
+    /// responses are written. `on_drained` runs (on the io thread) when no connection is left.
+    void shutdown(std::function<void()> on_drained);
+    /// Closes every connection at once (after the grace period).
+    void close_all();
+    /// Open connections now.
+    std::size_t connection_count() const;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace pfo3::net

@@ -1,0 +1,66 @@
+#pragma once
+// Consumes one queue with basic.qos(prefetch) and manual acks, on one AMQP connection owned by
+// one private thread. Deliveries are handed to a callback on that thread; acks and nacks may
+// be requested from any thread and are carried out by the owner thread.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "pfo3/queue/amqp_url.hpp"
+#include "pfo3/queue/topology.hpp"
+
+namespace pfo3::queue {
+
+/// One message received. (generation, tag) identify it for ack/nack: a tag from a connection
+/// that has since been lost is ignored, since RabbitMQ redelivers those messages anyway.
+struct delivery {
+    std::uint64_t generation = 0;
+    std::uint64_t tag = 0;
+    bool redelivered = false;
+    std::string body;
+    std::string message_id;
+    std::string content_type;
+    std::string type;
+};
+
+struct consumer_options {
+    amqp_url url;
+    topology topo;
+    std::uint16_t prefetch = 1;
+    std::string connection_name = "pfo3-work";
+};
+
+/// See the file comment. Reconnects with backoff and consumes again when the connection is
+/// lost; deliveries in hand at that moment are redelivered by RabbitMQ.
+class consumer {
+public:
+    /// Called on the owner thread for each delivery; must not block (hand it to a worker).
+    using delivery_handler = std::function<void(delivery)>;
+    /// Called on the owner thread when consuming starts (true) or the connection is lost (false).
+    using state_handler = std::function<void(bool consuming)>;
+
+    consumer(consumer_options opts, delivery_handler on_delivery, state_handler on_state = {});
+    ~consumer();
+    consumer(const consumer&) = delete;
+    consumer& operator=(const consumer&) = delete;
+
+    /// Starts the owner thread.
+    void start();
+    /// Acks one delivery (thread-safe; carried out on the owner thread).
+    void ack(std::uint64_t generation, std::uint64_t tag);
+    /// Rejects one delivery, back to the queue if `requeue` (thread-safe).
+    void nack(std::uint64_t generation, std::uint64_t tag, bool requeue);
+    /// Cancels the consumer so no new deliveries arrive; acks/nacks still work (thread-safe).
+    void cancel();
+    /// Carries out pending acks/nacks, closes the connection and joins the thread. Deliveries
+    /// not acked by then are redelivered by RabbitMQ.
+    void stop();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace pfo3::queue

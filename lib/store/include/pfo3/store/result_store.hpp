@@ -1,0 +1,32 @@
+#pragma once
+// Where workers put results and serve reads them (SPEC 7).
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "pfo3/core/task.hpp"
+
+namespace pfo3::store {
+
+/// A durable result store. write() returns only once every record is durable (so the caller
+/// may ack); a write of an existing id replaces it (upsert), so redelivery stores once.
+/// Implementations are thread-safe unless they say otherwise.
+class result_store {
+public:
+    virtual ~result_store() = default;
+    /// Stores all records durably, as one group where the store allows (one fsync barrier,
+    /// one transaction). Throws service_error; retryable() tells whether trying again may work.
+    virtual void write(std::span<const task_record> records) = 0;
+    /// The record for `id`, or nullopt if none is stored. Throws service_error.
+    virtual std::optional<task_record> read(std::string_view id) = 0;
+    /// The store for logs, secrets masked ("file:///var/lib/pfo3/results").
+    virtual std::string describe() const = 0;
+};
+
+/// Opens the store named by a URI: file:///DIR (created if missing). Later: postgresql://,
+/// s3://. Throws config_error for a URI it cannot use, service_error if the store is unusable.
+std::unique_ptr<result_store> open_store(std::string_view uri);
+
+}  // namespace pfo3::store
