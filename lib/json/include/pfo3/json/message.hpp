@@ -1,5 +1,5 @@
 #pragma once
-// The RabbitMQ message body (SPEC 5) and the stored record (SPEC 7) as JSON text.
+// The RabbitMQ message body (SPEC 5) as JSON text, and small JSON helpers.
 #include <string>
 #include <string_view>
 
@@ -15,11 +15,6 @@ std::string encode_message(const task& t);
 /// On failure returns false and says why in `why`; `out.id` is filled if an id was readable,
 /// so the failure can still be recorded under it.
 bool decode_message(std::string_view body, task& out, std::string& why);
-
-/// The record as one JSON object (all SPEC 7 fields; error null when empty).
-std::string encode_record(const task_record& r);
-/// The inverse of encode_record; false (and `why`) on anything malformed.
-bool decode_record(std::string_view text, task_record& out, std::string& why);
 
 /// True if `text` is one syntactically valid JSON value (used for handler output).
 bool is_valid_json(std::string_view text);
