@@ -1,8 +1,10 @@
 #pragma once
 // Loading settings: file lookup, TOML parsing with strict validation, environment overrides.
 // Every failure throws pfo3::config_error with "FILE:LINE: KEY: message".
+#include <array>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,15 @@ env_lookup process_environment();
 /// the variable that does not exist is an error.
 std::optional<std::string> find_config_file(const std::optional<std::string>& flag,
                                             const env_lookup& env);
+
+/// Where find_config_file looks when neither the flag nor $PFO3_CONFIG names a file, in order.
+inline constexpr std::array<std::string_view, 2> default_config_files{"pfo3.toml",
+                                                                     "/etc/pfo3/pfo3.toml"};
+
+/// find_config_file with another fallback list than default_config_files (for tests).
+std::optional<std::string> find_config_file(const std::optional<std::string>& flag,
+                                            const env_lookup& env,
+                                            std::span<const std::string_view> fallbacks);
 
 /// Parses TOML text into settings over the defaults. `source` names the text in errors.
 /// Unknown keys, wrong types and impossible values are errors.

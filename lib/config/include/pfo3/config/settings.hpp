@@ -9,12 +9,17 @@
 
 namespace pfo3::config {
 
+/// [amqp]: the broker and the queue every role uses.
 struct amqp_settings {
     std::string url = "amqp://guest:guest@127.0.0.1:5672/%2f";
     std::string queue = "tareas";
     std::string queue_type = "classic";  ///< "classic" or "quorum"
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const amqp_settings&) const = default;
 };
 
+/// [serve]: the TCP front end that accepts tasks.
 struct serve_settings {
     std::string listen = "0.0.0.0:5000";
     std::size_t max_request_bytes = 1048576;
@@ -24,35 +29,57 @@ struct serve_settings {
     std::size_t max_unconfirmed = 10000;   ///< in flight to the broker, all connections
     std::size_t max_pipelined = 1024;      ///< unanswered requests per connection
     int shutdown_grace_s = 10;             ///< answering in-flight requests at shutdown
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const serve_settings&) const = default;
 };
 
+/// [work]: the consumer that runs handlers.
 struct work_settings {
     int prefetch = 1;
     int concurrency = 1;  ///< handler threads
     int shutdown_grace_s = 30;  ///< finishing tasks in hand at shutdown
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const work_settings&) const = default;
 };
 
+/// [store]: where results go (file://, postgresql://, s3://).
 struct store_settings {
     std::string uri = "file:///var/lib/pfo3/results";
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const store_settings&) const = default;
 };
 
+/// [retry]: how failed tasks are retried before they are dead-lettered.
 struct retry_settings {
     int max_attempts = 5;
     double backoff_base_s = 1;
     double backoff_factor = 4;
     double backoff_max_s = 600;
     double jitter = 0.2;
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const retry_settings&) const = default;
 };
 
+/// [send]: defaults of the `send` and `status` clients.
 struct send_settings {
     std::string server = "127.0.0.1:5000";
     std::string type = "echo";
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const send_settings&) const = default;
 };
 
 /// An external handler: any executable, payload on stdin, result on stdout.
 struct handler_settings {
     std::vector<std::string> command;
     double timeout_s = 30;
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const handler_settings&) const = default;
 };
 
 /// The whole configuration after file, environment and defaults were applied.
@@ -65,6 +92,9 @@ struct settings {
     send_settings send;
     std::map<std::string, handler_settings> handlers;
     std::string source = "built-in defaults";  ///< the file read, for logs
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const settings&) const = default;
 };
 
 }  // namespace pfo3::config

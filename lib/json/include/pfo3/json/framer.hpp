@@ -10,13 +10,15 @@ namespace pfo3::json {
 /// What the framer found at the start of the unconsumed bytes.
 enum class frame_status {
     complete,   ///< one whole value is in [begin, end); consume `consumed` bytes
-    need_more,  ///< no whole value yet; call again with the same bytes plus more
+    need_more,  ///< no whole value yet; drop `consumed` bytes (non-zero only when they were
+                ///< all whitespace or skipped garbage), then call again with the rest plus more
     too_long,   ///< the value (so far) is larger than max_bytes: answer line_too_long, close
     bad,        ///< bytes that cannot start or continue a JSON value: answer bad_json, consume
                 ///< `consumed` bytes (through the next newline, or all if none) and go on
 };
 
-/// The result of framer::next. Offsets are relative to the buffer given to next().
+/// The result of framer::next. Offsets are relative to the buffer given to next(). The caller
+/// must always drop the first `consumed` bytes of its buffer, whatever the status.
 struct frame {
     frame_status status = frame_status::need_more;
     std::size_t begin = 0;     ///< first byte of the value (after leading whitespace)
@@ -47,6 +49,10 @@ private:
     bool escape_ = false;
     bool scalar_ = false;  // a top-level number/true/false/null: ends at a delimiter
     bool skipping_ = false;  // after `bad`: dropping bytes up to the next newline
+
+    void reset() noexcept;
+    frame fail(std::string_view buf, std::size_t pos, frame_status status) noexcept;
+    frame complete(std::size_t end) noexcept;
 };
 
 }  // namespace pfo3::json

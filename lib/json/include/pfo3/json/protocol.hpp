@@ -1,5 +1,6 @@
 #pragma once
 // The client protocol (SPEC 4.2-4.3): decoding one framed request, encoding responses.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -8,6 +9,13 @@
 #include "pfo3/core/task.hpp"
 
 namespace pfo3::json {
+
+/// Arrays/objects nested deeper than this (the request object is level 1) are bad_json; the
+/// server's framer uses the same bound so it can reject them before buffering.
+inline constexpr std::size_t max_request_depth = 64;
+
+/// True for a task type a client may send: 1-128 characters of [A-Za-z0-9._:-].
+bool is_valid_task_type(std::string_view type) noexcept;
 
 /// The operation a request asks for.
 enum class op { submit, ping, status };

@@ -1,0 +1,23 @@
+// validate: the same rules as the file parser, run again once command-line flags were applied.
+#include "pfo3/config/load.hpp"
+#include "pfo3/core/error.hpp"
+#include "rules.hpp"
+
+namespace pfo3::config {
+
+void validate(const settings& s) {
+    auto fail = [](std::string_view key, const std::string& message) {
+        throw config_error(std::string(key) + ": " + message);
+    };
+    for (const auto& k : detail::keys())
+        if (auto p = detail::check_current(k, s)) fail(k.dotted(), *p);
+    if (auto p = detail::check_backoff_max(s.retry)) fail("retry.backoff_max_s", *p);
+    for (const auto& [name, h] : s.handlers) {
+        std::string dotted = "handlers." + name;
+        if (auto p = detail::check_handler_name(name)) fail(dotted, *p);
+        if (auto p = detail::check_handler_command(h.command)) fail(dotted + ".command", *p);
+        if (auto p = detail::check_handler_timeout(h.timeout_s)) fail(dotted + ".timeout_s", *p);
+    }
+}
+
+}  // namespace pfo3::config
