@@ -24,6 +24,14 @@ struct outcome {
 
 /// An external handler: argv, and how long one run may take before its process group is
 /// killed.
+///
+/// How it runs: argv[0] is looked up in PATH unless it contains '/'; it gets its own process
+/// group, the task's payload JSON on stdin, the worker's environment plus PFO3_TASK_ID,
+/// PFO3_TASK_TYPE and PFO3_TASK_ATTEMPT. Its stdout, trailing whitespace trimmed, is the result
+/// (as is if it is JSON, else as a JSON string); more than 16 MiB of it is a failure. Exit
+/// status 0 is success; a non-zero status, a signal or the timeout is a failure whose text
+/// ends with the last lines of stderr. When it exits (or times out), whatever is left in its
+/// process group is killed.
 struct external_command {
     std::vector<std::string> argv;
     std::chrono::milliseconds timeout{30000};

@@ -21,8 +21,14 @@ public:
 
     /// Writes bytes (a request, with or without '\n').
     void write(std::string_view bytes);
+    /// Half-closes the connection: no more requests follow; the server answers what it has
+    /// received, then closes.
+    void shutdown_write();
     /// Reads one response line without its '\n'; nullopt if the server closed the connection.
     std::optional<std::string> read_line();
+    /// Like read_line(), but throws service_error (retryable) if no whole line arrives within
+    /// `timeout`; the connection stays usable.
+    std::optional<std::string> read_line(std::chrono::milliseconds timeout);
 
 private:
     struct impl;

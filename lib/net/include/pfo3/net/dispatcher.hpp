@@ -11,6 +11,9 @@ namespace pfo3::net {
 /// Handles requests. dispatch() is called on the connection's I/O thread and must not block;
 /// `reply` takes the complete response line (with '\n') and may be called from any thread,
 /// exactly once. Responses are written in request order whatever order replies come in.
+/// When the io_context runs on several threads, dispatch() is called concurrently for
+/// different connections. A reply for a connection that has gone is dropped; the io_context
+/// must still exist when reply is called.
 class dispatcher {
 public:
     using reply = std::function<void(std::string response_line)>;

@@ -22,8 +22,9 @@ struct server_options {
     std::size_t max_pipelined = 1024;  ///< unanswered requests before reading pauses
 };
 
-/// See the file comment. Not thread-safe: call its members on the io_context's thread(s) or
-/// before run().
+/// See the file comment. start(), shutdown() and close_all() only post work to the server's
+/// strand, so they may be called from any thread; construct and destroy it outside run()
+/// (destroy it, and the dispatcher, only after run() has returned).
 class server {
 public:
     /// Binds and listens at once (throws config_error / service_error naming the address).

@@ -38,7 +38,8 @@ class consumer {
 public:
     /// Called on the owner thread for each delivery; must not block (hand it to a worker).
     using delivery_handler = std::function<void(delivery)>;
-    /// Called on the owner thread when consuming starts (true) or the connection is lost (false).
+    /// Called on the owner thread when consuming starts (true) or stops (false): connection
+    /// lost, cancel() carried out, or stop(). Calls alternate, starting with true.
     using state_handler = std::function<void(bool consuming)>;
 
     consumer(consumer_options opts, delivery_handler on_delivery, state_handler on_state = {});

@@ -2,7 +2,9 @@
 // Publishes persistent messages with publisher confirms, on one AMQP connection owned by one
 // private thread (rabbitmq-c is not thread-safe). Thread-safe front: publish() may be called
 // from any thread; completions are invoked on the publisher thread and must only hand the
-// outcome on (post it to the caller's executor), never block.
+// outcome on (post it to the caller's executor), never block. Rejections that need no broker
+// (`unavailable` while not connected or stopping, `overloaded`) are completed inline, inside
+// publish(), on the caller's thread: do not hold a lock the completion needs while calling it.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -60,8 +62,11 @@ public:
     bool wait_connected(std::chrono::milliseconds timeout);
     /// True while a connection with confirms enabled is up.
     bool connected() const noexcept;
-    /// Queues a message; `done` is called exactly once, on the publisher thread.
+    /// Queues a message; `done` is called exactly once, on the publisher thread (or inline
+    /// for an immediate rejection, see the file comment).
     void publish(outgoing_message msg, completion done);
+    /// Publishes accepted by publish() whose completion has not run yet (for metrics/tests).
+    std::size_t outstanding() const noexcept;
     /// Stops taking messages (they complete `unavailable`), waits up to `grace` for the
     /// confirms of those in flight, completes the rest `unavailable`, closes, joins.
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));

@@ -1,0 +1,63 @@
+#include "handler_pool.hpp"
+
+namespace pfo3::app {
+
+handler_pool::handler_pool(int threads, job run) : run_(std::move(run)) {
+    threads_.reserve(static_cast<std::size_t>(threads));
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+}
+
+handler_pool::~handler_pool() {
+    close();
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+}
+
+bool handler_pool::push(queue::delivery d) {
+    {
+        std::lock_guard lock(mutex_);
+        if (closed_) return false;
+        queue_.push_back(std::move(d));
+    }
+    wake_.notify_one();
+    return true;
+}
+
+std::deque<queue::delivery> handler_pool::close() {
+    std::deque<queue::delivery> left;
+    {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+        left.swap(queue_);
+    }
+    wake_.notify_all();
+    return left;
+}
+
+bool handler_pool::wait_idle(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return idle_.wait_for(lock, timeout, [this] { return running_ == 0 && queue_.empty(); });
+}
+
+void handler_pool::abandon() {
+    for (auto& t : threads_)
+        if (t.joinable()) t.detach();
+}
+
+void handler_pool::loop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+        wake_.wait(lock, [this] { return closed_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // closed and drained
+        auto d = std::move(queue_.front());
+        queue_.pop_front();
+        ++running_;
+        lock.unlock();
+        run_(d);
+        lock.lock();
+        --running_;
+        if (running_ == 0 && queue_.empty()) idle_.notify_all();
+    }
+}
+
+}  // namespace pfo3::app

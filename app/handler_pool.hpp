@@ -1,0 +1,50 @@
+#pragma once
+// A fixed set of handler threads fed from a queue of deliveries. The queue needs no bound of
+// its own: the broker's prefetch window bounds what can be in it.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "pfo3/queue/consumer.hpp"
+
+namespace pfo3::app {
+
+/// See the file comment. Thread-safe.
+class handler_pool {
+public:
+    using job = std::function<void(const queue::delivery&)>;
+
+    handler_pool(int threads, job run);
+    /// Joins the threads if they are idle; see abandon().
+    ~handler_pool();
+    handler_pool(const handler_pool&) = delete;
+    handler_pool& operator=(const handler_pool&) = delete;
+
+    /// Queues a delivery; false once closed (the caller then hands it back to the broker).
+    bool push(queue::delivery d);
+    /// Stops taking deliveries and returns those not started yet.
+    std::deque<queue::delivery> close();
+    /// Waits until no delivery is running; false if `timeout` passed first.
+    bool wait_idle(std::chrono::milliseconds timeout);
+    /// Detaches threads still running a handler after the grace period: the process is about
+    /// to exit and their deliveries, never acked, are redelivered by the broker.
+    void abandon();
+
+private:
+    void loop();
+
+    job run_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable idle_;
+    std::deque<queue::delivery> queue_;
+    int running_ = 0;
+    bool closed_ = false;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace pfo3::app

@@ -1,0 +1,44 @@
+#include "pipelined_requests.hpp"
+
+#include "pfo3/core/error.hpp"
+#include "pfo3/net/client.hpp"
+
+namespace pfo3::app {
+
+std::size_t run_pipelined(const std::string& server, std::size_t window, const request_source& next,
+                          const response_sink& on_response) {
+    net::client conn(server, std::chrono::seconds(5));
+    std::size_t sent = 0, answered = 0;
+    std::string batch;
+    bool more = true;
+    while (more || answered < sent) {
+        // Fill the window, writing in batches: one syscall for many small requests.
+        batch.clear();
+        while (more && sent - answered < window) {
+            auto req = next();
+            if (!req) {
+                more = false;
+                break;
+            }
+            batch += *req;
+            batch += '\n';
+            ++sent;
+            if (batch.size() >= 64 * 1024) break;
+        }
+        if (!batch.empty()) conn.write(batch);
+        // Read at least one response, then whatever keeps the window from being full.
+        while (answered < sent && (!more || sent - answered >= window || batch.empty())) {
+            auto line = conn.read_line();
+            if (!line)
+                throw service_error("server " + server + " closed the connection after " +
+                                        std::to_string(answered) + " of " + std::to_string(sent) +
+                                        " responses",
+                                    true);
+            on_response(answered++, *line);
+            if (more && sent - answered < window) break;
+        }
+    }
+    return answered;
+}
+
+}  // namespace pfo3::app

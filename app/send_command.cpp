@@ -1,0 +1,69 @@
+#include "send_command.hpp"
+
+#include <iostream>
+
+#include "common.hpp"
+#include "pfo3/config/load.hpp"
+#include "pfo3/core/error.hpp"
+#include "pfo3/json/message.hpp"
+#include "pfo3/json/response.hpp"
+#include "pipelined_requests.hpp"
+
+namespace pfo3::app {
+
+CLI::App* setup_send(CLI::App& root, send_options& opts) {
+    auto* cmd = root.add_subcommand("send", "submit tasks to pfo3 serve (arguments, or one per line of stdin)");
+    cmd->add_option("--server", opts.server, "HOST:PORT of pfo3 serve (send.server)");
+    cmd->add_option("--type", opts.type, "task type (send.type)");
+    cmd->add_flag("--json", opts.json, "each task is a whole request object, not a payload");
+    cmd->add_option("tasks", opts.tasks, "task payloads (default: lines of stdin)");
+    return cmd;
+}
+
+int run_send(config::settings s, const send_options& opts) {
+    if (opts.server) s.send.server = *opts.server;
+    if (opts.type) s.send.type = *opts.type;
+    config::validate(s);
+
+    const std::string type_prefix = "{\"type\":" + json::quote(s.send.type) + ",\"payload\":";
+    auto make_request = [&](const std::string& task) {
+        return opts.json ? task : type_prefix + json::quote(task) + "}";
+    };
+    std::size_t next_arg = 0;
+    request_source next = [&]() -> std::optional<std::string> {
+        if (!opts.tasks.empty()) {
+            if (next_arg == opts.tasks.size()) return std::nullopt;
+            return make_request(opts.tasks[next_arg++]);
+        }
+        std::string line;
+        while (std::getline(std::cin, line)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (!line.empty()) return make_request(line);
+        }
+        return std::nullopt;
+    };
+
+    std::size_t rejected = 0;
+    auto on_response = [&](std::size_t, const std::string& line) {
+        auto r = json::decode_response(line);
+        if (r && r->ok) {
+            std::cout << r->id << '\n';
+        } else {
+            ++rejected;
+            std::cout.flush();  // keep stdout and stderr lines in task order on a terminal
+            if (r) std::cerr << "error: " << r->error << ": " << r->message << '\n';
+            else std::cerr << "error: bad_response: " << line << '\n';
+        }
+    };
+    try {
+        run_pipelined(s.send.server, opts.window, next, on_response);
+    } catch (const service_error& e) {
+        std::cout.flush();
+        std::cerr << "error: cannot reach server: " << e.what() << '\n';
+        return exit_unreachable;
+    }
+    std::cout.flush();
+    return rejected ? exit_rejected : exit_ok;
+}
+
+}  // namespace pfo3::app

@@ -1,0 +1,185 @@
+#include "serve_command.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+#include "common.hpp"
+#include "pfo3/config/load.hpp"
+#include "pfo3/core/clock.hpp"
+#include "pfo3/core/log.hpp"
+#include "pfo3/core/task_id.hpp"
+#include "pfo3/json/message.hpp"
+#include "pfo3/json/protocol.hpp"
+#include "pfo3/net/server.hpp"
+#include "pfo3/ops/notify.hpp"
+#include "pfo3/queue/publisher.hpp"
+#include "pfo3/store/result_store.hpp"
+
+namespace pfo3::app {
+
+namespace {
+
+namespace asio = boost::asio;
+
+// Turns requests into publishes and status look-ups. Runs on the I/O thread; publish
+// completions arrive on the publisher thread and go back through `reply`, which the server
+// posts to the connection's strand.
+class serve_dispatcher final : public net::dispatcher {
+public:
+    serve_dispatcher(queue::publisher& pub, std::string queue, std::string store_uri)
+        : pub_(pub), queue_(std::move(queue)), store_uri_(std::move(store_uri)) {}
+
+    void dispatch(json::request req, reply done) override {
+        switch (req.kind) {
+        case json::op::ping: done(json::encode_pong()); return;
+        case json::op::status: answer_status(req.id, done); return;
+        case json::op::submit: submit(std::move(req), std::move(done)); return;
+        }
+    }
+
+private:
+    void submit(json::request req, reply done) {
+        task t;
+        t.id = req.id.empty() ? make_task_id() : std::move(req.id);
+        t.type = std::move(req.type);
+        t.payload_json = std::move(req.payload_json);
+        t.max_attempts = req.max_attempts;
+        auto now = std::chrono::system_clock::now();
+        t.submitted_at = to_rfc3339(now);
+        queue::outgoing_message msg;
+        msg.routing_key = queue_;
+        msg.body = json::encode_message(t);
+        msg.message_id = t.id;
+        msg.type = t.type;
+        msg.timestamp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+        pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done)](queue::publish_outcome o) {
+            done(answer(o, id));
+        });
+    }
+
+    static std::string answer(queue::publish_outcome o, const std::string& id) {
+        switch (o) {
+        case queue::publish_outcome::confirmed: return json::encode_accepted(id);
+        case queue::publish_outcome::nacked:
+            return json::encode_rejected(request_error::unavailable,
+                                         "the broker refused the task (nack); it was NOT accepted, retry later", id);
+        case queue::publish_outcome::unroutable:
+            return json::encode_rejected(request_error::unavailable,
+                                         "the task queue does not exist on the broker; it was NOT accepted", id);
+        case queue::publish_outcome::overloaded:
+            return json::encode_rejected(request_error::overloaded,
+                                         default_message(request_error::overloaded), id);
+        case queue::publish_outcome::unavailable: break;
+        }
+        return json::encode_rejected(request_error::unavailable, default_message(request_error::unavailable), id);
+    }
+
+    // Status reads are small local reads (file store); the store is opened on first use so
+    // serve runs on hosts where only workers can reach the store.
+    void answer_status(const std::string& id, const reply& done) {
+        try {
+            std::lock_guard lock(store_mutex_);
+            if (!store_) store_ = store::open_store(store_uri_);
+            done(json::encode_status(id, store_->read(id)));
+        } catch (const std::exception& e) {
+            PFO3_LOG(warn, "status request failed: result store unavailable", {{"task_id", id}, {"error", e.what()}});
+            done(json::encode_rejected(request_error::unavailable,
+                                       std::string("result store unavailable: ") + e.what(), id));
+        }
+    }
+
+    queue::publisher& pub_;
+    std::string queue_;
+    std::string store_uri_;
+    std::mutex store_mutex_;
+    std::unique_ptr<store::result_store> store_;
+};
+
+}  // namespace
+
+CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
+    auto* cmd = root.add_subcommand("serve", "accept tasks over TCP and publish them to RabbitMQ");
+    cmd->add_option("--listen", opts.listen, "HOST:PORT to listen on (serve.listen)");
+    cmd->add_option("--amqp", opts.amqp, "broker URL (amqp.url)");
+    cmd->add_option("--queue", opts.queue, "task queue name (amqp.queue)");
+    return cmd;
+}
+
+int run_serve(config::settings s, const serve_options& opts) {
+    log::set_role("serve");
+    if (opts.listen) s.serve.listen = *opts.listen;
+    if (opts.amqp) s.amqp.url = *opts.amqp;
+    if (opts.queue) s.amqp.queue = *opts.queue;
+    config::validate(s);
+
+    queue::publisher_options popts;
+    popts.url = queue::amqp_url::parse(s.amqp.url);
+    popts.topo.queue = s.amqp.queue;
+    popts.topo.queue_type = s.amqp.queue_type;
+    popts.confirm_timeout = std::chrono::milliseconds(s.serve.confirm_timeout_ms);
+    popts.max_unconfirmed = s.serve.max_unconfirmed;
+    popts.connection_name = "pfo3-serve " + worker_identity();
+    queue::publisher pub(popts);
+
+    net::server_options sopts;
+    sopts.listen = s.serve.listen;
+    sopts.max_request_bytes = s.serve.max_request_bytes;
+    sopts.max_connections = s.serve.max_connections;
+    sopts.idle_timeout = std::chrono::seconds(s.serve.idle_timeout_s);
+    sopts.max_pipelined = s.serve.max_pipelined;
+
+    asio::io_context io(1);
+    serve_dispatcher dispatcher(pub, s.amqp.queue, s.store.uri);
+    net::server server(io, sopts, dispatcher);
+
+    pub.start();
+    server.start();
+    PFO3_LOG(info, "serve listening", {{"listen", s.serve.listen}, {"port", std::to_string(server.port())},
+                                       {"amqp", popts.url.masked()}, {"queue", s.amqp.queue},
+                                       {"config", s.source}});
+    // Ready means "answers clients": a broker that is down makes requests fail fast with
+    // `unavailable`, which is a state to report, not a reason to hold the unit in start-up.
+    bool connected = pub.wait_connected(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
+    ops::notify_ready(connected ? "listening; broker connected" : "listening; broker unreachable, retrying");
+
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::steady_timer grace(io);
+    bool stopping = false;
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int sig) {
+            if (ec) return;
+            if (stopping) {
+                PFO3_LOG(warn, "second signal: closing every connection now", {{"signal", std::to_string(sig)}});
+                server.close_all();
+                return;
+            }
+            stopping = true;
+            ops::notify_stopping();
+            PFO3_LOG(info, "stopping: no new connections; answering requests in flight",
+                     {{"signal", std::to_string(sig)}, {"connections", std::to_string(server.connection_count())}});
+            server.shutdown([&] {
+                grace.cancel();
+                signals.cancel();
+            });
+            grace.expires_after(std::chrono::seconds(s.serve.shutdown_grace_s));
+            grace.async_wait([&](const boost::system::error_code& e) {
+                if (e) return;
+                PFO3_LOG(warn, "grace period over: closing remaining connections",
+                         {{"connections", std::to_string(server.connection_count())}});
+                server.close_all();
+            });
+            signals.async_wait(on_signal);
+        };
+    signals.async_wait(on_signal);
+    io.run();
+
+    pub.stop(std::chrono::seconds(s.serve.shutdown_grace_s));
+    PFO3_LOG(info, "serve stopped");
+    return exit_ok;
+}
+
+}  // namespace pfo3::app

@@ -1,0 +1,16 @@
+#pragma once
+// The built-in handlers: echo, sum/sumar, multiply/multiplicar, sleep. Private to handlers.
+#include <string>
+#include <string_view>
+
+#include "pfo3/handlers/registry.hpp"
+
+namespace pfo3::handlers::detail {
+
+/// A built-in handler: the payload as JSON text in, the outcome out. Thread-safe.
+using builtin_fn = outcome (*)(const std::string& payload_json);
+
+/// The built-in handler named `type` (aliases included), or nullptr.
+builtin_fn find_builtin(std::string_view type) noexcept;
+
+}  // namespace pfo3::handlers::detail

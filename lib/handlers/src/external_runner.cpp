@@ -1,0 +1,363 @@
+#include "external_runner.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "json_text.hpp"
+#include "pfo3/core/unique_fd.hpp"
+
+extern char** environ;
+
+namespace pfo3::handlers::detail {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr std::size_t max_stdout = std::size_t{16} << 20;
+constexpr std::size_t max_stderr = std::size_t{64} << 10;
+constexpr std::size_t stderr_tail_in_error = 2048;
+constexpr std::size_t io_chunk = 64 << 10;
+
+std::string sys_message(int e) { return std::system_category().message(e); }
+
+outcome failed(std::string why) {
+    outcome o;
+    o.status = outcome::kind::failed;
+    o.result_json = "null";
+    o.error = valid_utf8(why);
+    return o;
+}
+
+// Blocks SIGPIPE in this thread while we write to a child's stdin, so a child that exits
+// without reading gives EPIPE instead of killing the worker; on exit it swallows the SIGPIPE
+// our own writes raised (not one that was already pending) and restores the mask.
+class sigpipe_guard {
+public:
+    sigpipe_guard() {
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGPIPE);
+        sigset_t pending;
+        sigemptyset(&pending);
+        sigpending(&pending);
+        was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+        pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    }
+    sigpipe_guard(const sigpipe_guard&) = delete;
+    sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+    ~sigpipe_guard() {
+        if (!was_pending_) {
+            timespec zero{};
+            while (sigtimedwait(&set_, nullptr, &zero) < 0 && errno == EINTR) {
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+
+private:
+    sigset_t set_;
+    sigset_t old_;
+    bool was_pending_ = false;
+};
+
+class spawn_actions {
+public:
+    spawn_actions() { posix_spawn_file_actions_init(&fa_); }
+    spawn_actions(const spawn_actions&) = delete;
+    spawn_actions& operator=(const spawn_actions&) = delete;
+    ~spawn_actions() { posix_spawn_file_actions_destroy(&fa_); }
+    posix_spawn_file_actions_t* get() { return &fa_; }
+
+private:
+    posix_spawn_file_actions_t fa_;
+};
+
+class spawn_attr {
+public:
+    spawn_attr() { posix_spawnattr_init(&a_); }
+    spawn_attr(const spawn_attr&) = delete;
+    spawn_attr& operator=(const spawn_attr&) = delete;
+    ~spawn_attr() { posix_spawnattr_destroy(&a_); }
+    posix_spawnattr_t* get() { return &a_; }
+
+private:
+    posix_spawnattr_t a_;
+};
+
+struct pipe_ends {
+    unique_fd read;
+    unique_fd write;
+};
+
+int make_pipe(pipe_ends& p) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return errno;
+    p.read.reset(fds[0]);
+    p.write.reset(fds[1]);
+    return 0;
+}
+
+void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+// The child's environment: ours, plus what the handler needs to know about its task.
+std::vector<std::string> child_environment(const task& t) {
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view v(*e);
+        if (v.starts_with("PFO3_TASK_ID=") || v.starts_with("PFO3_TASK_TYPE=") ||
+            v.starts_with("PFO3_TASK_ATTEMPT="))
+            continue;
+        env.emplace_back(v);
+    }
+    env.push_back("PFO3_TASK_ID=" + t.id);
+    env.push_back("PFO3_TASK_TYPE=" + t.type);
+    env.push_back("PFO3_TASK_ATTEMPT=" + std::to_string(t.attempt));
+    return env;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& v) {
+    std::vector<char*> out;
+    out.reserve(v.size() + 1);
+    for (auto& s : v) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+}
+
+std::string_view trim_right(std::string_view s) {
+    auto end = s.find_last_not_of(" \t\r\n\f\v");
+    return end == std::string_view::npos ? std::string_view{} : s.substr(0, end + 1);
+}
+
+// The last lines of stderr, on one line, for the error text.
+std::string stderr_tail(std::string_view err) {
+    err = trim_right(err);
+    if (err.size() > stderr_tail_in_error) {
+        err = err.substr(err.size() - stderr_tail_in_error);
+        auto nl = err.find('\n');
+        if (nl != std::string_view::npos && nl + 1 < err.size()) err = err.substr(nl + 1);
+    }
+    std::string out;
+    for (char c : err) {
+        if (c == '\n')
+            out += " | ";
+        else if (c != '\r')
+            out.push_back(c);
+    }
+    return out;
+}
+
+std::string with_tail(std::string what, std::string_view err) {
+    auto tail = stderr_tail(err);
+    if (!tail.empty()) what += ": " + tail;
+    return what;
+}
+
+enum class read_result { data, empty, closed };
+
+// Reads one chunk of what is available now: data, nothing yet (EAGAIN), or EOF / broken.
+read_result read_some(int fd, std::string& buf) {
+    char chunk[io_chunk];
+    for (;;) {
+        ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n > 0) {
+            buf.append(chunk, static_cast<std::size_t>(n));
+            return read_result::data;
+        }
+        if (n == 0) return read_result::closed;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? read_result::empty : read_result::closed;
+    }
+}
+
+// Keeps only the newest bytes of stderr: the end is what explains a failure.
+void bound_stderr(std::string& err) {
+    if (err.size() > 2 * max_stderr) err.erase(0, err.size() - max_stderr);
+}
+
+// Owns a spawned child until it is reaped: if anything throws before then, the destructor
+// kills its process group and reaps it, so no zombie and no stray process is left behind.
+class child_process {
+public:
+    explicit child_process(pid_t pid) noexcept : pid_(pid) {}
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+    ~child_process() {
+        if (pid_ > 0) {
+            kill_group();
+            while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+            }
+        }
+    }
+    pid_t pid() const noexcept { return pid_; }
+    /// SIGKILL to the whole group; safe until reaped, since the zombie keeps its pid taken.
+    void kill_group() noexcept { ::kill(-pid_, SIGKILL); }
+    /// Waits for the exit; -1 and errno if it cannot be known.
+    int reap(int& status) noexcept {
+        pid_t got;
+        while ((got = ::waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
+        }
+        if (got != pid_) return -1;
+        pid_ = -1;
+        return 0;
+    }
+
+private:
+    pid_t pid_;
+};
+
+}  // namespace
+
+outcome run_external(const external_command& cmd, const task& t) {
+    if (cmd.argv.empty() || cmd.argv[0].empty()) return failed("the handler's command is empty");
+
+    pipe_ends in, out, err;
+    for (auto* p : {&in, &out, &err})
+        if (int e = make_pipe(*p)) return failed("cannot create a pipe: " + sys_message(e));
+
+    spawn_actions fa;
+    posix_spawn_file_actions_adddup2(fa.get(), in.read.get(), 0);
+    posix_spawn_file_actions_adddup2(fa.get(), out.write.get(), 1);
+    posix_spawn_file_actions_adddup2(fa.get(), err.write.get(), 2);
+    // Other threads may have opened descriptors without O_CLOEXEC (sockets of C libraries);
+    // the handler must not hold them open.
+    posix_spawn_file_actions_addclosefrom_np(fa.get(), 3);
+
+    // Its own process group, so a timeout kills everything it started; a clean signal state,
+    // since worker threads block signals and the process may ignore SIGPIPE.
+    spawn_attr attr;
+    posix_spawnattr_setflags(attr.get(),
+                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(attr.get(), 0);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(attr.get(), &none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2, SIGXFSZ})
+        sigaddset(&defaults, s);
+    posix_spawnattr_setsigdefault(attr.get(), &defaults);
+
+    std::vector<std::string> args(cmd.argv.begin(), cmd.argv.end());
+    auto argv = c_strings(args);
+    auto env_strings = child_environment(t);
+    auto envp = c_strings(env_strings);
+
+    pid_t pid = -1;
+    int rc = ::posix_spawnp(&pid, argv[0], fa.get(), attr.get(), argv.data(), envp.data());
+    if (rc != 0) return failed("cannot run '" + cmd.argv[0] + "': " + sys_message(rc));
+    child_process child(pid);
+
+    // The child holds its own copies; ours would keep its stdin open and our reads from EOF.
+    in.read.reset();
+    out.write.reset();
+    err.write.reset();
+    set_nonblocking(in.write.get());
+    set_nonblocking(out.read.get());
+    set_nonblocking(err.read.get());
+
+    // A pidfd wakes poll() when the child exits even if a grandchild keeps the pipes open.
+    // Without one (old kernel, seccomp) we look every few milliseconds instead.
+    unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+
+    sigpipe_guard no_sigpipe;
+    const std::string_view payload = t.payload_json;
+    std::size_t written = 0;
+    if (payload.empty()) in.write.reset();
+    std::string out_buf, err_buf;
+    bool exited = false, timed_out = false, too_much = false;
+    const auto deadline = clock_type::now() + cmd.timeout;
+
+    while (!exited) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_type::now()).count();
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        pollfd fds[4];
+        nfds_t n = 0;
+        int i_in = -1, i_out = -1, i_err = -1;
+        auto watch = [&](int fd, short events) {
+            fds[n] = {fd, events, 0};
+            return static_cast<int>(n++);
+        };
+        if (in.write) i_in = watch(in.write.get(), POLLOUT);
+        if (out.read) i_out = watch(out.read.get(), POLLIN);
+        if (err.read) i_err = watch(err.read.get(), POLLIN);
+        if (pidfd) watch(pidfd.get(), POLLIN);
+        int wait_ms = static_cast<int>(std::min<long long>(left, pidfd ? left : 10));
+        int pr = ::poll(fds, n, wait_ms);
+        if (pr < 0 && errno != EINTR) return failed("poll on the handler's pipes: " + sys_message(errno));
+        if (pr > 0) {
+            if (i_in >= 0 && fds[i_in].revents) {
+                ssize_t w = ::write(in.write.get(), payload.data() + written,
+                                    std::min(io_chunk, payload.size() - written));
+                if (w > 0) written += static_cast<std::size_t>(w);
+                // EPIPE: the child closed its stdin without reading it all, its choice.
+                if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == payload.size())
+                    in.write.reset();
+            }
+            if (i_out >= 0 && fds[i_out].revents) {
+                if (read_some(out.read.get(), out_buf) == read_result::closed) out.read.reset();
+                if (out_buf.size() > max_stdout) {
+                    too_much = true;
+                    break;
+                }
+            }
+            if (i_err >= 0 && fds[i_err].revents) {
+                if (read_some(err.read.get(), err_buf) == read_result::closed) err.read.reset();
+                bound_stderr(err_buf);
+            }
+        }
+        // WNOWAIT leaves the zombie in place, so its pid (= the process group id) cannot be
+        // reused before the kill below.
+        siginfo_t si{};
+        if (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+            exited = true;
+    }
+
+    if (exited) {
+        // Everything it wrote is in the pipes by now (a pipe holds at most its buffer).
+        while (out.read && out_buf.size() <= max_stdout &&
+               read_some(out.read.get(), out_buf) == read_result::data) {
+        }
+        while (err.read && read_some(err.read.get(), err_buf) == read_result::data) bound_stderr(err_buf);
+        too_much = out_buf.size() > max_stdout;
+    }
+    // Also after a normal exit: whatever the handler left running in its group would outlive
+    // the task and could hold its pipes; a task's processes end with the task.
+    child.kill_group();
+    int status = 0;
+    if (child.reap(status) != 0) return failed("lost the handler's exit status: " + sys_message(errno));
+
+    if (timed_out)
+        return failed(with_tail("timed out after " + std::to_string(cmd.timeout.count()) + " ms", err_buf));
+    if (too_much)
+        return failed(with_tail("output exceeds " + std::to_string(max_stdout >> 20) + " MiB", err_buf));
+    if (WIFSIGNALED(status)) {
+        const char* name = sigabbrev_np(WTERMSIG(status));
+        return failed(with_tail("killed by signal " + (name ? "SIG" + std::string(name)
+                                                            : std::to_string(WTERMSIG(status))),
+                                err_buf));
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return failed(with_tail("exit status " + std::to_string(WEXITSTATUS(status)), err_buf));
+
+    outcome o;
+    auto text = trim_right(out_buf);
+    o.result_json = is_json(text) ? std::string(text) : json_string(text);
+    return o;
+}
+
+}  // namespace pfo3::handlers::detail

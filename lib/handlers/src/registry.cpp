@@ -1,0 +1,23 @@
+#include "pfo3/handlers/registry.hpp"
+
+#include "builtins.hpp"
+#include "external_runner.hpp"
+
+namespace pfo3::handlers {
+
+registry::registry(std::map<std::string, external_command> external) : external_(std::move(external)) {}
+
+bool registry::knows(const std::string& type) const {
+    return external_.count(type) != 0 || detail::find_builtin(type) != nullptr;
+}
+
+outcome registry::run(const task& t) const {
+    if (auto it = external_.find(t.type); it != external_.end()) return detail::run_external(it->second, t);
+    if (auto fn = detail::find_builtin(t.type)) return fn(t.payload_json);
+    outcome o;
+    o.status = outcome::kind::permanent;
+    o.error = "unknown task type '" + t.type + "'";
+    return o;
+}
+
+}  // namespace pfo3::handlers

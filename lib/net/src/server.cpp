@@ -1,0 +1,226 @@
+#include "pfo3/net/server.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <atomic>
+#include <charconv>
+#include <exception>
+#include <unordered_map>
+#include <utility>
+
+#include "pfo3/core/error.hpp"
+#include "pfo3/core/log.hpp"
+#include "pfo3/json/protocol.hpp"
+#include "pfo3/net/client.hpp"
+#include "session.hpp"
+
+namespace pfo3::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+// Pause after a failed accept (EMFILE, ENOBUFS ...) so the loop does not spin.
+constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
+constexpr auto overload_log_interval = std::chrono::seconds(1);
+
+tcp::endpoint resolve_listen(asio::io_context& io, const std::string& listen) {
+    auto [host, port] = split_host_port(listen, "serve.listen");
+    std::uint16_t port_number = 0;
+    std::from_chars(port.data(), port.data() + port.size(), port_number);
+    error_code ec;
+    auto addr = asio::ip::make_address(host, ec);
+    if (!ec) return {addr, port_number};
+    tcp::resolver resolver(io);
+    auto results = resolver.resolve(host, port, tcp::resolver::passive, ec);
+    if (ec || results.empty())
+        throw config_error("serve.listen: cannot resolve '" + host + "' in '" + listen +
+                           "': " + (ec ? ec.message() : std::string("no address")));
+    return results.begin()->endpoint();
+}
+
+}  // namespace
+
+struct server::impl : std::enable_shared_from_this<impl> {
+    impl(asio::io_context& io, server_options opts, dispatcher& d)
+        : io_(io),
+          opts_(std::move(opts)),
+          dispatcher_(d),
+          strand_(asio::make_strand(io)),
+          acceptor_(strand_),
+          retry_timer_(strand_),
+          overload_line_(json::encode_rejected(request_error::overloaded, "too many connections")) {
+        const tcp::endpoint ep = resolve_listen(io, opts_.listen);
+        auto fail = [&](const char* step, const error_code& ec) {
+            throw service_error("listen on " + opts_.listen + ": " + step + ": " + ec.message(),
+                                false);
+        };
+        error_code ec;
+        acceptor_.open(ep.protocol(), ec);
+        if (ec) fail("open", ec);
+        acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (ec) fail("SO_REUSEADDR", ec);
+        acceptor_.bind(ep, ec);
+        if (ec) fail("bind", ec);
+        acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) fail("listen", ec);
+        port_ = acceptor_.local_endpoint(ec).port();
+        if (ec) fail("local address", ec);
+    }
+
+    void do_accept() {
+        acceptor_.async_accept(asio::make_strand(io_),
+                               [self = shared_from_this()](const error_code& ec, auto socket) {
+                                   self->on_accept(ec, tcp::socket(std::move(socket)));
+                               });
+    }
+
+    void on_accept(const error_code& ec, tcp::socket socket) {
+        try {
+            if (!acceptor_.is_open()) return;  // shut down while the accept was completing
+            if (ec) {
+                if (ec == asio::error::operation_aborted) return;
+                PFO3_LOG(warn, "accept failed; retrying", {{"listen", opts_.listen}, {"error", ec.message()}});
+                retry_timer_.expires_after(accept_retry_delay);
+                retry_timer_.async_wait([self = shared_from_this()](const error_code& e) {
+                    if (!e && self->acceptor_.is_open()) self->do_accept();
+                });
+                return;
+            }
+            if (count_.load() >= opts_.max_connections)
+                reject_overloaded(std::move(socket));
+            else
+                add_session(std::move(socket));
+        } catch (const std::exception& e) {
+            PFO3_LOG(error, "cannot set up a new connection; it is closed",
+                     {{"listen", opts_.listen}, {"error", e.what()}});
+        }
+        do_accept();
+    }
+
+    void add_session(tcp::socket socket) {
+        session_limits limits{opts_.max_request_bytes, opts_.max_pipelined,
+                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  opts_.idle_timeout)};
+        auto s = std::make_shared<session>(
+            std::move(socket), dispatcher_, limits,
+            [self = shared_from_this()](session* gone) {
+                asio::post(self->strand_, [self, gone] { self->remove(gone); });
+            });
+        sessions_.emplace(s.get(), s);
+        ++count_;
+        s->start();
+    }
+
+    void reject_overloaded(tcp::socket socket) {
+        ++overloaded_since_log_;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_overload_log_ >= overload_log_interval) {
+            PFO3_LOG(warn, "too many connections; new connections are answered overloaded and closed",
+                     {{"max_connections", std::to_string(opts_.max_connections)},
+                      {"refused_since_last_log", std::to_string(overloaded_since_log_)}});
+            last_overload_log_ = now;
+            overloaded_since_log_ = 0;
+        }
+        auto sock = std::make_shared<tcp::socket>(std::move(socket));
+        asio::async_write(*sock, asio::buffer(overload_line_),
+                          [self = shared_from_this(), sock](const error_code&, std::size_t) {
+                              error_code ignored;
+                              sock->shutdown(tcp::socket::shutdown_send, ignored);
+                              sock->close(ignored);
+                          });
+    }
+
+    void remove(session* gone) {
+        if (sessions_.erase(gone) > 0) --count_;
+        check_drained();
+    }
+
+    void check_drained() {
+        if (!draining_ || !sessions_.empty() || !on_drained_) return;
+        auto cb = std::move(on_drained_);
+        on_drained_ = nullptr;
+        try {
+            cb();
+        } catch (const std::exception& e) {
+            PFO3_LOG(error, "shutdown callback failed", {{"error", e.what()}});
+        }
+    }
+
+    void stop_accepting() {
+        error_code ignored;
+        acceptor_.close(ignored);
+        retry_timer_.cancel();
+    }
+
+    template <class F>
+    void for_each_session(F&& f) {
+        for (auto& [raw, weak] : sessions_)
+            if (auto s = weak.lock()) f(*s);
+    }
+
+    asio::io_context& io_;
+    const server_options opts_;
+    dispatcher& dispatcher_;
+    asio::strand<asio::io_context::executor_type> strand_;  // guards everything below
+    tcp::acceptor acceptor_;
+    asio::steady_timer retry_timer_;
+    const std::string overload_line_;
+    std::uint16_t port_ = 0;  // written in the constructor only
+    std::atomic<std::size_t> count_{0};
+    // Weak: a session lives as long as its own handlers; it tells us when it closes.
+    std::unordered_map<session*, std::weak_ptr<session>> sessions_;
+    bool accepting_ = false;
+    bool draining_ = false;
+    std::function<void()> on_drained_;
+    std::chrono::steady_clock::time_point last_overload_log_{};
+    std::size_t overloaded_since_log_ = 0;
+};
+
+server::server(asio::io_context& io, server_options opts, dispatcher& d)
+    : impl_(std::make_shared<impl>(io, std::move(opts), d)) {}
+
+server::~server() {
+    // Handlers may still hold the impl; make sure nothing keeps listening or serving.
+    asio::post(impl_->strand_, [i = impl_] {
+        i->stop_accepting();
+        i->for_each_session([](session& s) { s.close(); });
+    });
+}
+
+void server::start() {
+    asio::post(impl_->strand_, [i = impl_] {
+        if (i->accepting_ || i->draining_ || !i->acceptor_.is_open()) return;
+        i->accepting_ = true;
+        PFO3_LOG(info, "listening", {{"listen", i->opts_.listen}, {"port", std::to_string(i->port_)}});
+        i->do_accept();
+    });
+}
+
+std::uint16_t server::port() const { return impl_->port_; }
+
+void server::shutdown(std::function<void()> on_drained) {
+    asio::post(impl_->strand_, [i = impl_, cb = std::move(on_drained)]() mutable {
+        i->draining_ = true;
+        i->on_drained_ = std::move(cb);
+        i->stop_accepting();
+        i->for_each_session([](session& s) { s.stop_input(); });
+        i->check_drained();
+    });
+}
+
+void server::close_all() {
+    asio::post(impl_->strand_, [i = impl_] {
+        i->stop_accepting();
+        i->for_each_session([](session& s) { s.close(); });
+    });
+}
+
+std::size_t server::connection_count() const { return impl_->count_.load(); }
+
+}  // namespace pfo3::net

@@ -1,1 +1,0 @@
-// Placeholder until the module's sources land; delete when adding real ones.

@@ -1,0 +1,250 @@
+#include "pfo3/store/file_store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <ctime>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+#include "pfo3/core/error.hpp"
+#include "pfo3/core/task_id.hpp"
+#include "pfo3/store/record_codec.hpp"
+#include "pfo3/core/unique_fd.hpp"
+
+namespace pfo3::store {
+
+namespace {
+
+using pfo3::unique_fd;
+
+// Larger than any record a worker writes (a 16 MiB handler output, escaped), so only a
+// foreign or damaged file hits it.
+constexpr off_t max_record_bytes = off_t{128} << 20;
+// Temp files younger than this may belong to another worker sharing the directory.
+constexpr std::time_t stale_temp_age_s = 60;
+constexpr std::string_view temp_marker = ".json.tmp.";
+
+// Errors that no retry will cure: the directory is misconfigured, not temporarily full.
+bool errno_retryable(int e) noexcept {
+    switch (e) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case ENOTDIR:
+    case EISDIR:
+    case ENAMETOOLONG:
+    case ELOOP:
+    case EINVAL:
+        return false;
+    default:
+        return true;
+    }
+}
+
+[[noreturn]] void fail(std::string_view op, const std::string& path, int e) {
+    throw service_error("file store: " + std::string(op) + " " + path + ": " +
+                            std::system_category().message(e),
+                        errno_retryable(e));
+}
+
+[[noreturn]] void fail_fatal(std::string_view op, const std::string& path, int e) {
+    throw service_error("file store: " + std::string(op) + " " + path + ": " +
+                            std::system_category().message(e),
+                        false);
+}
+
+// Unique temp names keep concurrent writers of one id apart; O_EXCL catches any collision.
+std::string random_suffix() {
+    thread_local std::mt19937_64 rng([] {
+        std::uint64_t seed = 0;
+        if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed))
+            seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                   static_cast<std::uint64_t>(::getpid());
+        return seed;
+    }());
+    std::uint64_t v = rng();
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string s(16, '0');
+    for (auto& c : s) {
+        c = hex[v & 15];
+        v >>= 4;
+    }
+    return s;
+}
+
+bool is_temp_name(std::string_view name) {
+    return name.size() > 1 && name[0] == '.' && name.find(temp_marker) != std::string_view::npos;
+}
+
+// An id quoted for an error message, cut short: invalid ids may be long or odd.
+std::string shown_id(std::string_view id) {
+    std::string s(id.substr(0, 140));
+    for (auto& c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return "'" + s + "'";
+}
+
+void check_id(std::string_view id) {
+    if (!is_valid_task_id(id))
+        throw service_error("file store: invalid task id " + shown_id(id), false);
+}
+
+void mkdir_p(const std::string& dir) {
+    for (std::size_t i = 1; i <= dir.size(); ++i) {
+        if (i != dir.size() && dir[i] != '/') continue;
+        std::string part = dir.substr(0, i);
+        if (::mkdir(part.c_str(), 0750) != 0 && errno != EEXIST) fail_fatal("create directory", part, errno);
+    }
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) fail_fatal("stat", dir, errno);
+    if (!S_ISDIR(st.st_mode)) fail_fatal("use directory", dir, ENOTDIR);
+}
+
+unique_fd open_dir(const std::string& dir) {
+    unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) fail("open directory", dir, errno);
+    return fd;
+}
+
+void write_all(int fd, std::string_view data, const std::string& path) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("write", path, errno);
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+// Removes temp files a crashed writer left behind; failures only cost disk space.
+void clean_stale_temps(int dir_fd) {
+    int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0) return;
+    DIR* d = ::fdopendir(dup_fd);
+    if (!d) {
+        ::close(dup_fd);
+        return;
+    }
+    std::vector<std::string> stale;
+    std::time_t now = std::time(nullptr);
+    while (dirent* e = ::readdir(d)) {
+        if (!is_temp_name(e->d_name)) continue;
+        struct stat st {};
+        if (::fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            now - st.st_mtime >= stale_temp_age_s)
+            stale.emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    for (const auto& name : stale) ::unlinkat(dir_fd, name.c_str(), 0);
+}
+
+}  // namespace
+
+file_store::file_store(std::string dir) : dir_(std::move(dir)) {
+    if (dir_.empty()) throw service_error("file store: empty directory name", false);
+    while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+    mkdir_p(dir_);
+    auto dfd = open_dir(dir_);
+    clean_stale_temps(dfd.get());
+
+    // Fail at start-up, not at the first task, if results could never be stored here.
+    std::string probe = ".pfo3-probe" + std::string(temp_marker) + random_suffix();
+    unique_fd pfd(::openat(dfd.get(), probe.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640));
+    if (!pfd) {
+        int e = errno;
+        throw service_error("file store: result directory " + dir_ + " is not writable: " +
+                                std::system_category().message(e),
+                            false);
+    }
+    pfd.reset();
+    ::unlinkat(dfd.get(), probe.c_str(), 0);
+}
+
+void file_store::write(std::span<const task_record> records) {
+    if (records.empty()) return;
+    std::vector<std::string> bodies;
+    bodies.reserve(records.size());
+    for (const auto& r : records) {
+        check_id(r.id);
+        try {
+            bodies.push_back(encode_record(r));
+        } catch (const std::invalid_argument& e) {
+            throw service_error(std::string("file store: cannot encode ") + e.what(), false);
+        }
+    }
+
+    auto dfd = open_dir(dir_);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        std::string name = records[i].id + ".json";
+        std::string tmp = "." + records[i].id + std::string(temp_marker) + random_suffix();
+        std::string tmp_path = dir_ + "/" + tmp;
+        unique_fd fd(::openat(dfd.get(), tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640));
+        if (!fd) fail("create", tmp_path, errno);
+        try {
+            write_all(fd.get(), bodies[i], tmp_path);
+            // The data must be on disk before the rename makes it visible, or a crash could
+            // leave an empty file under the final name.
+            if (::fsync(fd.get()) != 0) fail("fsync", tmp_path, errno);
+            if (fd.close() != 0) fail("close", tmp_path, errno);
+            if (::renameat(dfd.get(), tmp.c_str(), dfd.get(), name.c_str()) != 0)
+                fail("rename to " + name, tmp_path, errno);
+        } catch (...) {
+            ::unlinkat(dfd.get(), tmp.c_str(), 0);
+            throw;
+        }
+    }
+    // One barrier for the whole group: makes every rename above durable.
+    if (::fsync(dfd.get()) != 0) fail("fsync directory", dir_, errno);
+}
+
+std::optional<task_record> file_store::read(std::string_view id) {
+    check_id(id);
+    std::string path = dir_ + "/" + std::string(id) + ".json";
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return std::nullopt;
+        fail("open", path, errno);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) fail("stat", path, errno);
+    if (!S_ISREG(st.st_mode)) throw service_error("file store: " + path + " is not a regular file", false);
+    if (st.st_size > max_record_bytes)
+        throw service_error("file store: " + path + " is larger than any record (" +
+                                std::to_string(st.st_size) + " bytes)",
+                            false);
+    std::string text;
+    text.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < text.size()) {
+        ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("read", path, errno);
+        }
+        if (n == 0) break;  // the file shrank: it can only be a foreign writer, decode decides
+        got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+
+    task_record r;
+    std::string why;
+    if (!decode_record(text, r, why))
+        throw service_error("file store: corrupt record " + path + ": " + why, false);
+    if (r.id != id)
+        throw service_error("file store: corrupt record " + path + ": it holds id " + shown_id(r.id), false);
+    return r;
+}
+
+std::string file_store::describe() const { return "file://" + dir_; }
+
+}  // namespace pfo3::store

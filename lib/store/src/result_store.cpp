@@ -1,0 +1,26 @@
+#include "pfo3/store/result_store.hpp"
+
+#include "pfo3/core/error.hpp"
+#include "pfo3/core/log.hpp"
+#include "pfo3/store/file_store.hpp"
+
+namespace pfo3::store {
+
+std::unique_ptr<result_store> open_store(std::string_view uri) {
+    constexpr std::string_view file_scheme = "file://";
+    if (uri.starts_with(file_scheme)) {
+        auto path = uri.substr(file_scheme.size());
+        if (path.empty() || path.front() != '/')
+            throw config_error("store URI '" + log::mask_url(uri) +
+                               "' must name an absolute directory: file:///DIR");
+        return std::make_unique<file_store>(std::string(path));
+    }
+    for (std::string_view later : {"postgresql://", "postgres://", "s3://"})
+        if (uri.starts_with(later))
+            throw config_error("store " + log::mask_url(uri) +
+                               " is not supported yet (coming with the stores issue)");
+    throw config_error("store URI '" + log::mask_url(uri) +
+                       "' is not supported: use file:///DIR");
+}
+
+}  // namespace pfo3::store

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Echoes the payload back: checks that the payload arrives whole on stdin.
+exec cat

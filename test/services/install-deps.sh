@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package pfo3 needs to build, test and run (needs root or sudo).
+# Skips apt entirely when everything is already there, so re-runs are fast and offline.
+set -euo pipefail
+packages=(build-essential cmake ninja-build pkg-config
+          libboost-dev librabbitmq-dev rapidjson-dev libcli11-dev catch2 libtomlplusplus-dev
+          libpq-dev libcurl4-openssl-dev libssl-dev libsystemd-dev
+          rabbitmq-server amqp-tools postgresql
+          python3-pika python3-pytest systemd graphviz netcat-openbsd)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages already installed"
+    exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+# apt on these machines must not try to start services (there is no systemd): policy-rc.d
+# makes that explicit instead of relying on invoke-rc.d failing.
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" > /tmp/pfo3-apt.log 2>&1 || {
+    tail -n 30 /tmp/pfo3-apt.log >&2
+    exit 1
+}
+echo "install-deps: done"

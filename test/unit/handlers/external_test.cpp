@@ -1,0 +1,201 @@
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "pfo3/handlers/registry.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using pfo3::handlers::external_command;
+using pfo3::handlers::outcome;
+using pfo3::handlers::registry;
+
+namespace {
+
+std::string script(const std::string& name) { return std::string(PFO3_TEST_DATA) + "/handlers/" + name; }
+
+outcome run_ext(std::vector<std::string> argv, const std::string& payload = "null",
+                std::chrono::milliseconds timeout = 10s) {
+    registry r({{"ext", external_command{std::move(argv), timeout}}});
+    pfo3::task t;
+    t.id = "task-42";
+    t.type = "ext";
+    t.attempt = 3;
+    t.payload_json = payload;
+    return r.run(t);
+}
+
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        std::string tmpl = (fs::temp_directory_path() / "pfo3-handlers-XXXXXX").string();
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+// Gone or a zombie (nobody may reap orphans in a container): either way no longer running.
+bool process_dead(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return true;
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+// Waits for the event with a deadline: SIGKILL takes effect asynchronously.
+bool becomes_dead(pid_t pid) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!process_dead(pid)) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+pid_t read_pid(const fs::path& p) {
+    std::ifstream f(p);
+    pid_t pid = 0;
+    f >> pid;
+    return pid;
+}
+
+}  // namespace
+
+TEST_CASE("external handlers are known and override built-ins of the same name") {
+    registry r({{"resize", external_command{{script("text_out.sh")}, 5s}},
+                {"echo", external_command{{script("text_out.sh")}, 5s}}});
+    CHECK(r.knows("resize"));
+    CHECK(r.knows("sum"));
+    pfo3::task t;
+    t.type = "echo";
+    t.payload_json = "1";
+    auto o = r.run(t);
+    REQUIRE(o.status == outcome::kind::done);
+    CHECK(o.result_json == R"("hello \"world\"")");
+}
+
+TEST_CASE("the payload arrives on stdin and JSON output is the result") {
+    auto o = run_ext({script("echo_stdin.sh")}, R"({"a":[1,2],"s":"ñ"})");
+    INFO(o.error);
+    REQUIRE(o.status == outcome::kind::done);
+    CHECK(o.result_json == R"({"a":[1,2],"s":"ñ"})");
+}
+
+TEST_CASE("the handler sees the task id, type and attempt in its environment") {
+    auto o = run_ext({script("task_env.sh")});
+    INFO(o.error);
+    REQUIRE(o.status == outcome::kind::done);
+    CHECK(o.result_json == R"({"id":"task-42","type":"ext","attempt":3})");
+}
+
+TEST_CASE("output that is not JSON becomes a trimmed JSON string") {
+    auto o = run_ext({script("text_out.sh")});
+    REQUIRE(o.status == outcome::kind::done);
+    CHECK(o.result_json == R"("hello \"world\"")");
+}
+
+TEST_CASE("argv is passed through and PATH is searched") {
+    auto o = run_ext({"printf", "%s-%s", "a b", "c"});
+    REQUIRE(o.status == outcome::kind::done);
+    CHECK(o.result_json == R"("a b-c")");
+}
+
+TEST_CASE("invalid UTF-8 output still gives a valid JSON string") {
+    auto o = run_ext({"printf", "ok\\377"});
+    REQUIRE(o.status == outcome::kind::done);
+    CHECK(o.result_json == "\"ok\xef\xbf\xbd\"");
+}
+
+TEST_CASE("a non-zero exit fails with the status and the end of stderr") {
+    auto o = run_ext({script("fail.sh")});
+    REQUIRE(o.status == outcome::kind::failed);
+    CHECK_THAT(o.error, Catch::StartsWith("exit status 3: ") && Catch::Contains("first line | it broke"));
+}
+
+TEST_CASE("death by a signal fails and names the signal") {
+    auto o = run_ext({script("crash.sh")});
+    REQUIRE(o.status == outcome::kind::failed);
+    CHECK_THAT(o.error, Catch::Contains("killed by signal SIGKILL"));
+}
+
+TEST_CASE("a missing executable fails with a clear message") {
+    auto o = run_ext({"/nonexistent/pfo3-handler"});
+    REQUIRE(o.status == outcome::kind::failed);
+    CHECK_THAT(o.error, Catch::Contains("/nonexistent/pfo3-handler") && Catch::Contains("No such file"));
+    auto e = run_ext({});
+    CHECK(e.status == outcome::kind::failed);
+}
+
+TEST_CASE("a timeout kills the whole process group, grandchildren included") {
+    temp_dir d;
+    auto pid_file = d.path / "grandchild.pid";
+    auto start = std::chrono::steady_clock::now();
+    auto o = run_ext({script("hang_with_grandchild.sh"), pid_file.string()}, "null", 1000ms);
+    auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE(o.status == outcome::kind::failed);
+    CHECK(o.error == "timed out after 1000 ms");
+    CHECK(took >= 1000ms);
+    CHECK(took < 5s);
+    REQUIRE(fs::exists(pid_file));
+    pid_t grandchild = read_pid(pid_file);
+    REQUIRE(grandchild > 0);
+    CHECK(becomes_dead(grandchild));
+}
+
+TEST_CASE("a handler that exits while a grandchild holds stdout returns at once") {
+    temp_dir d;
+    auto pid_file = d.path / "grandchild.pid";
+    auto start = std::chrono::steady_clock::now();
+    auto o = run_ext({script("leave_grandchild.sh"), pid_file.string()}, "null", 20s);
+    INFO(o.error);
+    REQUIRE(o.status == outcome::kind::done);
+    CHECK(o.result_json == R"("finished")");
+    CHECK(std::chrono::steady_clock::now() - start < 10s);
+    pid_t grandchild = read_pid(pid_file);
+    REQUIRE(grandchild > 0);
+    CHECK(becomes_dead(grandchild));
+}
+
+TEST_CASE("a child that never reads a 1 MiB payload while writing a lot does not deadlock") {
+    std::string payload = "\"" + std::string(1 << 20, 'p') + "\"";
+    auto o = run_ext({script("ignore_stdin.sh")}, payload, 20s);
+    INFO(o.error);
+    REQUIRE(o.status == outcome::kind::done);
+    CHECK(o.result_json == "\"" + std::string(300000, 'x') + "\"");
+}
+
+TEST_CASE("a child that exits without reading its stdin does not kill the worker") {
+    std::string payload = "\"" + std::string(1 << 20, 'p') + "\"";
+    auto o = run_ext({"true"}, payload);
+    REQUIRE(o.status == outcome::kind::done);
+    CHECK(o.result_json == R"("")");
+}
+
+TEST_CASE("output beyond 16 MiB is cut off and fails") {
+    auto o = run_ext({script("huge_output.sh")}, "null", 30s);
+    REQUIRE(o.status == outcome::kind::failed);
+    CHECK_THAT(o.error, Catch::Contains("output exceeds 16 MiB"));
+}
+
+TEST_CASE("concurrent runs from several threads are independent") {
+    std::vector<std::thread> threads;
+    std::vector<outcome> results(8);
+    for (int i = 0; i < 8; ++i)
+        threads.emplace_back([&, i] { results[i] = run_ext({script("echo_stdin.sh")}, std::to_string(i)); });
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < 8; ++i) {
+        INFO(results[i].error);
+        CHECK(results[i].result_json == std::to_string(i));
+    }
+}

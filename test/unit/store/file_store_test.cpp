@@ -1,0 +1,215 @@
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "pfo3/core/error.hpp"
+#include "pfo3/store/file_store.hpp"
+#include "pfo3/store/result_store.hpp"
+
+namespace fs = std::filesystem;
+using pfo3::task_record;
+using pfo3::task_status;
+using pfo3::store::file_store;
+
+namespace {
+
+// A fresh directory per test, removed afterwards.
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        std::string tmpl = (fs::temp_directory_path() / "pfo3-store-XXXXXX").string();
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+task_record record(std::string id, std::string result = "42") {
+    task_record r;
+    r.id = std::move(id);
+    r.type = "echo";
+    r.payload_json = R"({"n":1})";
+    r.status = task_status::done;
+    r.result_json = std::move(result);
+    r.attempts = 1;
+    r.worker = "test:1";
+    r.submitted_at = "2026-01-01T00:00:00.000Z";
+    return r;
+}
+
+void write_one(file_store& s, const task_record& r) { s.write(std::span<const task_record>(&r, 1)); }
+
+void write_file(const fs::path& p, const std::string& text) {
+    std::ofstream f(p, std::ios::binary);
+    f << text;
+}
+
+std::vector<std::string> temp_files(const fs::path& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().filename().string().find(".tmp.") != std::string::npos) out.push_back(e.path().string());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a written record reads back; a missing one is nullopt") {
+    temp_dir d;
+    file_store s(d.path.string());
+    write_one(s, record("task-1"));
+    auto got = s.read("task-1");
+    REQUIRE(got);
+    CHECK(got->result_json == "42");
+    CHECK(got->payload_json == R"({"n":1})");
+    CHECK(fs::exists(d.path / "task-1.json"));
+    CHECK_FALSE(s.read("task-2"));
+    CHECK(temp_files(d.path).empty());
+}
+
+TEST_CASE("writing an existing id replaces it (upsert)") {
+    temp_dir d;
+    file_store s(d.path.string());
+    write_one(s, record("same", "1"));
+    auto second = record("same", R"({"v":2})");
+    second.status = task_status::dead;
+    second.error = "boom";
+    write_one(s, second);
+    auto got = s.read("same");
+    REQUIRE(got);
+    CHECK(got->result_json == R"({"v":2})");
+    CHECK(got->status == task_status::dead);
+    CHECK(got->error == "boom");
+}
+
+TEST_CASE("invalid ids are refused before any path is built") {
+    temp_dir d;
+    file_store s(d.path.string());
+    for (std::string id : std::vector<std::string>{"", ".", "..", "../x", "a/b", "x y", std::string(129, 'a')}) {
+        INFO(id);
+        try {
+            write_one(s, record(id));
+            FAIL("write accepted an invalid id");
+        } catch (const pfo3::service_error& e) {
+            CHECK_FALSE(e.retryable());
+        }
+        CHECK_THROWS_AS(s.read(id), pfo3::service_error);
+    }
+    CHECK(fs::is_empty(d.path));
+}
+
+TEST_CASE("a corrupt record file is an error, not a missing record") {
+    temp_dir d;
+    file_store s(d.path.string());
+    write_file(d.path / "bad.json", "{\"id\":\"bad\",");
+    CHECK_THROWS_WITH(s.read("bad"), Catch::Contains("corrupt") && Catch::Contains("bad.json"));
+    // A valid record under the wrong name is corrupt too.
+    write_one(s, record("other"));
+    fs::copy_file(d.path / "other.json", d.path / "renamed.json");
+    CHECK_THROWS_WITH(s.read("renamed"), Catch::Contains("corrupt"));
+}
+
+TEST_CASE("a directory that cannot be created is a non-retryable error naming it") {
+    temp_dir d;
+    write_file(d.path / "plain-file", "x");
+    // Runs as root in CI, so permissions cannot make it fail: a path under a regular file can.
+    auto bad = (d.path / "plain-file" / "results").string();
+    try {
+        file_store s(bad);
+        FAIL("constructor accepted an unusable directory");
+    } catch (const pfo3::service_error& e) {
+        CHECK_FALSE(e.retryable());
+        CHECK_THAT(e.what(), Catch::Contains("plain-file"));
+    }
+    CHECK_THROWS_AS(file_store((d.path / "plain-file").string()), pfo3::service_error);
+}
+
+TEST_CASE("missing parent directories are created") {
+    temp_dir d;
+    auto nested = d.path / "a" / "b" / "c";
+    file_store s(nested.string() + "/");
+    CHECK(fs::is_directory(nested));
+    CHECK(s.describe() == "file://" + nested.string());
+    write_one(s, record("x"));
+    CHECK(s.read("x"));
+}
+
+TEST_CASE("a group of 100 records is written in one call") {
+    temp_dir d;
+    file_store s(d.path.string());
+    std::vector<task_record> group;
+    for (int i = 0; i < 100; ++i) group.push_back(record("id-" + std::to_string(i), std::to_string(i)));
+    s.write(group);
+    for (int i = 0; i < 100; ++i) {
+        auto got = s.read("id-" + std::to_string(i));
+        REQUIRE(got);
+        CHECK(got->result_json == std::to_string(i));
+    }
+    CHECK(temp_files(d.path).empty());
+    s.write(std::span<const task_record>{});  // an empty group is a no-op
+}
+
+TEST_CASE("a group with one invalid id writes nothing") {
+    temp_dir d;
+    file_store s(d.path.string());
+    std::vector<task_record> group{record("ok-1"), record("bad/id"), record("ok-2")};
+    CHECK_THROWS_AS(s.write(group), pfo3::service_error);
+    CHECK_FALSE(s.read("ok-1"));
+}
+
+TEST_CASE("concurrent writers of the same id leave one whole record") {
+    temp_dir d;
+    file_store s(d.path.string());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 25; ++i) write_one(s, record("hot", std::to_string(t)));
+        });
+    for (auto& th : threads) th.join();
+    auto got = s.read("hot");
+    REQUIRE(got);
+    CHECK(got->result_json.size() == 1);
+    CHECK(temp_files(d.path).empty());
+}
+
+TEST_CASE("stale temp files from a crash are ignored by read and removed at start") {
+    temp_dir d;
+    auto stale = d.path / ".crashed.json.tmp.0123456789abcdef";
+    auto fresh = d.path / ".busy.json.tmp.fedcba9876543210";
+    write_file(stale, "{\"id\":\"crashed\"");
+    write_file(fresh, "{");
+    timeval old[2] = {{1000000000, 0}, {1000000000, 0}};
+    REQUIRE(::utimes(stale.c_str(), old) == 0);
+    file_store s(d.path.string());
+    CHECK_FALSE(fs::exists(stale));
+    CHECK(fs::exists(fresh));  // may be another worker's write in progress
+    CHECK_FALSE(s.read("crashed"));
+    CHECK_FALSE(s.read("busy"));
+}
+
+TEST_CASE("open_store opens file:// URIs and refuses the rest as config errors") {
+    temp_dir d;
+    auto s = pfo3::store::open_store("file://" + d.path.string());
+    REQUIRE(s);
+    CHECK(s->describe() == "file://" + d.path.string());
+
+    CHECK_THROWS_AS(pfo3::store::open_store("file:relative/dir"), pfo3::config_error);
+    CHECK_THROWS_AS(pfo3::store::open_store("file://relative/dir"), pfo3::config_error);
+    CHECK_THROWS_AS(pfo3::store::open_store("file://"), pfo3::config_error);
+    CHECK_THROWS_WITH(pfo3::store::open_store("postgresql://u:secret@db/pfo3"),
+                      Catch::Contains("not supported yet") && !Catch::Contains("secret"));
+    CHECK_THROWS_WITH(pfo3::store::open_store("postgres://db/pfo3"), Catch::Contains("not supported yet"));
+    CHECK_THROWS_WITH(pfo3::store::open_store("s3://bucket/prefix"), Catch::Contains("not supported yet"));
+    CHECK_THROWS_WITH(pfo3::store::open_store("redis://u:secret@h/"),
+                      Catch::Contains("redis://u:***@h/") && !Catch::Contains("secret"));
+    CHECK_THROWS_AS(pfo3::store::open_store(""), pfo3::config_error);
+}
