@@ -1,9 +1,21 @@
 #include "pipelined_requests.hpp"
 
+#include <iostream>
+
 #include "pfo3/core/error.hpp"
+#include "pfo3/json/response.hpp"
 #include "pfo3/net/client.hpp"
 
 namespace pfo3::app {
+
+bool report_if_rejected(const std::string& line) {
+    auto r = json::decode_response(line);
+    if (r && r->ok) return true;
+    std::cout.flush();
+    if (r) std::cerr << "error: " << r->error << ": " << r->message << '\n';
+    else std::cerr << "error: bad_response: " << line << '\n';
+    return false;
+}
 
 std::size_t run_pipelined(const std::string& server, std::size_t window, const request_source& next,
                           const response_sink& on_response) {

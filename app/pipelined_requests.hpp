@@ -13,6 +13,11 @@ using request_source = std::function<std::optional<std::string>()>;
 /// Receives the response to the n-th request (0-based), in order.
 using response_sink = std::function<void(std::size_t index, const std::string& response)>;
 
+/// Prints a rejected response as `error: CODE: MESSAGE` on stderr (after flushing stdout,
+/// so the two streams stay in task order on a terminal). Returns false for such a response,
+/// true if `line` is an accepted one (ok:true), which the caller prints its own way.
+bool report_if_rejected(const std::string& line);
+
 /// Returns the number of requests answered. Throws service_error when the server cannot be
 /// reached or the connection breaks; `answered` then says how far it got.
 std::size_t run_pipelined(const std::string& server, std::size_t window, const request_source& next,

@@ -45,15 +45,8 @@ int run_send(config::settings s, const send_options& opts) {
 
     std::size_t rejected = 0;
     auto on_response = [&](std::size_t, const std::string& line) {
-        auto r = json::decode_response(line);
-        if (r && r->ok) {
-            std::cout << r->id << '\n';
-        } else {
-            ++rejected;
-            std::cout.flush();  // keep stdout and stderr lines in task order on a terminal
-            if (r) std::cerr << "error: " << r->error << ": " << r->message << '\n';
-            else std::cerr << "error: bad_response: " << line << '\n';
-        }
+        if (report_if_rejected(line)) std::cout << json::decode_response(line)->id << '\n';
+        else ++rejected;
     };
     try {
         run_pipelined(s.send.server, opts.window, next, on_response);

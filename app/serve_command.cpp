@@ -177,7 +177,9 @@ int run_serve(config::settings s, const serve_options& opts) {
     signals.async_wait(on_signal);
     io.run();
 
-    pub.stop(std::chrono::seconds(s.serve.shutdown_grace_s));
+    // Every connection is answered or closed by now; what is still unconfirmed belongs to
+    // clients that left, so waiting longer than one confirm timeout helps nobody.
+    pub.stop(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     PFO3_LOG(info, "serve stopped");
     return exit_ok;
 }

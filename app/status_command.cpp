@@ -27,15 +27,8 @@ int run_status(config::settings s, const status_options& opts) {
         return "{\"op\":\"status\",\"id\":" + json::quote(opts.ids[next_id++]) + "}";
     };
     auto on_response = [&](std::size_t, const std::string& line) {
-        auto r = json::decode_response(line);
-        if (r && r->ok) {
-            std::cout << line << '\n';
-        } else {
-            ++rejected;
-            std::cout.flush();
-            if (r) std::cerr << "error: " << r->error << ": " << r->message << '\n';
-            else std::cerr << "error: bad_response: " << line << '\n';
-        }
+        if (report_if_rejected(line)) std::cout << line << '\n';
+        else ++rejected;
     };
     try {
         run_pipelined(s.send.server, 256, next, on_response);

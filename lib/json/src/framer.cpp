@@ -17,8 +17,19 @@ bool ends_scalar(char c) noexcept {
     }
 }
 
-bool starts_scalar(char c) noexcept {
-    return c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n';
+bool starts_number(char c) noexcept { return c == '-' || (c >= '0' && c <= '9'); }
+
+bool number_char(char c) noexcept {
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+const char* literal_for(char c) noexcept {
+    switch (c) {
+    case 't': return "true";
+    case 'f': return "false";
+    case 'n': return "null";
+    default: return nullptr;
+    }
 }
 
 }  // namespace
@@ -34,6 +45,8 @@ void framer::reset() noexcept {
     in_string_ = false;
     escape_ = false;
     scalar_ = false;
+    literal_ = nullptr;
+    literal_pos_ = 0;
 }
 
 frame framer::fail(std::string_view buf, std::size_t pos, frame_status status) noexcept {
@@ -77,8 +90,12 @@ frame framer::next(std::string_view buf) noexcept {
             if (depth_ > max_depth_) return fail(buf, pos, frame_status::bad);
         } else if (c == '"') {
             in_string_ = true;  // a top-level string: ends at its closing quote, depth 0
-        } else if (starts_scalar(c)) {
+        } else if (starts_number(c) || literal_for(c)) {
+            // A bare word must stay a JSON literal or number as it goes, so a line of prose
+            // ("this is not json") is one bad value, not one per word.
             scalar_ = true;
+            literal_ = literal_for(c);
+            literal_pos_ = 1;
         } else {
             return fail(buf, pos, frame_status::bad);
         }
@@ -104,6 +121,9 @@ frame framer::next(std::string_view buf) noexcept {
             }
         } else if (scalar_) {
             if (ends_scalar(c)) return complete(pos);
+            bool fits = literal_ ? literal_[literal_pos_] == c : number_char(c);
+            if (!fits) return fail(buf, pos, frame_status::bad);
+            if (literal_) ++literal_pos_;
         } else {
             switch (c) {
             case '{':

@@ -165,6 +165,9 @@ TEST_CASE("framer rejects garbage and resumes after the next newline", "[framer]
     check_all_splits("\x01\x02\n[1]", {"<bad>", "[1]"});
     check_all_splits("xyz {\"a\":1} still garbage\n  {\"b\":2}", {"<bad>", "{\"b\":2}"});
     check_all_splits("{\"a\":1}]\n{\"b\":2}", {"{\"a\":1}", "<bad>", "{\"b\":2}"});
+    // A line of prose is one bad value, not one per word, even though "this" starts like true.
+    check_all_splits("this is not json\n{\"c\":3}\n", {"<bad>", "{\"c\":3}"});
+    check_all_splits("nullx\n12a3\n[1]", {"<bad>", "<bad>", "[1]"});
 
     framer f(1024);
     frame fr = f.next("@@@");

@@ -48,6 +48,8 @@ private:
     bool in_string_ = false;
     bool escape_ = false;
     bool scalar_ = false;  // a top-level number/true/false/null: ends at a delimiter
+    const char* literal_ = nullptr;  // the literal a bare word must spell, if not a number
+    std::size_t literal_pos_ = 0;
     bool skipping_ = false;  // after `bad`: dropping bytes up to the next newline
 
     void reset() noexcept;
