@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <thread>
 
+#include "pfo3/json/text.hpp"
+
 namespace pfo3::handlers::detail {
 
 namespace {
@@ -27,19 +29,6 @@ outcome done(std::string result_json) {
     outcome o;
     o.result_json = std::move(result_json);
     return o;
-}
-
-const char* type_name(const rapidjson::Value& v) {
-    switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "a boolean";
-    case rapidjson::kObjectType: return "an object";
-    case rapidjson::kArrayType: return "an array";
-    case rapidjson::kStringType: return "a string";
-    case rapidjson::kNumberType: return "a number";
-    }
-    return "unknown";
 }
 
 bool parse(const std::string& payload, rapidjson::Document& d, std::string& why) {
@@ -61,7 +50,8 @@ outcome fold(const std::string& payload, bool multiply) {
     std::string why;
     if (!parse(payload, d, why)) return permanent(std::string(name) + ": " + why);
     if (!d.IsArray())
-        return permanent(std::string(name) + " expects a JSON array of numbers, got " + type_name(d));
+        return permanent(std::string(name) + " expects a JSON array of numbers, got " +
+                         std::string(json::kind_name(d)));
 
     std::int64_t exact = multiply ? 1 : 0;
     bool integral = true;
@@ -69,7 +59,7 @@ outcome fold(const std::string& payload, bool multiply) {
         const auto& v = d[i];
         if (!v.IsNumber())
             return permanent(std::string(name) + " expects a JSON array of numbers, element " +
-                             std::to_string(i) + " is " + type_name(v));
+                             std::to_string(i) + " is " + std::string(json::kind_name(v)));
         if (!integral) continue;
         if (!v.IsInt64()) {
             integral = false;

@@ -15,8 +15,9 @@
 #include <system_error>
 #include <vector>
 
-#include "json_text.hpp"
 #include "pfo3/core/unique_fd.hpp"
+#include "pfo3/json/message.hpp"
+#include "pfo3/json/text.hpp"
 
 extern char** environ;
 
@@ -37,7 +38,7 @@ outcome failed(std::string why) {
     outcome o;
     o.status = outcome::kind::failed;
     o.result_json = "null";
-    o.error = valid_utf8(why);
+    o.error = json::valid_utf8(why);
     return o;
 }
 
@@ -356,7 +357,8 @@ outcome run_external(const external_command& cmd, const task& t) {
 
     outcome o;
     auto text = trim_right(out_buf);
-    o.result_json = is_json(text) ? std::string(text) : json_string(text);
+    // Repaired before quoting so that the replacement stays U+FFFD itself, not an escape.
+    o.result_json = json::is_valid_json(text) ? std::string(text) : json::quote(json::valid_utf8(text));
     return o;
 }
 

@@ -46,9 +46,6 @@ void append_compact(std::string& out, const rapidjson::Value& v) {
     v.Accept(writer);
 }
 
-namespace {
-
-// Length of the well-formed UTF-8 sequence starting at s[i] (i holds a byte >= 0x80), or 0.
 std::size_t utf8_length(std::string_view s, std::size_t i) noexcept {
     auto byte = [&](std::size_t k) -> unsigned {
         return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u;
@@ -57,7 +54,9 @@ std::size_t utf8_length(std::string_view s, std::size_t i) noexcept {
         unsigned b = byte(k);
         return b >= lo && b <= hi;
     };
+    if (i >= s.size()) return 0;
     unsigned c = byte(0);
+    if (c < 0x80) return 1;
     if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
     if (c == 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
     if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) return cont(1) && cont(2) ? 3 : 0;
@@ -67,8 +66,6 @@ std::size_t utf8_length(std::string_view s, std::size_t i) noexcept {
     if (c == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
     return 0;
 }
-
-}  // namespace
 
 void append_quoted(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";

@@ -109,6 +109,10 @@ private:
 /// Appends `v` as compact JSON.
 void append_compact(std::string& out, const rapidjson::Value& v);
 
+/// Length of the well-formed UTF-8 sequence at s[i] (1 for ASCII), or 0 if the bytes there
+/// are not one (an overlong form, a surrogate, a value past U+10FFFF, a cut sequence).
+std::size_t utf8_length(std::string_view s, std::size_t i) noexcept;
+
 /// Appends `s` as a JSON string literal. Control characters are escaped and invalid UTF-8 is
 /// replaced by U+FFFD, so the output is valid JSON on one line whatever `s` holds.
 void append_quoted(std::string& out, std::string_view s);

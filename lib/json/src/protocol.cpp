@@ -2,6 +2,7 @@
 
 #include "json_detail.hpp"
 #include "pfo3/json/message.hpp"
+#include "pfo3/json/text.hpp"
 #include "pfo3/core/task_id.hpp"
 
 namespace pfo3::json {
@@ -11,19 +12,6 @@ namespace {
 using rapidjson::Value;
 
 std::string_view view(const Value& v) noexcept { return {v.GetString(), v.GetStringLength()}; }
-
-std::string_view kind_name(const Value& v) noexcept {
-    switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "a boolean";
-    case rapidjson::kObjectType: return "an object";
-    case rapidjson::kArrayType: return "an array";
-    case rapidjson::kStringType: return "a string";
-    case rapidjson::kNumberType: return "a number";
-    }
-    return "something else";
-}
 
 // At most `limit` bytes of client text for an error message, cut on a UTF-8 boundary.
 std::string excerpt(std::string_view s, std::size_t limit = 64) {

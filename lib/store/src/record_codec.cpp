@@ -9,7 +9,8 @@
 #include <stdexcept>
 
 #include "pfo3/core/task_id.hpp"
-#include "utf8.hpp"
+#include "pfo3/json/message.hpp"
+#include "pfo3/json/text.hpp"
 
 namespace pfo3::store {
 
@@ -33,32 +34,23 @@ rapidjson::Type raw_type(std::string_view json) {
     }
 }
 
-// Embedding unchecked text would make the whole record unreadable, so the codec checks it.
-// NUL is refused up front: RapidJSON's memory stream treats it as the end of input.
-bool valid_json(std::string_view text) {
-    if (text.find('\0') != std::string_view::npos) return false;
-    rapidjson::Reader reader;
-    rapidjson::BaseReaderHandler<> sink;
-    rapidjson::MemoryStream ms(text.data(), text.size());
-    return !reader.Parse<rapidjson::kParseValidateEncodingFlag>(ms, sink).IsError();
-}
-
 // A record must stay readable whatever bytes reached it (a foreign producer's payload, a
 // handler's stderr), so invalid UTF-8 is repaired rather than refused. In JSON text such
 // bytes can only sit inside strings, so the repair keeps the text valid JSON.
 std::string_view repaired(std::string_view s, std::string& storage) {
-    if (detail::is_valid_utf8(s)) return s;
-    storage = detail::to_valid_utf8(s);
+    if (json::is_valid_utf8(s)) return s;
+    storage = json::valid_utf8(s);
     return storage;
 }
 
-void put_raw(writer_t& w, const char* key, std::string_view json, const task_record& r) {
+void put_raw(writer_t& w, const char* key, std::string_view text, const task_record& r) {
     std::string storage;
-    json = repaired(json, storage);
-    if (!valid_json(json))
+    text = repaired(text, storage);
+    // Embedding unchecked text would make the whole record unreadable, so the codec checks it.
+    if (!json::is_valid_json(text))
         throw std::invalid_argument("record " + r.id + ": " + key + " is not valid JSON");
     w.Key(key);
-    w.RawValue(json.data(), json.size(), raw_type(json));
+    w.RawValue(text.data(), text.size(), raw_type(text));
 }
 
 void put_string(writer_t& w, const char* key, std::string_view v) {

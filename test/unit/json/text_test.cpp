@@ -1,0 +1,53 @@
+// The shared text helpers: UTF-8 checking and repair, and the names of JSON value kinds.
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include <string>
+
+#include "pfo3/json/text.hpp"
+
+using namespace pfo3::json;
+
+TEST_CASE("is_valid_utf8 accepts well-formed text only", "[text]") {
+    CHECK(is_valid_utf8(""));
+    CHECK(is_valid_utf8("plain ascii"));
+    CHECK(is_valid_utf8(std::string("nul \0 inside", 12)));
+    CHECK(is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
+    CHECK_FALSE(is_valid_utf8("\xff"));
+    CHECK_FALSE(is_valid_utf8("\x80"));                // a lone continuation byte
+    CHECK_FALSE(is_valid_utf8("\xc0\xaf"));            // overlong
+    CHECK_FALSE(is_valid_utf8("\xe0\x80\xaf"));        // overlong
+    CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));        // a UTF-16 surrogate
+    CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));    // past U+10FFFF
+    CHECK_FALSE(is_valid_utf8("ok \xe2\x82"));         // cut at the end
+    CHECK_FALSE(is_valid_utf8("\xf0\x9f\x98 x"));      // cut in the middle
+}
+
+TEST_CASE("valid_utf8 keeps good sequences and replaces each bad byte by U+FFFD", "[text]") {
+    const std::string r = "\xef\xbf\xbd";
+    CHECK(valid_utf8("") == "");
+    CHECK(valid_utf8("caf\xc3\xa9 \xf0\x9f\x98\x80") == "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    CHECK(valid_utf8("ok\xff") == "ok" + r);
+    CHECK(valid_utf8("\xff\xc3") == r + r);
+    CHECK(valid_utf8("\xed\xa0\x80") == r + r + r);
+    CHECK(valid_utf8("\xe2\x82" "a") == r + r + "a");
+    CHECK(valid_utf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
+    CHECK(is_valid_utf8(valid_utf8("\x80\x01 any \xfe bytes \xf5\xc1")));
+}
+
+TEST_CASE("kind_name names every kind of JSON value for messages", "[text]") {
+    rapidjson::Document d;
+    d.Parse(R"([null, true, false, 1, -2.5, "s", [], {}])");
+    REQUIRE(d.IsArray());
+    REQUIRE(d.Size() == 8);
+    CHECK(kind_name(d) == "an array");
+    CHECK(kind_name(d[0]) == "null");
+    CHECK(kind_name(d[1]) == "a boolean");
+    CHECK(kind_name(d[2]) == "a boolean");
+    CHECK(kind_name(d[3]) == "a number");
+    CHECK(kind_name(d[4]) == "a number");
+    CHECK(kind_name(d[5]) == "a string");
+    CHECK(kind_name(d[6]) == "an array");
+    CHECK(kind_name(d[7]) == "an object");
+}
