@@ -1,0 +1,1 @@
+"""Helpers shared by the integration tests: the pfo3 processes, raw protocol clients, RabbitMQ."""
