@@ -47,8 +47,9 @@ void task_processor::process(const queue::delivery& dv) {
         if (!t.id.empty()) {
             task_record r{t.id, t.type, "null", task_status::dead, "null", "invalid message: " + why,
                           t.attempt, d_.worker, t.submitted_at, started, rfc3339_now()};
-            if (!store_durably(r)) return d_.nack_requeue(dv);
+            return d_.committer.commit(std::move(r), dv);
         }
+        // Nothing to store without an id: the dead letter is the record.
         return d_.ack(dv);
     }
 
@@ -82,28 +83,7 @@ void task_processor::process(const queue::delivery& dv) {
         if (!dead_letter(dead_body(t, out.error), t.id, t.type)) return d_.nack_requeue(dv);
         break;
     }
-    if (!store_durably(r)) return d_.nack_requeue(dv);
-    PFO3_LOG(debug, "task stored", {{"task_id", t.id}, {"status", std::string(to_string(r.status))}});
-    d_.ack(dv);
-}
-
-bool task_processor::store_durably(const task_record& r) {
-    backoff wait({std::chrono::milliseconds(200), 2.0, std::chrono::seconds(10), 0.2});
-    while (true) {
-        try {
-            d_.store.write(std::span<const task_record>(&r, 1));
-            if (store_down_.exchange(false)) PFO3_LOG(info, "result store is back", {{"store", d_.store.describe()}});
-            return true;
-        } catch (const std::exception& e) {
-            // One line per outage, not one per task: the flag is shared by all handler threads.
-            if (!store_down_.exchange(true))
-                PFO3_LOG(error, "result store write failed; tasks are kept unacked and retried",
-                         {{"store", d_.store.describe()}, {"task_id", r.id}, {"error", e.what()}});
-        }
-        if (d_.give_up.load()) return false;
-        pause(wait.next(), d_.give_up);
-        if (d_.give_up.load()) return false;
-    }
+    d_.committer.commit(std::move(r), dv);
 }
 
 bool task_processor::dead_letter(const std::string& body, const std::string& id, const std::string& type) {

@@ -15,6 +15,7 @@
 #include "pfo3/queue/consumer.hpp"
 #include "pfo3/queue/publisher.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "result_committer.hpp"
 #include "task_processor.hpp"
 
 namespace pfo3::app {
@@ -98,9 +99,11 @@ int run_work(config::settings s, const work_options& opts) {
 
     std::atomic<bool> give_up{false};
     std::unique_ptr<queue::consumer> consumer;
-    task_processor processor({registry, *store, dead_letters, topo.dead_queue(), identity,
-                              [&](const queue::delivery& d) { consumer->ack(d.generation, d.tag); },
-                              [&](const queue::delivery& d) { consumer->nack(d.generation, d.tag, true); },
+    auto ack = [&](const queue::delivery& d) { consumer->ack(d.generation, d.tag); };
+    auto requeue = [&](const queue::delivery& d) { consumer->nack(d.generation, d.tag, true); };
+    // A group never exceeds what the broker lets this worker hold.
+    result_committer committer(*store, static_cast<std::size_t>(s.work.prefetch), ack, requeue);
+    task_processor processor({registry, committer, dead_letters, topo.dead_queue(), identity, ack, requeue,
                               give_up});
     handler_pool pool(s.work.concurrency, [&](const queue::delivery& d) { processor.process(d); });
 
@@ -148,8 +151,14 @@ int run_work(config::settings s, const work_options& opts) {
             break;
         }
     }
+    // Handlers are done (or abandoned); what they produced must still become durable.
+    if (idle) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (!committer.drain(std::max(left, std::chrono::milliseconds(0)))) idle = false;
+    }
     if (!idle) {
         give_up = true;
+        committer.give_up();
         PFO3_LOG(warn, "tasks still running are abandoned unacked; RabbitMQ will redeliver them");
         consumer->stop();
         dead_letters.stop(std::chrono::milliseconds(0));

@@ -183,25 +183,43 @@ void file_store::write(std::span<const task_record> records) {
         }
     }
 
+    // Three steps so a group costs two disk barriers, not one per record: write every temp
+    // file, flush them all with one syncfs(), rename them into place, fsync the directory.
+    // A crash before the renames leaves only temp files (ignored, cleaned at start-up);
+    // the data is on disk before any name points at it.
     auto dfd = open_dir(dir_);
-    for (std::size_t i = 0; i < records.size(); ++i) {
-        std::string name = records[i].id + ".json";
-        std::string tmp = "." + records[i].id + std::string(temp_marker) + random_suffix();
-        std::string tmp_path = dir_ + "/" + tmp;
-        unique_fd fd(::openat(dfd.get(), tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640));
-        if (!fd) fail("create", tmp_path, errno);
-        try {
+    std::vector<std::string> temps;
+    temps.reserve(records.size());
+    auto remove_temps = [&] {
+        for (const auto& t : temps)
+            if (!t.empty()) ::unlinkat(dfd.get(), t.c_str(), 0);
+    };
+    try {
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            std::string tmp = "." + records[i].id + std::string(temp_marker) + random_suffix();
+            std::string tmp_path = dir_ + "/" + tmp;
+            unique_fd fd(::openat(dfd.get(), tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640));
+            if (!fd) fail("create", tmp_path, errno);
+            temps.push_back(std::move(tmp));
             write_all(fd.get(), bodies[i], tmp_path);
-            // The data must be on disk before the rename makes it visible, or a crash could
-            // leave an empty file under the final name.
-            if (::fsync(fd.get()) != 0) fail("fsync", tmp_path, errno);
             if (fd.close() != 0) fail("close", tmp_path, errno);
-            if (::renameat(dfd.get(), tmp.c_str(), dfd.get(), name.c_str()) != 0)
-                fail("rename to " + name, tmp_path, errno);
-        } catch (...) {
-            ::unlinkat(dfd.get(), tmp.c_str(), 0);
-            throw;
         }
+        if (records.size() == 1) {
+            // One file: its own fsync is cheaper than flushing the whole file system.
+            unique_fd fd(::openat(dfd.get(), temps[0].c_str(), O_WRONLY | O_CLOEXEC));
+            if (!fd || ::fsync(fd.get()) != 0) fail("fsync", dir_ + "/" + temps[0], errno);
+        } else if (::syncfs(dfd.get()) != 0) {
+            fail("syncfs", dir_, errno);
+        }
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            std::string name = records[i].id + ".json";
+            if (::renameat(dfd.get(), temps[i].c_str(), dfd.get(), name.c_str()) != 0)
+                fail("rename to " + name, dir_ + "/" + temps[i], errno);
+            temps[i].clear();
+        }
+    } catch (...) {
+        remove_temps();
+        throw;
     }
     // One barrier for the whole group: makes every rename above durable.
     if (::fsync(dfd.get()) != 0) fail("fsync directory", dir_, errno);
