@@ -8,6 +8,7 @@
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/response.hpp"
 #include "pipelined_requests.hpp"
+#include "status_command.hpp"
 
 namespace pfo3::app {
 
@@ -16,6 +17,10 @@ CLI::App* setup_send(CLI::App& root, send_options& opts) {
     cmd->add_option("--server", opts.server, "HOST:PORT of pfo3 serve (send.server)");
     cmd->add_option("--type", opts.type, "task type (send.type)");
     cmd->add_flag("--json", opts.json, "each task is a whole request object, not a payload");
+    // A flag, so `--wait TASK` never takes the task for the number: the value needs `=`.
+    cmd->add_flag("--wait{60}", opts.wait_s,
+                  "--wait[=SECONDS]: wait (default 60 s) for the results and print them as status lines")
+        ->check(CLI::Range(0.0, 86400.0));
     cmd->add_option("tasks", opts.tasks, "task payloads (default: lines of stdin)");
     return cmd;
 }
@@ -44,9 +49,15 @@ int run_send(config::settings s, const send_options& opts) {
     };
 
     std::size_t rejected = 0;
+    std::vector<std::string> accepted;
     auto on_response = [&](std::size_t, const std::string& line) {
-        if (report_if_rejected(line)) std::cout << json::decode_response(line)->id << '\n';
-        else ++rejected;
+        if (!report_if_rejected(line)) {
+            ++rejected;
+            return;
+        }
+        auto id = json::decode_response(line)->id;
+        if (opts.wait_s) accepted.push_back(id);
+        else std::cout << id << '\n';
     };
     try {
         run_pipelined(s.send.server, opts.window, next, on_response);
@@ -54,6 +65,15 @@ int run_send(config::settings s, const send_options& opts) {
         std::cout.flush();
         std::cerr << "error: cannot reach server: " << e.what() << '\n';
         return exit_unreachable;
+    }
+    if (opts.wait_s) {
+        try {
+            auto timeout = std::chrono::milliseconds(static_cast<long long>(*opts.wait_s * 1000));
+            if (wait_for_results(s.send.server, accepted, timeout) != accepted.size()) return exit_rejected;
+        } catch (const service_error& e) {
+            std::cerr << "error: cannot reach server: " << e.what() << '\n';
+            return exit_unreachable;
+        }
     }
     std::cout.flush();
     return rejected ? exit_rejected : exit_ok;

@@ -16,11 +16,13 @@ struct send_options {
     bool json = false;               ///< each task is a whole request object
     std::vector<std::string> tasks;  ///< empty: one task per line of stdin
     std::size_t window = 256;        ///< requests in flight on the connection
+    std::optional<double> wait_s;    ///< --wait[=SECONDS]: wait for the results, print them
 };
 
 /// Registers the `send` subcommand.
 CLI::App* setup_send(CLI::App& root, send_options& opts);
-/// Sends the tasks; returns 0 all accepted, 1 some rejected, 3 server unreachable.
+/// Sends the tasks; returns 0 all accepted (with --wait: all done), 1 some rejected (or not
+/// done in time), 3 server unreachable.
 int run_send(config::settings s, const send_options& opts);
 
 }  // namespace pfo3::app

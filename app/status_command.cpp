@@ -1,6 +1,7 @@
 #include "status_command.hpp"
 
 #include <iostream>
+#include <thread>
 
 #include "common.hpp"
 #include "pfo3/config/load.hpp"
@@ -10,6 +11,65 @@
 #include "pipelined_requests.hpp"
 
 namespace pfo3::app {
+
+namespace {
+
+// One round of status requests for `ids`; answers go to `lines` (same order).
+void ask_status(const std::string& server, const std::vector<std::string>& ids, std::vector<std::string>& lines) {
+    std::size_t next_id = 0;
+    lines.assign(ids.size(), {});
+    run_pipelined(
+        server, 256,
+        [&]() -> std::optional<std::string> {
+            if (next_id == ids.size()) return std::nullopt;
+            return "{\"op\":\"status\",\"id\":" + json::quote(ids[next_id++]) + "}";
+        },
+        [&](std::size_t i, const std::string& line) { lines[i] = line; });
+}
+
+bool is_final(const std::string& line) {
+    auto r = json::decode_response(line);
+    return !r || !r->ok || r->status == "done" || r->status == "dead";
+}
+
+}  // namespace
+
+std::size_t wait_for_results(const std::string& server, const std::vector<std::string>& ids,
+                             std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<std::string> final_lines(ids.size());
+    std::vector<std::size_t> open(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) open[i] = i;
+    auto pause = std::chrono::milliseconds(20);
+    std::vector<std::string> ask, lines;
+    while (true) {
+        ask.clear();
+        for (auto i : open) ask.push_back(ids[i]);
+        ask_status(server, ask, lines);
+        std::vector<std::size_t> still_open;
+        for (std::size_t k = 0; k < open.size(); ++k) {
+            final_lines[open[k]] = lines[k];
+            if (!is_final(lines[k])) still_open.push_back(open[k]);
+        }
+        open.swap(still_open);
+        if (open.empty() || std::chrono::steady_clock::now() >= deadline) break;
+        // Results are polled: the store is the source of truth, and polling keeps serve
+        // stateless. The pause grows so a long wait costs little.
+        std::this_thread::sleep_for(std::min(pause, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        deadline - std::chrono::steady_clock::now())));
+        pause = std::min(pause * 2, std::chrono::milliseconds(500));
+    }
+    std::size_t done = 0;
+    for (const auto& line : final_lines) {
+        if (report_if_rejected(line)) {
+            std::cout << line << '\n';
+            auto r = json::decode_response(line);
+            if (r->status == "done") ++done;
+        }
+    }
+    std::cout.flush();
+    return done;
+}
 
 CLI::App* setup_status(CLI::App& root, status_options& opts) {
     auto* cmd = root.add_subcommand("status", "show where tasks stand (one JSON line per id)");

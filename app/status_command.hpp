@@ -1,6 +1,7 @@
 #pragma once
 // `pfo3 status`: asks `pfo3 serve` where tasks stand.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,12 @@ struct status_options {
     std::optional<std::string> server;
     std::vector<std::string> ids;
 };
+
+/// Asks the server for the status of `ids` until each is final (done or dead) or `timeout`
+/// passes, then prints one status line per id, in order. Returns how many ended `done`.
+/// Throws service_error if the server cannot be reached.
+std::size_t wait_for_results(const std::string& server, const std::vector<std::string>& ids,
+                             std::chrono::milliseconds timeout);
 
 /// Registers the `status` subcommand.
 CLI::App* setup_status(CLI::App& root, status_options& opts);
