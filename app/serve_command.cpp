@@ -1,5 +1,7 @@
 #include "serve_command.hpp"
 
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -99,6 +101,22 @@ private:
     std::unique_ptr<store::result_store> store_;
 };
 
+// Each connection is a descriptor: lift the soft limit to the hard one (1024 by default
+// would cap serve far below serve.max_connections), and say so when even that is short.
+void raise_descriptor_limit(std::size_t max_connections) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &lim);  // checked below through the value read back
+        getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    constexpr std::size_t reserve = 64;  // broker connection, store, logs, listening socket
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < max_connections + reserve)
+        PFO3_LOG(warn, "descriptor limit is below serve.max_connections; connections past it are refused",
+                 {{"limit", std::to_string(lim.rlim_cur)}, {"max_connections", std::to_string(max_connections)}});
+}
+
 }  // namespace
 
 CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
@@ -115,6 +133,8 @@ int run_serve(config::settings s, const serve_options& opts) {
     if (opts.amqp) s.amqp.url = *opts.amqp;
     if (opts.queue) s.amqp.queue = *opts.queue;
     config::validate(s);
+
+    raise_descriptor_limit(s.serve.max_connections);
 
     queue::publisher_options popts;
     popts.url = queue::amqp_url::parse(s.amqp.url);
