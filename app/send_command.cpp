@@ -18,7 +18,7 @@ CLI::App* setup_send(CLI::App& root, send_options& opts) {
     cmd->add_option("--type", opts.type, "task type (send.type)");
     cmd->add_flag("--json", opts.json, "each task is a whole request object, not a payload");
     // A flag, so `--wait TASK` never takes the task for the number: the value needs `=`.
-    cmd->add_flag("--wait{60}", opts.wait_s,
+    opts.wait_flag = cmd->add_flag("--wait{60}", opts.wait_s,
                   "--wait[=SECONDS]: wait (default 60 s) for the results and print them as status lines")
         ->check(CLI::Range(0.0, 86400.0));
     cmd->add_option("tasks", opts.tasks, "task payloads (default: lines of stdin)");
@@ -48,6 +48,7 @@ int run_send(config::settings s, const send_options& opts) {
         return std::nullopt;
     };
 
+    const bool waiting = opts.wait_flag && opts.wait_flag->count() > 0;
     std::size_t rejected = 0;
     std::vector<std::string> accepted;
     auto on_response = [&](std::size_t, const std::string& line) {
@@ -56,7 +57,7 @@ int run_send(config::settings s, const send_options& opts) {
             return;
         }
         auto id = json::decode_response(line)->id;
-        if (opts.wait_s) accepted.push_back(id);
+        if (waiting) accepted.push_back(id);
         else std::cout << id << '\n';
     };
     try {
@@ -66,9 +67,9 @@ int run_send(config::settings s, const send_options& opts) {
         std::cerr << "error: cannot reach server: " << e.what() << '\n';
         return exit_unreachable;
     }
-    if (opts.wait_s) {
+    if (waiting) {
         try {
-            auto timeout = std::chrono::milliseconds(static_cast<long long>(*opts.wait_s * 1000));
+            auto timeout = std::chrono::milliseconds(static_cast<long long>(opts.wait_s * 1000));
             if (wait_for_results(s.send.server, accepted, timeout) != accepted.size()) return exit_rejected;
         } catch (const service_error& e) {
             std::cerr << "error: cannot reach server: " << e.what() << '\n';

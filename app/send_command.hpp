@@ -16,7 +16,8 @@ struct send_options {
     bool json = false;               ///< each task is a whole request object
     std::vector<std::string> tasks;  ///< empty: one task per line of stdin
     std::size_t window = 256;        ///< requests in flight on the connection
-    std::optional<double> wait_s;    ///< --wait[=SECONDS]: wait for the results, print them
+    double wait_s = 60;              ///< --wait[=SECONDS]: how long to wait for the results
+    const CLI::Option* wait_flag = nullptr;  ///< given? (CLI11 writes the variable even when not)
 };
 
 /// Registers the `send` subcommand.
