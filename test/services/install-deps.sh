@@ -6,11 +6,18 @@ packages=(build-essential cmake ninja-build pkg-config
           libboost-dev librabbitmq-dev rapidjson-dev libcli11-dev catch2 libtomlplusplus-dev
           libpq-dev libcurl4-openssl-dev libssl-dev libsystemd-dev
           rabbitmq-server amqp-tools postgresql
-          python3-pika python3-pytest systemd graphviz netcat-openbsd)
+          python3-pika python3-pytest systemd graphviz netcat-openbsd
+          gnuplot-nox
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The S3 test server (test/services/s3.sh) needs Node.js >= 20 and npm. Machine images bring
+# NodeSource's nodejs 20 (npm included); Debian's own nodejs is 18 and s3.sh says if too old.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-deps: all ${#packages[@]} packages already installed"
     exit 0

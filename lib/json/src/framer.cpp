@@ -121,7 +121,10 @@ frame framer::next(std::string_view buf) noexcept {
             }
         } else if (scalar_) {
             if (ends_scalar(c)) return complete(pos);
-            bool fits = literal_ ? literal_[literal_pos_] == c : number_char(c);
+            // A whole literal is followed only by a delimiter; its terminating NUL must not
+            // match a NUL byte of the input (that would read past the literal).
+            bool fits = literal_ ? literal_[literal_pos_] != '\0' && literal_[literal_pos_] == c
+                                 : number_char(c);
             if (!fits) return fail(buf, pos, frame_status::bad);
             if (literal_) ++literal_pos_;
         } else {

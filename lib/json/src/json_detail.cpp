@@ -6,6 +6,9 @@ std::string describe(const parse_failure& f, std::size_t max_depth) {
     const std::string at = " at byte " + std::to_string(f.offset);
     if (f.too_deep) return "JSON nested deeper than " + std::to_string(max_depth) + " levels";
     if (f.trailing) return "unexpected data after the JSON value" + at;
+    if (f.bad_escape) return "invalid \\u escape (an unpaired surrogate) in a string" + at;
+    if (f.out_of_range)
+        return "number out of the range of a double (too big, or too small but not 0)" + at;
     switch (f.code) {
     case rapidjson::kParseErrorDocumentEmpty:
         return "empty input: expected a JSON value";

@@ -3,6 +3,9 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/store/file_store.hpp"
+#include "pfo3/store/pg_uri.hpp"
+#include "pfo3/store/postgres_store.hpp"
+#include "s3_store.hpp"
 
 namespace pfo3::store {
 
@@ -15,10 +18,9 @@ std::unique_ptr<result_store> open_store(std::string_view uri) {
                                "' must name an absolute directory: file:///DIR");
         return std::make_unique<file_store>(std::string(path));
     }
-    for (std::string_view later : {"postgresql://", "postgres://", "s3://"})
-        if (uri.starts_with(later))
-            throw config_error("store " + log::mask_url(uri) +
-                               " is not supported yet (coming with the stores issue)");
+    if (is_postgres_uri(uri)) return std::make_unique<postgres_store>(std::string(uri));
+    if (uri.starts_with("s3://"))
+        return std::make_unique<s3_store>(s3_location::parse(uri), s3_credentials::from_environment());
     throw config_error("store URI '" + log::mask_url(uri) +
                        "' is not supported: use file:///DIR");
 }

@@ -25,8 +25,8 @@ public:
     virtual std::string describe() const = 0;
 };
 
-/// Opens the store named by a URI: file:///DIR (created if missing). Later: postgresql://,
-/// s3://. Throws config_error for a URI it cannot use, service_error if the store is unusable.
+/// Opens the store named by a URI: file:///DIR (created if missing), postgresql://…
+/// (libpq URI), s3://BUCKET/PREFIX?endpoint=…&region=…. Throws config_error for a URI it cannot use, service_error if the store is unusable.
 std::unique_ptr<result_store> open_store(std::string_view uri);
 
 }  // namespace pfo3::store

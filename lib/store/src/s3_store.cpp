@@ -1,0 +1,367 @@
+#include "s3_store.hpp"
+
+#include <openssl/evp.h>
+
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#include "pfo3/core/error.hpp"
+#include "pfo3/core/log.hpp"
+#include "pfo3/core/task_id.hpp"
+#include "pfo3/store/record_codec.hpp"
+
+namespace pfo3::store {
+
+namespace {
+
+// Error answers are a few hundred bytes of XML; anything far larger is not S3 talking.
+constexpr std::size_t max_error_bytes = 64 * 1024;
+// Larger than any record a worker writes (as in the file store), so only a foreign object hits it.
+constexpr std::size_t max_record_bytes = std::size_t{128} << 20;
+constexpr std::string_view probe_name = ".pfo3-probe";
+constexpr std::string_view probe_body = R"({"written_by":"pfo3","why":"start-up check that the bucket exists and the credentials may write"})";
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1)
+        throw service_error("s3 store: OpenSSL could not compute a SHA-256 digest", false);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * len);
+    for (unsigned int i = 0; i < len; ++i) {
+        out += hex[digest[i] >> 4];
+        out += hex[digest[i] & 15];
+    }
+    return out;
+}
+
+// The text of the first <tag>…</tag> in an S3 error document, cut short and made printable.
+std::string xml_tag(std::string_view xml, std::string_view tag) {
+    std::string open = "<" + std::string(tag) + ">";
+    std::string close = "</" + std::string(tag) + ">";
+    auto b = xml.find(open);
+    if (b == std::string_view::npos) return {};
+    b += open.size();
+    auto e = xml.find(close, b);
+    if (e == std::string_view::npos) return {};
+    std::string s(xml.substr(b, std::min<std::size_t>(e - b, 300)));
+    for (auto& c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    return s;
+}
+
+// What to do about an S3 error code, in words an operator can act on.
+std::string_view hint(std::string_view code) {
+    if (code == "SignatureDoesNotMatch") return " (check AWS_SECRET_ACCESS_KEY)";
+    if (code == "InvalidAccessKeyId") return " (check AWS_ACCESS_KEY_ID)";
+    if (code == "NoSuchBucket") return " (create the bucket or fix store.uri)";
+    if (code == "AccessDenied") return " (the credentials need s3:PutObject and s3:GetObject on the prefix)";
+    if (code == "AuthorizationHeaderMalformed" || code == "PermanentRedirect")
+        return " (check the region in store.uri)";
+    if (code == "RequestTimeTooSkewed") return " (this host's clock is off)";
+    return {};
+}
+
+std::string shown_id(std::string_view id) {
+    std::string s(id.substr(0, 140));
+    for (auto& c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return "'" + s + "'";
+}
+
+// A response body, bounded: past `limit` the transfer is aborted instead of eating memory.
+struct response_buffer {
+    std::string text;
+    std::size_t limit = max_error_bytes;
+    bool too_large = false;
+};
+
+std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* buf = static_cast<response_buffer*>(user);
+    std::size_t n = size * count;
+    if (buf->text.size() + n > buf->limit) {
+        buf->too_large = true;
+        return 0;  // libcurl ends the transfer with CURLE_WRITE_ERROR
+    }
+    buf->text.append(data, n);
+    return n;
+}
+
+template <typename T>
+void set(CURL* h, CURLoption option, T value) {
+    CURLcode rc = curl_easy_setopt(h, option, value);
+    if (rc != CURLE_OK)
+        throw service_error("s3 store: libcurl refused option " + std::to_string(static_cast<int>(option)) +
+                                ": " + curl_code_text(rc, nullptr),
+                            false);
+}
+
+void check_multi(CURLMcode rc, const char* call) {
+    if (rc != CURLM_OK)
+        throw service_error(std::string("s3 store: ") + call + " failed: " + curl_multi_strerror(rc),
+                            rc == CURLM_OUT_OF_MEMORY);
+}
+
+}  // namespace
+
+// One HTTP request and, once performed, its outcome.
+struct s3_store::request {
+    const char* method = "GET";
+    std::string key;
+    std::string url;
+    std::string_view body;
+    std::string body_sha256;
+    unique_slist headers;
+
+    CURLcode code = CURLE_OK;
+    long status = 0;
+    response_buffer response;
+    char error[CURL_ERROR_SIZE] = {};
+    verdict_kind outcome = verdict_kind::retry;
+
+    void clear_outcome() {
+        code = CURLE_OK;
+        status = 0;
+        response.text.clear();
+        response.too_large = false;
+        error[0] = '\0';
+    }
+};
+
+s3_credentials s3_credentials::from_environment() {
+    auto env = [](const char* name) {
+        const char* v = std::getenv(name);
+        return std::string(v ? v : "");
+    };
+    s3_credentials c{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")};
+    if (c.access_key_id.empty() || c.secret_access_key.empty())
+        throw config_error("s3 store: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
+    return c;
+}
+
+s3_store::s3_store(s3_location where, s3_credentials credentials, s3_store_options options)
+    : where_(std::move(where)),
+      credentials_(std::move(credentials)),
+      options_(options),
+      sigv4_("aws:amz:" + where_.region + ":s3") {
+    if (options_.max_parallel < 1) options_.max_parallel = 1;
+    if (options_.max_attempts < 1) options_.max_attempts = 1;
+    curl_global_once();
+    multi_ = make_curl_multi();
+    // Keep one open connection per parallel PUT between write() calls.
+    check_multi(curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_parallel)),
+                "curl_multi_setopt");
+    check_multi(curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
+                                  static_cast<long>(options_.max_parallel)),
+                "curl_multi_setopt");
+
+    // Fail at start-up, not at the first task, if results could never be stored: the probe
+    // needs the bucket to exist and the same rights a result PUT needs.
+    request probe;
+    probe.method = "PUT";
+    probe.key = where_.key(probe_name);
+    probe.body = probe_body;
+    request* batch[] = {&probe};
+    std::lock_guard lock(mutex_);
+    run_with_retries(batch, "start-up check: PUT");
+    if (probe.outcome != verdict_kind::ok) fail(probe, judge(probe), "start-up check: PUT");
+}
+
+s3_store::~s3_store() = default;
+
+void s3_store::configure(CURL* h, request& r) {
+    // A reset keeps the handle's live connections; only the options start afresh.
+    curl_easy_reset(h);
+    r.clear_outcome();
+    if (r.body_sha256.empty()) r.body_sha256 = sha256_hex(r.body);
+    r.url = where_.object_url(r.key);
+    r.headers.reset();
+    // libcurl signs with SigV4 but leaves the payload hash to us; S3 refuses requests without it.
+    curl_append_header(r.headers, "x-amz-content-sha256: " + r.body_sha256);
+    if (!credentials_.session_token.empty())
+        curl_append_header(r.headers, "x-amz-security-token: " + credentials_.session_token);
+    if (std::string_view(r.method) == "PUT") {
+        // No "Expect:" override here: libcurl 7.88 signs the empty header it never sends, and
+        // the signature no longer matches. It only asks for 100-continue above 1 MiB anyway.
+        curl_append_header(r.headers, "Content-Type: application/json");
+    }
+
+    set(h, CURLOPT_NOSIGNAL, 1L);
+    set(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    set(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+    set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+    set(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    set(h, CURLOPT_AWS_SIGV4, sigv4_.c_str());
+    set(h, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
+    set(h, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
+    set(h, CURLOPT_URL, r.url.c_str());
+    set(h, CURLOPT_HTTPHEADER, r.headers.get());
+    set(h, CURLOPT_WRITEFUNCTION, &on_data);
+    set(h, CURLOPT_WRITEDATA, static_cast<void*>(&r.response));
+    set(h, CURLOPT_ERRORBUFFER, r.error);
+    set(h, CURLOPT_PRIVATE, static_cast<void*>(&r));
+    if (std::string_view(r.method) == "PUT") {
+        set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+        set(h, CURLOPT_POSTFIELDS, r.body.data());
+        set(h, CURLOPT_CUSTOMREQUEST, "PUT");
+    } else {
+        set(h, CURLOPT_HTTPGET, 1L);
+    }
+}
+
+void s3_store::perform(std::span<request* const> batch) {
+    std::vector<CURL*> idle;
+    for (auto& h : handles_) idle.push_back(h.get());
+    std::vector<CURL*> busy;
+    // Whatever happens, no easy handle may stay attached to the multi handle.
+    struct detach_all {
+        CURLM* multi;
+        std::vector<CURL*>& busy;
+        ~detach_all() {
+            for (CURL* h : busy) curl_multi_remove_handle(multi, h);
+        }
+    } guard{multi_.get(), busy};
+
+    std::size_t next = 0;
+    auto limit = static_cast<std::size_t>(options_.max_parallel);
+    while (next < batch.size() || !busy.empty()) {
+        while (next < batch.size() && busy.size() < limit) {
+            if (idle.empty()) {
+                handles_.push_back(make_curl_easy());
+                idle.push_back(handles_.back().get());
+            }
+            CURL* h = idle.back();
+            configure(h, *batch[next]);
+            check_multi(curl_multi_add_handle(multi_.get(), h), "curl_multi_add_handle");
+            idle.pop_back();
+            busy.push_back(h);
+            ++next;
+        }
+        int running = 0;
+        check_multi(curl_multi_perform(multi_.get(), &running), "curl_multi_perform");
+        int queued = 0;
+        while (CURLMsg* m = curl_multi_info_read(multi_.get(), &queued)) {
+            if (m->msg != CURLMSG_DONE) continue;
+            CURL* h = m->easy_handle;
+            char* priv = nullptr;
+            curl_easy_getinfo(h, CURLINFO_PRIVATE, &priv);
+            auto* r = reinterpret_cast<request*>(priv);
+            r->code = m->data.result;
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+            r->outcome = judge(*r).kind;
+            curl_multi_remove_handle(multi_.get(), h);
+            std::erase(busy, h);
+            idle.push_back(h);
+        }
+        if (!busy.empty() && running > 0)
+            check_multi(curl_multi_poll(multi_.get(), nullptr, 0, 1000, nullptr), "curl_multi_poll");
+    }
+}
+
+s3_store::verdict s3_store::judge(const request& r) {
+    if (r.code != CURLE_OK) {
+        if (r.response.too_large)
+            return {verdict_kind::fail, "the answer is larger than " + std::to_string(r.response.limit) + " bytes"};
+        return {curl_code_retryable(r.code) ? verdict_kind::retry : verdict_kind::fail,
+                curl_code_text(r.code, r.error)};
+    }
+    if (r.status >= 200 && r.status < 300) return {verdict_kind::ok, {}};
+    std::string code = xml_tag(r.response.text, "Code");
+    std::string why = "HTTP " + std::to_string(r.status);
+    if (!code.empty()) why += " " + code;
+    if (auto message = xml_tag(r.response.text, "Message"); !message.empty()) why += ": " + message;
+    why += hint(code);
+    if (r.status == 404 && std::string_view(r.method) == "GET" && (code.empty() || code == "NoSuchKey"))
+        return {verdict_kind::not_found, std::move(why)};
+    bool retry = r.status >= 500 || r.status == 429 || r.status == 408 || code == "RequestTimeout" ||
+                 code == "SlowDown" || code == "InternalError";
+    return {retry ? verdict_kind::retry : verdict_kind::fail, std::move(why)};
+}
+
+void s3_store::fail(const request& r, const verdict& v, const char* what) const {
+    throw service_error("s3 store " + where_.describe() + ": " + what + " " + r.key + ": " + v.why,
+                        v.kind == verdict_kind::retry);
+}
+
+void s3_store::run_with_retries(std::span<request* const> batch, const char* what) {
+    std::vector<request*> pending(batch.begin(), batch.end());
+    for (int attempt = 1;; ++attempt) {
+        perform(pending);
+        std::vector<request*> again;
+        for (request* r : pending) {
+            if (r->outcome == verdict_kind::fail) fail(*r, judge(*r), what);
+            if (r->outcome == verdict_kind::retry) again.push_back(r);
+        }
+        if (again.empty()) return;
+        if (attempt >= options_.max_attempts) {
+            auto last = judge(*again.back());
+            std::string n = again.size() == 1 ? std::string() : std::to_string(again.size()) + " requests failed; last ";
+            throw service_error("s3 store " + where_.describe() + ": " + n + what + " " + again.back()->key +
+                                    " failed " + std::to_string(attempt) + " times: " + last.why,
+                                true);
+        }
+        PFO3_LOG(debug, "s3 request failed, trying again",
+                 {{"store", where_.describe()}, {"key", again.back()->key}, {"error", judge(*again.back()).why}});
+        // 100 ms, 400 ms, ...: short, because the worker retries a failed group with its own backoff.
+        auto wait = options_.first_retry_wait;
+        for (int i = 1; i < attempt; ++i) wait *= 4;
+        std::this_thread::sleep_for(wait);
+        pending = std::move(again);
+    }
+}
+
+void s3_store::write(std::span<const task_record> records) {
+    if (records.empty()) return;
+    std::vector<std::string> bodies;
+    bodies.reserve(records.size());
+    for (const auto& r : records) {
+        if (!is_valid_task_id(r.id))
+            throw service_error("s3 store: invalid task id " + shown_id(r.id), false);
+        try {
+            bodies.push_back(encode_record(r));
+        } catch (const std::invalid_argument& e) {
+            throw service_error(std::string("s3 store: cannot encode ") + e.what(), false);
+        }
+    }
+    std::vector<request> requests(records.size());
+    std::vector<request*> batch;
+    batch.reserve(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        requests[i].method = "PUT";
+        requests[i].key = where_.key(records[i].id + ".json");
+        requests[i].body = bodies[i];
+        batch.push_back(&requests[i]);
+    }
+    std::lock_guard lock(mutex_);
+    run_with_retries(batch, "PUT");
+}
+
+std::optional<task_record> s3_store::read(std::string_view id) {
+    if (!is_valid_task_id(id)) throw service_error("s3 store: invalid task id " + shown_id(id), false);
+    request get;
+    get.method = "GET";
+    get.key = where_.key(std::string(id) + ".json");
+    get.response.limit = max_record_bytes;
+    request* batch[] = {&get};
+    {
+        std::lock_guard lock(mutex_);
+        run_with_retries(batch, "GET");
+    }
+    if (get.outcome == verdict_kind::not_found) return std::nullopt;
+
+    task_record r;
+    std::string why;
+    if (!decode_record(get.response.text, r, why))
+        throw service_error("s3 store " + where_.describe() + ": corrupt record " + get.key + ": " + why, false);
+    if (r.id != id)
+        throw service_error("s3 store " + where_.describe() + ": corrupt record " + get.key + ": it holds id " +
+                                shown_id(r.id),
+                            false);
+    return r;
+}
+
+std::string s3_store::describe() const { return where_.describe(); }
+
+}  // namespace pfo3::store

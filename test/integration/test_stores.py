@@ -1,0 +1,212 @@
+"""The same behaviours for every result store (file, PostgreSQL, S3): results land exactly once,
+serve answers status from the store, redelivery after a crash stores nothing twice, an outage
+of the store loses nothing, bad credentials stop a worker at once with a clear message.
+
+A store whose server is not configured is skipped: PostgreSQL needs $PFO3_TEST_POSTGRES_URL
+(and $PFO3_TEST_POSTGRES_DIR for the restart test), S3 needs $PFO3_TEST_S3_ENDPOINT; test/run
+starts both and exports them.
+"""
+import json
+import os
+import signal
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+from helpers.processes import submit_ids, wait_until
+from helpers.stores import (PacedSend, PostgresDatabase, count_lines, file_store_count,
+                            postgres_outage, statuses, wait_final_statuses, with_database,
+                            with_password)
+
+KINDS = ["file", "postgresql", "s3"]
+#: What a worker logs when a write fails; it must appear once per outage, not per task.
+OUTAGE_LINE = r"result store write failed"
+WRONG_SECRET = "wrong-secret-4711"
+
+_databases = {}  # store URI -> PostgresDatabase, dropped when its test ends
+
+
+def store_uri(kind, tmp_path):
+    """The URI of a fresh, empty store of `kind` for one test; skips if none is configured."""
+    if kind == "file":
+        directory = tmp_path / "results"
+        directory.mkdir(exist_ok=True)
+        return f"file://{directory}"
+    if kind == "postgresql":
+        admin = os.environ.get("PFO3_TEST_POSTGRES_URL")
+        if not admin:
+            pytest.skip("needs PFO3_TEST_POSTGRES_URL (test/run starts a PostgreSQL)")
+        db = PostgresDatabase(admin)
+        _databases[db.url] = db
+        return db.url
+    if kind == "s3":
+        endpoint = os.environ.get("PFO3_TEST_S3_ENDPOINT")
+        if not endpoint:
+            pytest.skip("needs PFO3_TEST_S3_ENDPOINT (test/run starts an S3-compatible server)")
+        bucket = os.environ.get("PFO3_TEST_S3_BUCKET", "pfo3-test")
+        return f"s3://{bucket}/{uuid.uuid4().hex[:12]}?endpoint={endpoint}&region=us-east-1"
+    raise ValueError(kind)
+
+
+def with_bad_secret(kind, uri):
+    """(store URI, extra environment): the store at `uri` with a wrong secret."""
+    if kind == "postgresql":
+        return with_password(uri, WRONG_SECRET), {}
+    if kind == "s3":
+        return uri, {"AWS_SECRET_ACCESS_KEY": WRONG_SECRET}
+    raise ValueError(f"a {kind} store has no credentials")
+
+
+def stored_counts(uri):
+    """(records, distinct ids) the store holds, or None where the suite cannot count them."""
+    if uri.startswith("file://"):
+        n = file_store_count(uri[len("file://"):])
+        return n, n  # one file per id by construction
+    if uri in _databases:
+        return _databases[uri].counts()
+    return None
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def store_at(kind, tmp_path):
+    """This test's store URI (a fresh directory, database or prefix)."""
+    uri = store_uri(kind, tmp_path)
+    yield uri
+    db = _databases.pop(uri, None)
+    if db:
+        db.close()
+
+
+def start_workers(pfo3, queue, uri, n=2, **kw):
+    return [pfo3.work(queue, extra=["--store", uri], **kw) for _ in range(n)]
+
+
+def test_echo_tasks_from_two_workers_are_each_stored_once(pfo3, queue, store_at):
+    serve = pfo3.serve(queue, env={"PFO3_STORE": store_at})
+    workers = start_workers(pfo3, queue, store_at, prefetch=32, concurrency=2)
+    payloads = [f"echo-{i:03d}" for i in range(300)]
+
+    ids = submit_ids(pfo3.send(serve.address, stdin="\n".join(payloads) + "\n"), 300)
+
+    final = wait_final_statuses(pfo3, serve.address, ids)
+    for task_id, payload in zip(ids, payloads):
+        answer = final[task_id]
+        assert answer["status"] == "done", answer
+        assert answer["result"] == payload, answer
+        assert answer["error"] is None, answer
+        assert answer["attempts"] == 1, answer
+    counts = stored_counts(store_at)
+    assert counts in (None, (300, 300)), f"(records, distinct ids) = {counts}"
+    for w in workers:
+        assert count_lines(w.stderr(), OUTAGE_LINE) == 0, w.stderr()[-2000:]
+
+
+def test_status_of_an_unknown_id_is_pending(pfo3, queue, store_at):
+    serve = pfo3.serve(queue, env={"PFO3_STORE": store_at})
+
+    answer = statuses(pfo3, serve.address, ["no-such-task-1"])["no-such-task-1"]
+
+    assert answer["status"] == "pending", answer
+    assert answer["result"] is None and answer["attempts"] == 0, answer
+
+
+def test_send_wait_prints_each_result_from_the_store(pfo3, queue, store_at):
+    serve = pfo3.serve(queue, env={"PFO3_STORE": store_at})
+    start_workers(pfo3, queue, store_at, n=1)
+
+    r = pfo3.send(serve.address, ["first", "second"], extra=["--wait=60"])
+
+    assert r.returncode == 0, f"rc={r.returncode}\n{r.stderr[-2000:]}"
+    answers = [json.loads(line) for line in r.stdout.splitlines()]
+    assert sorted((a["result"], a["status"]) for a in answers) == [("first", "done"), ("second", "done")]
+
+
+def test_worker_killed_mid_batch_leaves_every_task_stored_once(pfo3, queue, store_at):
+    serve = pfo3.serve(queue, env={"PFO3_STORE": store_at})
+    victim = pfo3.work(queue, extra=["--store", store_at], prefetch=16, concurrency=4)
+    n = 60
+    ids = submit_ids(pfo3.send(serve.address, [{"type": "sleep", "payload": 100}] * n,
+                               json_mode=True), n)
+
+    # Some results stored, the rest in the victim's hands (16 prefetched, 4 running).
+    def some_final():
+        done = [a for a in statuses(pfo3, serve.address, ids).values() if a["status"] == "done"]
+        return len(done) >= 8 and done
+    done_before = len(wait_until(some_final, 60, "the first results"))
+    assert done_before < n, "the worker finished everything before it could be killed"
+    victim.signal(signal.SIGKILL)
+    victim.wait_exit()
+    pfo3.work(queue, extra=["--store", store_at], prefetch=16, concurrency=4)
+
+    final = wait_final_statuses(pfo3, serve.address, ids)
+    assert all(a["status"] == "done" for a in final.values()), \
+        [a for a in final.values() if a["status"] != "done"][:3]
+    counts = stored_counts(store_at)
+    assert counts in (None, (n, n)), f"(records, distinct ids) = {counts}"
+
+
+@pytest.mark.parametrize("kind", ["postgresql"])
+def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(pfo3, queue, store_at):
+    cluster = os.environ.get("PFO3_TEST_POSTGRES_DIR")
+    if not cluster:
+        pytest.skip("needs PFO3_TEST_POSTGRES_DIR (a private cluster this test may restart)")
+    db = _databases[store_at]
+    serve = pfo3.serve(queue)
+    workers = start_workers(pfo3, queue, store_at, prefetch=256, concurrency=2)
+    n = 5000
+    # Fed over ~2.5 s, so tasks are still arriving, running and being stored at the outage.
+    sender = PacedSend(pfo3, serve.address, [f"s-{i}" for i in range(n)])
+
+    stored = wait_until(lambda: db.final_count() >= 500 and db.final_count(), 60,
+                        "the first 500 results")
+    assert stored < n, "the stream was stored completely before the outage began"
+    postgres_outage(cluster, "stop")
+    try:
+        wait_until(lambda: any(count_lines(w.stderr(), OUTAGE_LINE) for w in workers), 60,
+                   "a worker to report the outage")
+    finally:
+        postgres_outage(cluster, "start")
+    ids = submit_ids(sender.finish(), n)
+
+    wait_until(lambda: db.final_count() == n, 180, f"{n} results after the restart")
+    assert db.counts() == (n, n)
+    assert db.sql("SELECT count(*) FROM pfo3_tasks WHERE status <> 'done' OR result <> payload") == "0"
+    assert set(db.sql("SELECT id FROM pfo3_tasks").split()) == set(ids)
+    for w in workers:
+        outages = count_lines(w.stderr(), OUTAGE_LINE)
+        assert outages <= 1, f"{w.name} logged the outage {outages} times:\n{w.stderr()[-3000:]}"
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "s3"])
+def test_bad_credentials_stop_the_worker_with_status_2_naming_the_store(pfo3, queue, kind,
+                                                                          store_at):
+    uri, env = with_bad_secret(kind, store_at)
+
+    r = pfo3.run(["work", "--amqp", pfo3.amqp_url, "--queue", queue, "--store", uri], env=env,
+                 timeout=60)
+
+    assert r.returncode == 2, f"rc={r.returncode}\n{r.stderr[-2000:]}"
+    assert "store" in r.stderr and kind in r.stderr, r.stderr
+    assert WRONG_SECRET not in r.stderr + r.stdout, r.stderr
+    if kind == "postgresql":
+        assert f"postgresql://{urlsplit(uri).username}:***@" in r.stderr, r.stderr
+        assert "password authentication failed" in r.stderr, r.stderr
+
+
+def test_worker_refuses_a_missing_postgres_database_with_status_2(pfo3, queue):
+    admin = os.environ.get("PFO3_TEST_POSTGRES_URL")
+    if not admin:
+        pytest.skip("needs PFO3_TEST_POSTGRES_URL")
+    uri = with_database(admin, "t_no_such_database")
+
+    r = pfo3.run(["work", "--amqp", pfo3.amqp_url, "--queue", queue, "--store", uri], timeout=60)
+
+    assert r.returncode == 2, f"rc={r.returncode}\n{r.stderr[-2000:]}"
+    assert 'database "t_no_such_database" does not exist' in r.stderr, r.stderr
+    assert urlsplit(admin).password not in r.stderr, r.stderr

@@ -1,0 +1,303 @@
+// postgres_store against a real server: runs only when PFO3_TEST_POSTGRES_URL names one
+// (test/run starts a throwaway cluster and sets it). Each test works in a schema of its own.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pfo3/core/error.hpp"
+#include "pfo3/store/postgres_store.hpp"
+
+using pfo3::task_record;
+using pfo3::task_status;
+using pfo3::store::postgres_store;
+
+namespace {
+
+struct pipe_closer {
+    void operator()(FILE* f) const noexcept { ::pclose(f); }
+};
+
+// psql against the test server; returns its output (unaligned, tuples only).
+std::string psql(const std::string& url, const std::string& sql) {
+    std::string cmd = "psql -X -q -tA -v ON_ERROR_STOP=1 '" + url + "' -c \"" + sql + "\" 2>&1";
+    std::unique_ptr<FILE, pipe_closer> p(::popen(cmd.c_str(), "r"));
+    REQUIRE(p);
+    std::string out;
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p.get())) out.append(buf, n);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+// A schema created for one test and dropped after it; uri() points the store at it.
+struct test_schema {
+    std::string admin;
+    std::string name;
+    explicit test_schema(const char* url) : admin(url) {
+        std::random_device rd;
+        name = "t_unit_" + std::to_string(rd() % 1000000000u) + "_" + std::to_string(::getpid());
+        REQUIRE(psql(admin, "CREATE SCHEMA " + name) == "");
+    }
+    ~test_schema() { psql(admin, "DROP SCHEMA " + name + " CASCADE"); }
+    std::string uri() const {
+        return admin + (admin.find('?') == std::string::npos ? "?" : "&") +
+               "options=-csearch_path%3D" + name;
+    }
+    std::string sql(const std::string& q) const { return psql(admin, "SET search_path TO " + name + "; " + q); }
+};
+
+task_record record(std::string id, std::string result = "42") {
+    task_record r;
+    r.id = std::move(id);
+    r.type = "echo";
+    r.payload_json = R"({"n":1,"s":"x"})";
+    r.status = task_status::done;
+    r.result_json = std::move(result);
+    r.attempts = 1;
+    r.worker = "host:1";
+    r.submitted_at = "2026-11-28T02:18:54.123Z";
+    r.started_at = "2026-11-28T02:18:55.000Z";
+    r.finished_at = "2026-11-28T02:18:55.456Z";
+    return r;
+}
+
+const char* server() { return std::getenv("PFO3_TEST_POSTGRES_URL"); }
+
+}  // namespace
+
+TEST_CASE("postgres store: a record reads back as written") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    auto r = record("a-1");
+    r.status = task_status::failed;
+    r.error = "exit status 3";
+    r.attempts = 2;
+    store.write(std::span(&r, 1));
+    auto got = store.read("a-1");
+    REQUIRE(got);
+    CHECK(got->id == "a-1");
+    CHECK(got->type == "echo");
+    CHECK(got->payload_json == R"({"n": 1, "s": "x"})");  // jsonb's canonical text
+    CHECK(got->status == task_status::failed);
+    CHECK(got->result_json == "42");
+    CHECK(got->error == "exit status 3");
+    CHECK(got->attempts == 2);
+    CHECK(got->worker == "host:1");
+    CHECK(got->submitted_at == r.submitted_at);
+    CHECK(got->started_at == r.started_at);
+    CHECK(got->finished_at == r.finished_at);
+    CHECK_FALSE(store.read("missing"));
+    CHECK(store.describe().find("***") != std::string::npos);
+    CHECK(s.sql("SELECT version FROM pfo3_schema") == "1");
+}
+
+TEST_CASE("postgres store: a rewrite replaces the row, never adds one") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    auto first = record("same", "1");
+    auto second = record("same", "2");
+    store.write(std::span(&first, 1));
+    store.write(std::span(&second, 1));
+    // The same id twice in one group: the later one wins, as if written one after the other.
+    std::vector<task_record> group{record("g", "\"old\""), record("h"), record("g", "\"new\"")};
+    store.write(group);
+    CHECK(store.read("same")->result_json == "2");
+    CHECK(store.read("g")->result_json == "\"new\"");
+    CHECK(s.sql("SELECT count(*), count(DISTINCT id) FROM pfo3_tasks") == "3|3");
+}
+
+TEST_CASE("postgres store: groups larger than one statement commit together") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    std::vector<task_record> group;
+    for (int i = 0; i < 2500; ++i) group.push_back(record("id-" + std::to_string(i), std::to_string(i)));
+    store.write(group);
+    CHECK(s.sql("SELECT count(*) FROM pfo3_tasks") == "2500");
+    CHECK(store.read("id-2499")->result_json == "2499");
+    // A bad record in a large group aborts the whole transaction: nothing of it is stored.
+    std::vector<task_record> bad;
+    for (int i = 0; i < 1500; ++i) bad.push_back(record("bad-" + std::to_string(i)));
+    bad[1200].result_json = "{not json";
+    try {
+        store.write(bad);
+        FAIL("no error");
+    } catch (const pfo3::service_error& e) {
+        CHECK_FALSE(e.retryable());
+        CHECK(std::string(e.what()).find("22P02") != std::string::npos);
+    }
+    CHECK(s.sql("SELECT count(*) FROM pfo3_tasks WHERE id LIKE 'bad-%'") == "0");
+    // And the store carries on.
+    auto after = record("after");
+    store.write(std::span(&after, 1));
+    CHECK(store.read("after"));
+}
+
+TEST_CASE("postgres store: any JSON and awkward text are stored") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    auto r = record("odd", R"({"nul":"a\u0000b","esc":"\\u0000"})");
+    r.payload_json = R"("just a string")";
+    static constexpr char awkward[] = "nul\0byte and bad \xff utf-8";
+    r.error = std::string(awkward, sizeof awkward - 1);
+    r.started_at.clear();
+    store.write(std::span(&r, 1));
+    auto got = store.read("odd");
+    REQUIRE(got);
+    CHECK(got->payload_json == R"("just a string")");
+    CHECK(got->result_json == "{\"esc\": \"\\\\u0000\", \"nul\": \"a\xEF\xBF\xBD" "b\"}");
+    CHECK(got->error == "nul\xEF\xBF\xBD" "byte and bad \xEF\xBF\xBD utf-8");
+    CHECK(got->started_at.empty());
+    CHECK(s.sql("SELECT started_at IS NULL FROM pfo3_tasks") == "t");
+}
+
+TEST_CASE("postgres store: an invalid id is refused and never found") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    auto r = record("bad id");
+    CHECK_THROWS_AS(store.write(std::span(&r, 1)), pfo3::service_error);
+    CHECK_FALSE(store.read("bad id"));
+}
+
+TEST_CASE("postgres store: a schema newer than this release is refused") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    { postgres_store first(s.uri()); }
+    s.sql("UPDATE pfo3_schema SET version = 2");
+    try {
+        postgres_store second(s.uri());
+        FAIL("no error");
+    } catch (const pfo3::service_error& e) {
+        CHECK_FALSE(e.retryable());
+        CHECK(std::string(e.what()).find("schema version 2") != std::string::npos);
+    }
+}
+
+TEST_CASE("postgres store: workers starting together create the schema once") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 6; ++i)
+        threads.emplace_back([&] {
+            try {
+                postgres_store store(s.uri());
+            } catch (const std::exception&) {
+                ++failures;
+            }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(failures == 0);
+    CHECK(s.sql("SELECT count(*) FROM pfo3_schema") == "1");
+}
+
+TEST_CASE("postgres store: one store serves many threads") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                try {
+                    auto r = record("t" + std::to_string(t) + "-" + std::to_string(i));
+                    store.write(std::span(&r, 1));
+                    if (!store.read(r.id)) ++failures;
+                } catch (const std::exception&) {
+                    ++failures;
+                }
+            }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(failures == 0);
+    CHECK(s.sql("SELECT count(*) FROM pfo3_tasks") == "200");
+}
+
+TEST_CASE("postgres store: a connection the server dropped is replaced on the next call") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    auto r = record("before");
+    store.write(std::span(&r, 1));
+    // Ends the store's session from the server side, as a restart or an idle timeout would.
+    REQUIRE(psql(s.admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                          "WHERE application_name = 'pfo3' AND pid <> pg_backend_pid()") != "0");
+    auto after = record("after");
+    store.write(std::span(&after, 1));
+    CHECK(store.read("after"));
+}
+
+TEST_CASE("postgres store: refusals at connect time are not retryable and name the cause") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    std::string url = server();
+    auto at = url.find('@');
+    auto colon = url.rfind(':', at);
+    REQUIRE((at != std::string::npos && colon != std::string::npos));
+    struct refusal {
+        std::string uri;
+        std::string why;
+    };
+    auto slash = url.find('/', at);
+    refusal cases[] = {
+        {url.substr(0, colon + 1) + "wrong-secret-4711" + url.substr(at), "28P01"},
+        {url.substr(0, slash) + "/t_no_such_database", "3D000"},
+        {url.substr(0, colon) + url.substr(at), "no password supplied"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.why);
+        try {
+            postgres_store store(c.uri);
+            FAIL("no error");
+        } catch (const pfo3::service_error& e) {
+            std::string what = e.what();
+            CHECK_FALSE(e.retryable());
+            CHECK(what.find(c.why) != std::string::npos);
+            CHECK(what.find("wrong-secret-4711") == std::string::npos);
+            CHECK(what.find("postgresql store postgresql://") == 0);
+        }
+    }
+}
