@@ -130,7 +130,9 @@ def test_send_wait_prints_each_result_from_the_store(pfo3, queue, store_at):
 def test_worker_killed_mid_batch_leaves_every_task_stored_once(pfo3, queue, store_at):
     serve = pfo3.serve(queue, env={"PFO3_STORE": store_at})
     victim = pfo3.work(queue, extra=["--store", store_at], prefetch=16, concurrency=4)
-    n = 60
+    # ~5 s of work: long enough that a status poll over every id (slow on a remote store)
+    # still sees the worker mid-stream.
+    n = 200
     ids = submit_ids(pfo3.send(serve.address, [{"type": "sleep", "payload": 100}] * n,
                                json_mode=True), n)
 
