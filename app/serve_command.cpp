@@ -50,6 +50,7 @@ private:
         t.type = std::move(req.type);
         t.payload_json = std::move(req.payload_json);
         t.max_attempts = req.max_attempts;
+        t.timeout_ms = req.timeout_ms;
         auto now = std::chrono::system_clock::now();
         t.submitted_at = to_rfc3339(now);
         queue::outgoing_message msg;

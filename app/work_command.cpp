@@ -1,5 +1,6 @@
 #include "work_command.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
@@ -27,6 +28,21 @@ handlers::registry make_registry(const config::settings& s) {
     for (const auto& [name, h] : s.handlers)
         ext[name] = {h.command, std::chrono::milliseconds(static_cast<long long>(h.timeout_s * 1000))};
     return handlers::registry(std::move(ext));
+}
+
+retry_policy make_retry_policy(const config::retry_settings& r) {
+    auto ms = [](double seconds) { return std::chrono::milliseconds(std::llround(seconds * 1000)); };
+    return {r.max_attempts, backoff_policy{ms(r.backoff_base_s), r.backoff_factor, ms(r.backoff_max_s), r.jitter}};
+}
+
+// RabbitMQ (3.8.15+) closes the channel of a consumer holding one delivery longer than its
+// consumer_timeout (30 min by default): the task is redelivered and counts as an attempt.
+void warn_consumer_timeout(const config::settings& s) {
+    for (const auto& [name, h] : s.handlers)
+        if (h.timeout_s >= 30 * 60)
+            PFO3_LOG(warn, "a handler may run longer than RabbitMQ's default consumer_timeout (30 min): raise "
+                           "consumer_timeout in rabbitmq.conf above it, or its tasks are redelivered and retried",
+                     {{"handler", name}, {"timeout_s", std::to_string(h.timeout_s)}});
 }
 
 // Waits for SIGINT/SIGTERM (blocked in every thread, so only this wait sees them); false if
@@ -87,13 +103,14 @@ int run_work(config::settings s, const work_options& opts) {
         throw config_error(std::string("store: ") + e.what());
     }
     auto registry = make_registry(s);
+    warn_consumer_timeout(s);
     auto identity = worker_identity();
 
     queue::topology topo{s.amqp.queue, s.amqp.queue_type};
     queue::publisher_options popts;
     popts.url = url;
     popts.topo = topo;
-    popts.connection_name = "pfo3-work-deadletters " + identity;
+    popts.connection_name = "pfo3-work-republish " + identity;
     queue::publisher dead_letters(popts);
     dead_letters.start();
 
@@ -103,8 +120,8 @@ int run_work(config::settings s, const work_options& opts) {
     auto requeue = [&](const queue::delivery& d) { consumer->nack(d.generation, d.tag, true); };
     // A group never exceeds what the broker lets this worker hold.
     result_committer committer(*store, static_cast<std::size_t>(s.work.prefetch), ack, requeue);
-    task_processor processor({registry, committer, dead_letters, topo.dead_queue(), identity, ack, requeue,
-                              give_up});
+    task_processor processor({registry, committer, dead_letters, topo, make_retry_policy(s.retry), identity, ack,
+                              requeue, give_up});
     handler_pool pool(s.work.concurrency, [&](const queue::delivery& d) { processor.process(d); });
 
     std::atomic<bool> ready_sent{false};

@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from helpers import retries  # noqa: E402
 from helpers.clients import Broker, RawClient, unique_queue  # noqa: E402
 from helpers.processes import RABBITMQ_SH, Pfo3, rabbitmqctl  # noqa: E402
 
@@ -68,8 +69,9 @@ def broker(amqp_url):
 
 
 def retry_queue_names(queue):
-    """The retry queues pfo3 may declare for `queue` (SPEC 5: `<queue>.retry.*`)."""
-    return [f"{queue}.retry.{n}" for n in range(0, 12)] + [f"{queue}.retry"]
+    """The retry queues pfo3 may declare for `queue` (`<queue>.retry.<ms>`) under the
+    schedules the suite uses; they also expire by themselves (x-expires)."""
+    return retries.retry_queue_names(queue)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 import json
 from collections import Counter
 
-import pytest
-
 from helpers.processes import read_records, submit_ids, wait_for_results, write_file
 
 
@@ -100,7 +98,6 @@ command = ["/bin/sh", "{text_script}"]
     assert records[ids[1]]["result"].strip() == "plain words", "non-JSON stdout is a string"
 
 
-@pytest.mark.skip(reason="retries with backoff and dead-lettering after the last attempt: issue 4")
 def test_failure_on_last_attempt_is_dead_and_dead_lettered(pfo3, queue, store, tmp_path, broker):
     fail_script = write_file(tmp_path / "fail.sh", "#!/bin/sh\necho boom >&2\nexit 3\n", 0o755)
     config = write_file(tmp_path / "pfo3.toml", f'[handlers.fail]\ncommand = ["{fail_script}"]\n')
@@ -118,7 +115,6 @@ def test_failure_on_last_attempt_is_dead_and_dead_lettered(pfo3, queue, store, t
     assert json.loads(body)["id"] == ids[0]
 
 
-@pytest.mark.skip(reason="retries with backoff and dead-lettering after the last attempt: issue 4")
 def test_failed_task_is_retried_with_backoff_then_succeeds(pfo3, queue, store, tmp_path):
     # Fails on its first run only: a marker file remembers the first run.
     marker = tmp_path / "ran-once"

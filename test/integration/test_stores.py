@@ -128,10 +128,6 @@ def test_send_wait_prints_each_result_from_the_store(pfo3, queue, store_at):
 
 
 def test_worker_killed_mid_batch_leaves_every_task_stored_once(pfo3, queue, store_at):
-    if store_at.startswith("s3://"):
-        # serve reads status on its I/O thread one id at a time; against s3rver a poll of a
-        # whole stream outlasts the stream. Enable once status reads leave the I/O thread.
-        pytest.skip("status polling through serve is too slow on the test S3 server")
     serve = pfo3.serve(queue, env={"PFO3_STORE": store_at})
     victim = pfo3.work(queue, extra=["--store", store_at], prefetch=16, concurrency=4)
     n = 60

@@ -40,7 +40,15 @@ bool parse(const std::string& payload, rapidjson::Document& d, std::string& why)
     return true;
 }
 
-outcome echo(const std::string& payload) { return done(payload); }
+outcome failed(std::string why) {
+    outcome o;
+    o.status = outcome::kind::failed;
+    o.result_json = "null";
+    o.error = std::move(why);
+    return o;
+}
+
+outcome echo(const std::string& payload, std::chrono::milliseconds) { return done(payload); }
 
 // sum and multiply: exact int64 arithmetic while every element is an integer and nothing
 // overflows, so [1,2] gives 3 and not 3.0; otherwise the double result.
@@ -81,18 +89,25 @@ outcome fold(const std::string& payload, bool multiply) {
     return done({buf.GetString(), buf.GetSize()});
 }
 
-outcome sum(const std::string& payload) { return fold(payload, false); }
-outcome multiply(const std::string& payload) { return fold(payload, true); }
+outcome sum(const std::string& payload, std::chrono::milliseconds) { return fold(payload, false); }
+outcome multiply(const std::string& payload, std::chrono::milliseconds) { return fold(payload, true); }
 
-// Sleeps in the calling thread: handlers run on the worker's handler threads.
-outcome sleep(const std::string& payload) {
+// Sleeps in the calling thread: handlers run on the worker's handler threads. A sleep longer
+// than the task's time limit runs until the limit and fails like an external command would.
+outcome sleep(const std::string& payload, std::chrono::milliseconds limit) {
     rapidjson::Document d;
     std::string why;
     if (!parse(payload, d, why)) return permanent("sleep: " + why);
     if (!d.IsInt64() || d.GetInt64() < 0 || d.GetInt64() > max_sleep_ms)
         return permanent("sleep expects a whole number of milliseconds from 0 to " +
                          std::to_string(max_sleep_ms));
-    std::this_thread::sleep_for(std::chrono::milliseconds(d.GetInt64()));
+    const std::chrono::milliseconds wanted(d.GetInt64());
+    if (limit.count() > 0 && wanted > limit) {
+        std::this_thread::sleep_for(limit);
+        return failed("timed out after " + std::to_string(limit.count()) + " ms (sleep of " +
+                      std::to_string(wanted.count()) + " ms)");
+    }
+    std::this_thread::sleep_for(wanted);
     return done("null");
 }
 

@@ -12,8 +12,15 @@ bool registry::knows(const std::string& type) const {
 }
 
 outcome registry::run(const task& t) const {
-    if (auto it = external_.find(t.type); it != external_.end()) return detail::run_external(it->second, t);
-    if (auto fn = detail::find_builtin(t.type)) return fn(t.payload_json);
+    // A task's own time limit replaces the handler's, shorter or longer.
+    const std::chrono::milliseconds limit(t.timeout_ms);
+    if (auto it = external_.find(t.type); it != external_.end()) {
+        if (limit.count() <= 0) return detail::run_external(it->second, t);
+        external_command cmd = it->second;
+        cmd.timeout = limit;
+        return detail::run_external(cmd, t);
+    }
+    if (auto fn = detail::find_builtin(t.type)) return fn(t.payload_json, limit);
     outcome o;
     o.status = outcome::kind::permanent;
     o.error = "unknown task type '" + t.type + "'";

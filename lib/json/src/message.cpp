@@ -48,6 +48,10 @@ std::string encode_message(const task& t) {
         out.append(",\"max_attempts\":");
         out.append(std::to_string(t.max_attempts));
     }
+    if (t.timeout_ms != 0) {
+        out.append(",\"timeout_ms\":");
+        out.append(std::to_string(t.timeout_ms));
+    }
     out.push_back('}');
     return out;
 }
@@ -130,6 +134,13 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
             return false;
         }
         out.max_attempts = max->GetInt();
+    }
+    if (const Value* limit = member(doc, "timeout_ms")) {
+        if (!limit->IsInt64() || limit->GetInt64() < 0 || limit->GetInt64() > max_timeout_ms) {
+            why = "message \"timeout_ms\" must be an integer from 0 to " + std::to_string(max_timeout_ms);
+            return false;
+        }
+        out.timeout_ms = limit->GetInt64();
     }
     return true;
 }

@@ -66,6 +66,7 @@ decoded decode_request(std::string_view bytes) {
     const Value* op = nullptr;
     const Value* id = nullptr;
     const Value* max_attempts = nullptr;
+    const Value* timeout_ms = nullptr;
     field type, accion, payload, datos;
     for (const auto& m : doc.GetObject()) {
         const std::string_view key = view(m.name);
@@ -82,6 +83,7 @@ decoded decode_request(std::string_view bytes) {
         else if (key == "payload") take_field(payload);
         else if (key == "datos") take_field(datos);
         else if (key == "max_attempts") take(max_attempts);
+        else if (key == "timeout_ms") take(timeout_ms);
     }
 
     request r;
@@ -143,6 +145,12 @@ decoded decode_request(std::string_view bytes) {
             return reject(out, request_error::bad_request,
                           "\"max_attempts\" must be an integer from 1 to 1000");
         r.max_attempts = max_attempts->GetInt();
+    }
+    if (timeout_ms) {
+        if (!timeout_ms->IsInt64() || timeout_ms->GetInt64() < 1 || timeout_ms->GetInt64() > max_timeout_ms)
+            return reject(out, request_error::bad_request,
+                          "\"timeout_ms\" must be an integer from 1 to " + std::to_string(max_timeout_ms));
+        r.timeout_ms = timeout_ms->GetInt64();
     }
     r.type.assign(view(*t.value));
     r.id = out.id;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
@@ -181,6 +182,23 @@ void connection::declare(const topology& topo) {
                            /*exclusive*/ 0, /*auto_delete*/ 0, args);
         check(amqp_get_rpc_reply(get()), "declare queue '" + *name + "'");
     }
+}
+
+void connection::declare_retry_queue(const topology& topo, std::chrono::milliseconds base_delay) {
+    const std::string name = topo.retry_queue(base_delay);
+    // Always classic, whatever the task queue is: RabbitMQ 3.10 quorum queues ignore
+    // per-message TTL (`expiration`), which is what carries each task's jittered delay.
+    amqp_table_entry_t args[4];
+    args[0] = utf8_entry("x-queue-type", "classic");
+    args[1] = utf8_entry("x-dead-letter-exchange", "");
+    args[2] = utf8_entry("x-dead-letter-routing-key", topo.queue.c_str());
+    args[3].key = amqp_cstring_bytes("x-expires");
+    args[3].value.kind = AMQP_FIELD_KIND_I64;
+    args[3].value.value.i64 = static_cast<std::int64_t>(retry_queue_expiry(base_delay).count());
+    amqp_table_t table{static_cast<int>(std::size(args)), args};
+    amqp_queue_declare(get(), channel, amqp_cstring_bytes(name.c_str()), /*passive*/ 0, /*durable*/ 1,
+                       /*exclusive*/ 0, /*auto_delete*/ 0, table);
+    check(amqp_get_rpc_reply(get()), "declare retry queue '" + name + "'");
 }
 
 void connection::check(const amqp_rpc_reply_t& reply, std::string_view op) {

@@ -53,6 +53,9 @@ public:
 
     /// Declares the task queue and its dead-letter queue (SPEC 5).
     void declare(const topology& topo);
+    /// Declares topo.retry_queue(base_delay): classic, durable, dead-lettering expired
+    /// messages to topo.queue through the default exchange, x-expires retry_queue_expiry().
+    void declare_retry_queue(const topology& topo, std::chrono::milliseconds base_delay);
     /// Throws make_error(reply) unless the reply is normal; answers a broker close first.
     void check(const amqp_rpc_reply_t& reply, std::string_view op);
     /// Throws make_error(status) unless it is AMQP_STATUS_OK.

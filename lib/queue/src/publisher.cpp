@@ -22,12 +22,18 @@
 //   a blocking write, so while blocked messages complete `unavailable` at once.
 // - Every completion runs exactly once: it is moved out of its entry before being called and
 //   `outstanding()` counts the publishes not yet completed.
+// - Retry queues (decision 0005) are declared lazily: the first publish with a given
+//   retry_delay on a connection declares `<queue>.retry.<ms>` (one RPC on the owner thread;
+//   confirms arriving meanwhile are queued by rabbitmq-c and read in the next read_frames).
+//   The declaration is repeated every `retry_redeclare_interval`, because publishing does not
+//   count as use for x-expires: only a declaration (or a consumer) keeps the queue alive.
 #include "pfo3/queue/publisher.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -41,6 +47,9 @@ namespace pfo3::queue {
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+// Well within the hour x-expires adds to every retry queue's longest wait.
+constexpr auto retry_redeclare_interval = std::chrono::minutes(10);
 
 amqp_bytes_t as_bytes(const std::string& s) noexcept {
     return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
@@ -104,6 +113,7 @@ struct publisher::impl {
     std::deque<pending> pend;
     std::uint64_t next_tag = 1;
     bool blocked = false;
+    std::map<std::string, clock::time_point> retry_declared;  // this connection's, by name
     clock::time_point last_rx;
 
     void complete(completion& done, publish_outcome o) noexcept {
@@ -165,11 +175,41 @@ struct publisher::impl {
         }
     }
 
+    // Declares the retry queue for `delay` unless this connection did so recently.
+    const std::string& retry_route(detail::connection& c, std::chrono::milliseconds delay, std::string& name) {
+        name = opts.topo.retry_queue(delay);
+        auto now = clock::now();
+        auto it = retry_declared.find(name);
+        if (it == retry_declared.end() || now - it->second >= retry_redeclare_interval) {
+            c.declare_retry_queue(opts.topo, delay);
+            retry_declared[name] = now;
+        }
+        return name;
+    }
+
+    // Publishes a batch; if the connection fails midway, what was not written yet completes
+    // `unavailable` too (the rest of pend is failed by the caller's connection-lost path).
+    void publish_batch(detail::connection& c, std::vector<request>& batch) {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            try {
+                publish_one(c, batch[i]);
+            } catch (...) {
+                for (std::size_t j = i; j < batch.size(); ++j) complete(batch[j].done, publish_outcome::unavailable);
+                throw;
+            }
+        }
+    }
+
     void publish_one(detail::connection& c, request& r) {
         if (blocked) {
             complete(r.done, publish_outcome::unavailable);
             return;
         }
+        std::string retry_name;
+        const std::string& route =
+            r.msg.retry_delay.count() > 0 ? retry_route(c, r.msg.retry_delay, retry_name) : r.msg.routing_key;
+        const std::string expiration =
+            r.msg.expiration_ms >= 0 ? std::to_string(r.msg.expiration_ms) : std::string();
         static const std::string json = "application/json";
         amqp_basic_properties_t p{};
         p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
@@ -182,10 +222,14 @@ struct publisher::impl {
             p._flags |= AMQP_BASIC_TYPE_FLAG;
             p.type = as_bytes(r.msg.type);
         }
+        if (!expiration.empty()) {
+            p._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+            p.expiration = as_bytes(expiration);
+        }
         // Enter the entry before writing: if the write fails, the connection-lost path
         // completes it with the others.
         pend.push_back(pending{next_tag++, r.msg.message_id, clock::now() + opts.confirm_timeout, std::move(r.done)});
-        int st = amqp_basic_publish(c.get(), detail::channel, amqp_empty_bytes, as_bytes(r.msg.routing_key),
+        int st = amqp_basic_publish(c.get(), detail::channel, amqp_empty_bytes, as_bytes(route),
                                     /*mandatory*/ 1, /*immediate*/ 0, &p, as_bytes(r.msg.body));
         c.check(st, "basic.publish");
     }
@@ -212,6 +256,8 @@ struct publisher::impl {
 
     void on_return(detail::connection& c, const amqp_basic_return_t* ret) {
         std::string reason = ret ? std::to_string(ret->reply_code) + " " + bytes_text(ret->reply_text) : "";
+        // A retry queue that vanished (deleted by hand, or expired) is declared again next time.
+        if (ret) retry_declared.erase(bytes_text(ret->routing_key));
         amqp_message_t m;
         auto reply = amqp_read_message(c.get(), detail::channel, &m, 0);
         c.check(reply, "read returned message");
@@ -303,7 +349,8 @@ struct publisher::impl {
             // Past the grace period nothing more is written: run() completes what is left
             // `unavailable`, and for the unpublished ones that is the plain truth.
             if (stop && clock::now() >= stop_at) return;
-            for (auto& r : take_queue()) publish_one(c, r);
+            auto batch = take_queue();
+            publish_batch(c, batch);
             read_frames(c);
             auto now = clock::now();
             expire(now);
@@ -358,6 +405,7 @@ struct publisher::impl {
             }
             next_tag = 1;
             blocked = false;
+            retry_declared.clear();
             set_connected(true);
             if (outage) PFO3_LOG(info, "reconnected to the broker", {{"url", url}});
             else PFO3_LOG(info, "connected to the broker", {{"url", url}, {"queue", opts.topo.queue}});

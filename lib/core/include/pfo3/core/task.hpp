@@ -15,6 +15,7 @@ struct task {
     std::string submitted_at;           ///< RFC 3339, UTC
     int attempt = 1;                    ///< 1 for the first run
     int max_attempts = 0;               ///< 0: the worker's [retry] max_attempts
+    std::int64_t timeout_ms = 0;        ///< time limit of one run; 0: the handler's own
 };
 
 /// Where a task stands. `pending` is never stored: it means "no record yet".

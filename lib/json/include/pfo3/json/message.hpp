@@ -1,5 +1,6 @@
 #pragma once
 // The RabbitMQ message body (SPEC 5) as JSON text, and small JSON helpers.
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -7,7 +8,11 @@
 
 namespace pfo3::json {
 
-/// {"id","type","payload","submitted_at","attempt"} (+ "max_attempts" when non-zero).
+/// The largest per-task time limit a request or message may carry: one day.
+inline constexpr std::int64_t max_timeout_ms = 86'400'000;
+
+/// {"id","type","payload","submitted_at","attempt"} (+ "max_attempts", "timeout_ms" when
+/// non-zero).
 std::string encode_message(const task& t);
 
 /// Decodes a message body. Accepts pfo3's own format and the teaching distributor's

@@ -1,6 +1,7 @@
 #pragma once
 // The client protocol (SPEC 4.2-4.3): decoding one framed request, encoding responses.
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,7 @@ struct request {
     std::string type;          ///< submit: task type ("type" or alias "accion"), non-empty
     std::string payload_json = "null";  ///< submit: "payload"/"datos" re-serialised compactly
     int max_attempts = 0;      ///< submit: 0 = not given; else 1..1000
+    std::int64_t timeout_ms = 0;  ///< submit: 0 = not given; else 1..max_timeout_ms
 };
 
 /// Either a request or the reason it was rejected.

@@ -33,6 +33,12 @@ struct outgoing_message {
     std::string message_id;   ///< the task id
     std::string type;         ///< the task type
     std::int64_t timestamp = 0;  ///< seconds since the epoch
+    /// >= 0: per-message TTL in ms (AMQP `expiration`); -1: none.
+    std::int64_t expiration_ms = -1;
+    /// Non-zero: a task waiting for a retry. It goes to topo.retry_queue(retry_delay) instead
+    /// of `routing_key`, and the publisher declares that queue (classic, durable, dead-lettering
+    /// to topo.queue, x-expires) before its first use on each connection.
+    std::chrono::milliseconds retry_delay{0};
 };
 
 /// Publisher options; defaults are the serve defaults.

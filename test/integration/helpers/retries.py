@@ -1,0 +1,98 @@
+"""Helpers for the retry tests: pfo3's retry schedule and queue names, handler scripts that
+count their runs, and a keeper that restarts workers a poison task kills.
+"""
+import json
+import time
+from pathlib import Path
+
+from helpers.processes import POLL_S, write_file
+
+#: [retry] schedules the suite uses, as (backoff_base_s, backoff_factor, backoff_max_s); the
+#: first is the default. conftest deletes the retry queues of all of them after each test.
+SCHEDULES = [(1, 4, 600), (0.2, 4, 600), (0.1, 2, 600), (0.3, 2, 600), (5, 4, 600)]
+
+
+def retry_delays_ms(base_s, factor, max_s, attempts=12):
+    """The base delays (ms, no jitter) after failed attempts 1..attempts, as pfo3 computes them."""
+    base, cap = round(base_s * 1000), round(max_s * 1000)
+    return [int(min(cap, base * factor ** (n - 1))) for n in range(1, attempts + 1)]
+
+
+def retry_queue_name(queue, delay_ms):
+    """`<queue>.retry.<ms>`: the queue holding tasks that wait `delay_ms` before a retry."""
+    return f"{queue}.retry.{delay_ms}"
+
+
+def retry_queue_names(queue, schedules=SCHEDULES):
+    """Every retry queue pfo3 may have declared for `queue` under `schedules`."""
+    names = set()
+    for base_s, factor, max_s in schedules:
+        names.update(retry_queue_name(queue, d) for d in retry_delays_ms(base_s, factor, max_s))
+    return sorted(names)
+
+
+def counting_script(directory, fails, result="cat", name="flaky.sh"):
+    """A handler that appends `<run> <epoch seconds> <PFO3_TASK_ATTEMPT>` to `<id>.log` in
+    `directory` on every run, fails its first `fails` runs per task (exit 1), then runs
+    `result` (default: echo the payload). Returns its Path."""
+    directory = Path(directory)
+    return write_file(directory / name, f"""#!/bin/sh
+log="{directory}/$PFO3_TASK_ID.log"
+n=$(( $(cat "$log" 2>/dev/null | wc -l) + 1 ))
+echo "$n $(date +%s.%N) $PFO3_TASK_ATTEMPT" >> "$log"
+if [ "$n" -le {fails} ]; then echo "failing run $n on purpose" >&2; exit 1; fi
+{result}
+""", 0o755)
+
+
+def runs(directory, task_id):
+    """The runs a counting_script logged for `task_id`: [(run, started_at, attempt)]."""
+    path = Path(directory) / f"{task_id}.log"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        n, at, attempt = line.split()
+        out.append((int(n), float(at), int(attempt)))
+    return out
+
+
+def read_record(store, task_id):
+    """The stored record of `task_id`, or None."""
+    try:
+        return json.loads((Path(store) / f"{task_id}.json").read_text())
+    except FileNotFoundError:
+        return None
+
+
+class WorkerKeeper:
+    """Keeps `count` workers running: each check() replaces the ones that died (at most
+    `max_restarts` in all, so a task that kills every worker cannot loop the test forever)."""
+
+    def __init__(self, pfo3, count, max_restarts, **work_args):
+        self.pfo3 = pfo3
+        self.work_args = work_args
+        self.max_restarts = max_restarts
+        self.deaths = 0
+        self.workers = [pfo3.work(**work_args) for _ in range(count)]
+
+    def check(self):
+        for i, w in enumerate(self.workers):
+            if w.proc.poll() is not None:
+                self.deaths += 1
+                assert self.deaths <= self.max_restarts, \
+                    f"{self.deaths} workers died; bound is {self.max_restarts}"
+                self.workers[i] = self.pfo3.work(**self.work_args)
+
+    def wait(self, condition, timeout, what):
+        """Polls `condition` (restarting dead workers meanwhile) until true; fails at the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check()
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what} "
+                                     f"({self.deaths} worker deaths)")
+            time.sleep(POLL_S)
