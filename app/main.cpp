@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common.hpp"
+#include "dead_command.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
@@ -52,12 +53,14 @@ int main(int argc, char** argv) {
     app::work_options work_opts;
     app::send_options send_opts;
     app::status_options status_opts;
+    app::dead_options dead_opts;
     auto* serve = app::setup_serve(cli, serve_opts);
     auto* work = app::setup_work(cli, work_opts);
     auto* send = app::setup_send(cli, send_opts);
     auto* status = app::setup_status(cli, status_opts);
+    auto* dead = app::setup_dead(cli, dead_opts);
     // Global options may also follow the command: `pfo3 serve --config F`.
-    for (auto* sub : {serve, work, send, status}) sub->fallthrough();
+    for (auto* sub : {serve, work, send, status, dead}) sub->fallthrough();
 
     try {
         cli.parse(argc, argv);
@@ -78,6 +81,7 @@ int main(int argc, char** argv) {
         if (work->parsed()) return app::run_work(settings, work_opts);
         if (send->parsed()) return app::run_send(settings, send_opts);
         if (status->parsed()) return app::run_status(settings, status_opts);
+        if (dead->parsed()) return app::run_dead(settings, dead_opts);
     } catch (const config_error& e) {
         std::cerr << "pfo3: " << e.what() << "\n";
         return app::exit_usage;
