@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "bench_command.hpp"
 #include "common.hpp"
 #include "dead_command.hpp"
 #include "pfo3/config/load.hpp"
@@ -52,15 +53,17 @@ int main(int argc, char** argv) {
     app::serve_options serve_opts;
     app::work_options work_opts;
     app::send_options send_opts;
+    app::bench_options bench_opts;
     app::status_options status_opts;
     app::dead_options dead_opts;
     auto* serve = app::setup_serve(cli, serve_opts);
     auto* work = app::setup_work(cli, work_opts);
     auto* send = app::setup_send(cli, send_opts);
+    auto* bench = app::setup_bench(cli, bench_opts);
     auto* status = app::setup_status(cli, status_opts);
     auto* dead = app::setup_dead(cli, dead_opts);
     // Global options may also follow the command: `pfo3 serve --config F`.
-    for (auto* sub : {serve, work, send, status, dead}) sub->fallthrough();
+    for (auto* sub : {serve, work, send, status, dead, bench}) sub->fallthrough();
 
     try {
         cli.parse(argc, argv);
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
         if (serve->parsed()) return app::run_serve(settings, serve_opts);
         if (work->parsed()) return app::run_work(settings, work_opts);
         if (send->parsed()) return app::run_send(settings, send_opts);
+        if (bench->parsed()) return app::run_bench(settings, bench_opts);
         if (status->parsed()) return app::run_status(settings, status_opts);
         if (dead->parsed()) return app::run_dead(settings, dead_opts);
     } catch (const config_error& e) {

@@ -1,0 +1,227 @@
+#include "bench_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include "pfo3/json/message.hpp"
+
+namespace pfo3::app {
+
+namespace {
+
+// Nearest-rank percentile of sorted values: the smallest value with at least q of them at
+// or below it.
+std::int64_t rank(const std::vector<std::int64_t>& sorted, double q) {
+    const auto n = sorted.size();
+    auto i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(n)));
+    i = std::clamp<std::size_t>(i, 1, n);
+    return sorted[i - 1];
+}
+
+double ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+std::string num(double v, int precision = 6) {
+    if (!std::isfinite(v)) return "null";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    return buf;
+}
+
+std::string fixed(double v, int decimals) {
+    if (!std::isfinite(v)) return "-";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
+
+double per_second(std::size_t n, double seconds) { return seconds > 0 ? static_cast<double>(n) / seconds : NAN; }
+
+void json_latency(std::ostream& o, const latency_summary& l) {
+    o << "{\"count\":" << l.count << ",\"p50\":" << num(l.p50) << ",\"p90\":" << num(l.p90)
+      << ",\"p99\":" << num(l.p99) << ",\"p99_9\":" << num(l.p999) << ",\"max\":" << num(l.max)
+      << ",\"mean\":" << num(l.mean) << ",\"cdf\":[";
+    for (std::size_t i = 0; i < l.cdf.size(); ++i)
+        o << (i ? "," : "") << "[" << num(l.cdf[i].first) << "," << num(l.cdf[i].second) << "]";
+    o << "]}";
+}
+
+void table_latency(std::ostream& o, const char* name, const latency_summary& l) {
+    char line[256];
+    std::snprintf(line, sizeof line, "  %-18s %9s %9s %9s %9s %9s   (%zu samples)\n", name, fixed(l.p50, 3).c_str(),
+                  fixed(l.p90, 3).c_str(), fixed(l.p99, 3).c_str(), fixed(l.p999, 3).c_str(), fixed(l.max, 3).c_str(),
+                  l.count);
+    o << line;
+}
+
+// The pfo3 part of the table (everything but the broker alone).
+void print_pfo3(std::ostream& o, const bench_report& r) {
+    const double acc = r.accepted_per_s();
+    const double e2e = r.end_to_end_per_s();
+    o << "pfo3 bench" << (r.label.empty() ? "" : " [" + r.label + "]") << ": " << r.tasks << " x " << r.type
+      << " tasks (" << r.request_bytes << "-byte requests), " << r.connections << " connections, window "
+      << r.window << ", " << (r.rate ? "open loop at " + fixed(*r.rate, 0) + " tasks/s" : "closed loop") << ", server "
+      << r.server << "\n";
+    o << "  accepted            " << r.accepted << " in " << fixed(r.accept_seconds, 3) << " s = " << fixed(acc, 0)
+      << " tasks/s\n";
+    if (r.results_source != "none")
+        o << "  stored (end to end) " << r.stored << " in " << fixed(r.end_to_end_seconds, 3) << " s = "
+          << fixed(e2e, 0) << " tasks/s  (seen by " << r.results_source << ")\n";
+    o << "  rejected            " << r.rejected;
+    for (const auto& [code, n] : r.errors) o << "  " << code << "=" << n;
+    o << "\n";
+    if (r.missing) o << "  results missing     " << r.missing << "\n";
+    o << "  latency (ms)             p50       p90       p99     p99.9       max\n";
+    table_latency(o, "submit -> ok", r.submit_to_ok);
+    if (r.submit_to_stored) table_latency(o, "submit -> stored", *r.submit_to_stored);
+    if (r.late_detection) o << "  (some results were found by scanning: their stored times are upper bounds)\n";
+    for (const auto& m : r.memory) {
+        if (m.peak_kib >= 0)
+            o << "  peak RSS " << m.role << " pid " << m.pid << ": " << fixed(m.peak_kib / 1024.0, 1) << " MiB (now "
+              << fixed(m.current_kib / 1024.0, 1) << " MiB)\n";
+        else
+            o << "  peak RSS " << m.role << " pid " << m.pid << ": unknown (" << m.error << ")\n";
+    }
+}
+
+}  // namespace
+
+latency_summary summarize_latency(std::vector<std::int64_t> ns) {
+    latency_summary s;
+    if (ns.empty()) return s;
+    std::sort(ns.begin(), ns.end());
+    s.count = ns.size();
+    s.p50 = ms(rank(ns, 0.50));
+    s.p90 = ms(rank(ns, 0.90));
+    s.p99 = ms(rank(ns, 0.99));
+    s.p999 = ms(rank(ns, 0.999));
+    s.max = ms(ns.back());
+    s.mean = std::accumulate(ns.begin(), ns.end(), 0.0) / static_cast<double>(ns.size()) / 1e6;
+    // Fine steps where a CDF plot on a log scale needs them: the tail.
+    std::vector<double> qs;
+    for (int i = 0; i <= 100; ++i) qs.push_back(i / 100.0);
+    for (double q : {0.995, 0.999, 0.9995, 0.9999}) qs.push_back(q);
+    std::sort(qs.begin(), qs.end());
+    for (double q : qs) s.cdf.emplace_back(ms(q == 0 ? ns.front() : rank(ns, q)), q);
+    return s;
+}
+
+process_memory read_process_memory(std::string role, int pid) {
+    process_memory m;
+    m.role = std::move(role);
+    m.pid = pid;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    if (!in) {
+        m.error = "no process " + std::to_string(pid) + " on this machine (or /proc is not readable)";
+        return m;
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+        auto value = [&](const char* key) -> long {
+            std::istringstream s(line.substr(std::string(key).size()));
+            long v = -1;
+            s >> v;
+            return v;
+        };
+        if (line.rfind("VmHWM:", 0) == 0) m.peak_kib = value("VmHWM:");
+        if (line.rfind("VmRSS:", 0) == 0) m.current_kib = value("VmRSS:");
+    }
+    if (m.peak_kib < 0) m.error = "no VmHWM in /proc/" + std::to_string(pid) + "/status";
+    return m;
+}
+
+double bench_report::accepted_per_s() const { return per_second(accepted, accept_seconds); }
+
+double bench_report::end_to_end_per_s() const {
+    return results_source == "none" ? NAN : per_second(stored, end_to_end_seconds);
+}
+
+void print_report(std::ostream& o, const bench_report& r) {
+    const double acc = r.accepted_per_s();
+    const double e2e = r.end_to_end_per_s();
+    if (r.broker_only) o << "pfo3 bench" << (r.label.empty() ? "" : " [" + r.label + "]") << ": the broker alone\n";
+    else print_pfo3(o, r);
+    if (r.broker) {
+        const auto& b = *r.broker;
+        const double pub = per_second(b.messages, b.publish_seconds), con = per_second(b.messages, b.consume_seconds),
+                     pipe = per_second(b.messages, b.pipeline_seconds);
+        o << "  broker alone (" << b.messages << " msgs of " << r.broker_body_bytes << " bytes, window "
+          << r.broker_window << ", prefetch " << r.broker_prefetch << ")\n";
+        o << "    publish with confirms  " << fixed(pub, 0) << " msgs/s   pfo3 accepted = " << fixed(ratio(acc, pub), 2)
+          << " x\n";
+        o << "    consume + ack          " << fixed(con, 0) << " msgs/s\n";
+        o << "    publish + consume      " << fixed(pipe, 0) << " msgs/s   pfo3 end to end = "
+          << fixed(ratio(e2e, pipe), 2) << " x\n";
+        if (b.nacked || b.returned) o << "    nacked " << b.nacked << ", returned " << b.returned << "\n";
+    } else if (!r.broker_error.empty()) {
+        o << "  broker alone: not measured: " << r.broker_error << "\n";
+    }
+    for (const auto& f : r.failures) o << "  failure: " << f << "\n";
+}
+
+void write_report_json(std::ostream& o, const bench_report& r) {
+    using json::quote;
+    o << "{\"pfo3_bench\":1";
+    o << ",\"label\":" << quote(r.label) << ",\"started_at\":" << quote(r.started_at) << ",\"host\":" << quote(r.host);
+    o << ",\"config\":{\"server\":" << quote(r.server) << ",\"type\":" << quote(r.type) << ",\"tasks\":" << r.tasks
+      << ",\"connections\":" << r.connections << ",\"window\":" << r.window << ",\"payload_bytes\":" << r.payload_bytes
+      << ",\"request_bytes\":" << r.request_bytes << ",\"mode\":" << (r.rate ? "\"open\"" : "\"closed\"")
+      << ",\"rate\":" << (r.rate ? num(*r.rate) : "null") << ",\"results_source\":" << quote(r.results_source)
+      << ",\"store\":" << quote(r.store)
+      << ",\"broker_only\":" << (r.broker_only ? "true" : "false") << "}";
+    o << ",\"accepted\":" << r.accepted << ",\"rejected\":" << r.rejected << ",\"errors\":{";
+    bool first = true;
+    for (const auto& [code, n] : r.errors) {
+        o << (first ? "" : ",") << quote(code) << ":" << n;
+        first = false;
+    }
+    o << "},\"failures\":[";
+    for (std::size_t i = 0; i < r.failures.size(); ++i) o << (i ? "," : "") << quote(r.failures[i]);
+    o << "]";
+    o << ",\"accept_seconds\":" << num(r.accept_seconds) << ",\"accepted_per_s\":" << num(r.accepted_per_s());
+    if (r.results_source == "none") {
+        o << ",\"end_to_end\":null";
+    } else {
+        o << ",\"end_to_end\":{\"stored\":" << r.stored << ",\"missing\":" << r.missing
+          << ",\"seconds\":" << num(r.end_to_end_seconds) << ",\"tasks_per_s\":" << num(r.end_to_end_per_s())
+          << ",\"late_detection\":" << (r.late_detection ? "true" : "false") << "}";
+    }
+    o << ",\"latency_ms\":{\"submit_to_ok\":";
+    json_latency(o, r.submit_to_ok);
+    o << ",\"submit_to_stored\":";
+    if (r.submit_to_stored) json_latency(o, *r.submit_to_stored);
+    else o << "null";
+    o << "},\"memory\":[";
+    for (std::size_t i = 0; i < r.memory.size(); ++i) {
+        const auto& m = r.memory[i];
+        o << (i ? "," : "") << "{\"role\":" << quote(m.role) << ",\"pid\":" << m.pid << ",\"peak_rss_kib\":"
+          << (m.peak_kib >= 0 ? std::to_string(m.peak_kib) : "null")
+          << ",\"rss_kib\":" << (m.current_kib >= 0 ? std::to_string(m.current_kib) : "null")
+          << ",\"error\":" << (m.error.empty() ? "null" : quote(m.error)) << "}";
+    }
+    o << "]";
+    if (r.broker) {
+        const auto& b = *r.broker;
+        const double pub = per_second(b.messages, b.publish_seconds), pipe = per_second(b.messages, b.pipeline_seconds);
+        o << ",\"broker_ceiling\":{\"queue\":" << json::quote(b.queue) << ",\"messages\":" << b.messages << ",\"window\":" << r.broker_window
+          << ",\"prefetch\":" << r.broker_prefetch << ",\"body_bytes\":" << r.broker_body_bytes
+          << ",\"publish_seconds\":" << num(b.publish_seconds) << ",\"consume_seconds\":" << num(b.consume_seconds)
+          << ",\"publish_consume_seconds\":" << num(b.pipeline_seconds) << ",\"publish_confirm_per_s\":" << num(pub)
+          << ",\"consume_per_s\":" << num(per_second(b.messages, b.consume_seconds))
+          << ",\"publish_consume_per_s\":" << num(pipe) << ",\"nacked\":" << b.nacked << ",\"returned\":" << b.returned
+          << "}";
+        o << ",\"ratios\":{\"accepted_vs_publish_confirm\":" << num(ratio(r.accepted_per_s(), pub), 4)
+          << ",\"end_to_end_vs_publish_consume\":" << num(ratio(r.end_to_end_per_s(), pipe), 4) << "}";
+    } else {
+        o << ",\"broker_ceiling\":null,\"ratios\":null";
+    }
+    o << ",\"broker_error\":" << (r.broker_error.empty() ? "null" : quote(r.broker_error));
+    o << "}\n";
+}
+
+}  // namespace pfo3::app

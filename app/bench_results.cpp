@@ -1,0 +1,89 @@
+#include "bench_results.hpp"
+
+#include <sys/stat.h>
+
+#include <thread>
+#include <unordered_map>
+
+#include "pfo3/json/message.hpp"
+#include "pfo3/json/response.hpp"
+#include "pipelined_requests.hpp"
+
+namespace pfo3::app {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// How often the waits look again; only bounds how late the wait ends, never a measured time
+// in inotify mode (the watch thread stamps each event itself).
+constexpr auto recheck = std::chrono::milliseconds(20);
+
+std::int64_t ns_since(clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count();
+}
+
+}  // namespace
+
+results_seen wait_in_store(store_watch& watch, const load_result& load, std::chrono::milliseconds timeout) {
+    results_seen seen;
+    seen.stored_ns.assign(load.ids.size(), -1);
+    std::unordered_map<std::string_view, std::size_t> index;
+    index.reserve(load.ids.size());
+    for (std::size_t i = 0; i < load.ids.size(); ++i) index.emplace(load.ids[i], i);
+    std::size_t pending = load.ids.size();
+    watch.set_start(load.start);
+    const auto deadline = clock::now() + timeout;
+    for (;;) {
+        for (auto& ev : watch.take()) {
+            auto it = index.find(ev.id);
+            if (it == index.end() || seen.stored_ns[it->second] >= 0) continue;
+            seen.stored_ns[it->second] = ev.at_ns;
+            --pending;
+        }
+        if (pending > 0 && watch.overflowed()) {
+            // The kernel dropped events: look for the files themselves; the time is when we
+            // found them, an upper bound.
+            const std::int64_t now_ns = ns_since(load.start);
+            for (std::size_t i = 0; i < load.ids.size(); ++i) {
+                if (seen.stored_ns[i] >= 0) continue;
+                struct stat st {};
+                if (::stat((watch.dir() + "/" + load.ids[i] + ".json").c_str(), &st) == 0) {
+                    seen.stored_ns[i] = now_ns;
+                    seen.late_detection = true;
+                    --pending;
+                }
+            }
+        }
+        if (pending == 0 || clock::now() >= deadline) return seen;
+        std::this_thread::sleep_for(recheck);
+    }
+}
+
+results_seen wait_by_status(const std::string& server, const load_result& load, std::chrono::milliseconds timeout) {
+    results_seen seen;
+    seen.stored_ns.assign(load.ids.size(), -1);
+    std::vector<std::size_t> pending(load.ids.size());
+    for (std::size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+    const auto deadline = clock::now() + timeout;
+    while (!pending.empty()) {
+        std::size_t next = 0;
+        request_source source = [&]() -> std::optional<std::string> {
+            if (next == pending.size()) return std::nullopt;
+            return "{\"op\":\"status\",\"id\":" + json::quote(load.ids[pending[next++]]) + "}";
+        };
+        std::vector<std::size_t> still;
+        run_pipelined(server, 256, source, [&](std::size_t n, const std::string& line) {
+            auto r = json::decode_response(line);
+            const std::size_t i = pending[n];
+            if (r && r->ok && (r->status == "done" || r->status == "dead")) seen.stored_ns[i] = ns_since(load.start);
+            else still.push_back(i);
+        });
+        pending.swap(still);
+        if (pending.empty() || clock::now() >= deadline) break;
+        std::this_thread::sleep_for(recheck);
+    }
+    return seen;
+}
+
+}  // namespace pfo3::app

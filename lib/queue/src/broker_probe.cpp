@@ -1,0 +1,307 @@
+// The broker ceiling: how fast RabbitMQ alone takes pfo3's messages on this machine.
+//
+// Three phases on one temporary durable queue, each with the same number of messages:
+//  1. publish: one connection in confirm mode publishes persistent, mandatory messages with
+//     pfo3's properties, keeping at most `window` unconfirmed; timed until the last confirm.
+//  2. consume: a second connection with basic.qos(prefetch) consumes what phase 1 left and
+//     acks (multiple acks, every prefetch/2 deliveries or when nothing more is buffered).
+//  3. pipeline: both at once, the publisher on a helper thread, the consumer here; timed from
+//     the first publish to the last delivery. This is the end-to-end ceiling pfo3's
+//     serve → broker → worker path is compared with.
+// Each connection is used by one thread at a time (rabbitmq-c is not thread-safe).
+#include "pfo3/queue/broker_probe.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <exception>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "amqp_connection.hpp"
+#include "pfo3/core/error.hpp"
+
+namespace pfo3::queue {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Each connection sits idle while the other phase runs, and rabbitmq-c sends heartbeats only
+// from inside its calls: without heartbeats a long phase cannot get the idle one closed.
+constexpr int no_heartbeat = 0;
+
+amqp_bytes_t as_bytes(const std::string& s) noexcept {
+    return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
+}
+
+double seconds_since(clock::time_point t0) {
+    return std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+// The time left until `deadline` as a timeval (zero once past it).
+timeval time_left(clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - clock::now());
+    if (left.count() < 0) left = std::chrono::microseconds(0);
+    return timeval{static_cast<time_t>(left.count() / 1000000), static_cast<suseconds_t>(left.count() % 1000000)};
+}
+
+std::string probe_queue_name() {
+    std::random_device rd;
+    return "pfo3.bench.probe." + std::to_string(::getpid()) + "." + std::to_string(rd() % 1000000);
+}
+
+// Frees a message read by amqp_read_message.
+struct message_guard {
+    amqp_message_t& m;
+    ~message_guard() { amqp_destroy_message(&m); }
+};
+
+// Frees an envelope filled by amqp_consume_message.
+struct envelope_guard {
+    amqp_envelope_t& e;
+    ~envelope_guard() { amqp_destroy_envelope(&e); }
+};
+
+// The publishing side: confirm mode, a window of unconfirmed delivery tags.
+class probe_publisher {
+public:
+    probe_publisher(const broker_probe_options& opts, const std::string& queue)
+        : opts_(opts), queue_(queue), conn_(opts.url, "pfo3 bench probe publisher", no_heartbeat) {
+        amqp_confirm_select(conn_.get(), detail::channel);
+        conn_.check(amqp_get_rpc_reply(conn_.get()), "confirm.select");
+    }
+
+    detail::connection& connection() noexcept { return conn_; }
+
+    // Publishes `count` messages and waits for all their confirms.
+    void publish(std::size_t count, const char* phase) {
+        const auto deadline = clock::now() + opts_.phase_timeout;
+        const std::uint64_t first = next_tag_;
+        const std::uint64_t end = first + count;  // one past the last tag of this call
+        settled_.assign(count, 0);
+        base_ = first;
+        low_ = first;
+        static const std::string json = "application/json";
+        amqp_basic_properties_t p{};
+        p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+                   AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG;
+        p.content_type = as_bytes(json);
+        p.delivery_mode = 2;  // persistent, like every pfo3 task
+        p.type = as_bytes(opts_.type);
+        while (low_ < end) {
+            while (next_tag_ < end && next_tag_ - low_ < opts_.window) {
+                const std::string id = "probe-" + std::to_string(next_tag_);
+                p.message_id = as_bytes(id);
+                p.timestamp = static_cast<std::uint64_t>(::time(nullptr));
+                int st = amqp_basic_publish(conn_.get(), detail::channel, amqp_empty_bytes, as_bytes(queue_),
+                                            /*mandatory*/ 1, /*immediate*/ 0, &p, as_bytes(opts_.body));
+                conn_.check(st, std::string(phase) + ": basic.publish");
+                ++next_tag_;
+            }
+            // Block for a confirm only when nothing more may be published; else just drain.
+            const bool must_wait = next_tag_ == end || next_tag_ - low_ >= opts_.window;
+            read_confirms(must_wait ? deadline : clock::time_point{}, phase, end);
+        }
+    }
+
+    std::size_t nacked() const noexcept { return nacked_; }
+    std::size_t returned() const noexcept { return returned_; }
+
+private:
+    // Reads every frame available; waits until `deadline` for the first one if it is set.
+    void read_confirms(clock::time_point deadline, const char* phase, std::uint64_t end) {
+        bool first = deadline != clock::time_point{};
+        for (;;) {
+            amqp_maybe_release_buffers(conn_.get());
+            amqp_frame_t f;
+            timeval tv = first ? time_left(deadline) : timeval{0, 0};
+            int st = amqp_simple_wait_frame_noblock(conn_.get(), &f, &tv);
+            if (st == AMQP_STATUS_TIMEOUT) {
+                if (first)
+                    throw service_error(std::string(phase) + " on " + conn_.peer() + ": " +
+                                            std::to_string(end - low_) + " confirms still missing after " +
+                                            std::to_string(opts_.phase_timeout.count()) + " ms",
+                                        true);
+                return;
+            }
+            conn_.check(st, std::string(phase) + ": wait for confirms");
+            first = false;
+            if (f.frame_type != AMQP_FRAME_METHOD) continue;
+            const amqp_method_t& m = f.payload.method;
+            switch (m.id) {
+            case AMQP_BASIC_ACK_METHOD: {
+                auto* a = static_cast<const amqp_basic_ack_t*>(m.decoded);
+                settle(a->delivery_tag, a->multiple != 0);
+                break;
+            }
+            case AMQP_BASIC_NACK_METHOD: {
+                auto* n = static_cast<const amqp_basic_nack_t*>(m.decoded);
+                ++nacked_;
+                settle(n->delivery_tag, n->multiple != 0);
+                break;
+            }
+            case AMQP_BASIC_RETURN_METHOD: {
+                ++returned_;
+                amqp_message_t msg;
+                conn_.check(amqp_read_message(conn_.get(), detail::channel, &msg, 0),
+                            std::string(phase) + ": read returned message");
+                message_guard guard{msg};
+                break;
+            }
+            case AMQP_CHANNEL_CLOSE_METHOD:
+            case AMQP_CONNECTION_CLOSE_METHOD: {
+                auto err = detail::make_close_error(m, phase, conn_.peer());
+                conn_.answer_close(m);
+                throw err;
+            }
+            default:
+                break;  // connection.blocked and the like: the timeout bounds any stall
+            }
+        }
+    }
+
+    void settle(std::uint64_t tag, bool multiple) {
+        if (tag < base_) return;  // a late confirm from an earlier call
+        const std::uint64_t last = std::min<std::uint64_t>(tag, base_ + settled_.size() - 1);
+        if (multiple)
+            for (std::uint64_t t = low_; t <= last; ++t) settled_[t - base_] = 1;
+        else if (tag == last)
+            settled_[tag - base_] = 1;
+        while (low_ < base_ + settled_.size() && settled_[low_ - base_]) ++low_;
+    }
+
+    const broker_probe_options& opts_;
+    const std::string& queue_;
+    detail::connection conn_;
+    std::uint64_t next_tag_ = 1;  // delivery tags count from 1 per channel in confirm mode
+    std::uint64_t base_ = 1;      // tag of settled_[0]
+    std::uint64_t low_ = 1;       // lowest tag not yet confirmed
+    std::vector<char> settled_;
+    std::size_t nacked_ = 0;
+    std::size_t returned_ = 0;
+};
+
+// The consuming side: qos(prefetch), one consumer, multiple acks.
+class probe_consumer {
+public:
+    probe_consumer(const broker_probe_options& opts, const std::string& queue)
+        : opts_(opts), conn_(opts.url, "pfo3 bench probe consumer", no_heartbeat) {
+        amqp_basic_qos(conn_.get(), detail::channel, 0, opts.prefetch, 0);
+        conn_.check(amqp_get_rpc_reply(conn_.get()), "basic.qos");
+        amqp_basic_consume(conn_.get(), detail::channel, as_bytes(queue), amqp_empty_bytes, /*no_local*/ 0,
+                           /*no_ack*/ 0, /*exclusive*/ 0, amqp_empty_table);
+        conn_.check(amqp_get_rpc_reply(conn_.get()), "basic.consume");
+    }
+
+    detail::connection& connection() noexcept { return conn_; }
+
+    // Receives and acks `count` deliveries.
+    void consume(std::size_t count, const char* phase) {
+        const auto deadline = clock::now() + opts_.phase_timeout;
+        const std::size_t ack_every = std::max<std::size_t>(1, opts_.prefetch / 2);
+        std::size_t got = 0, unacked = 0;
+        std::uint64_t last_tag = 0;
+        while (got < count) {
+            amqp_maybe_release_buffers(conn_.get());
+            amqp_envelope_t env;
+            timeval tv = time_left(deadline);
+            auto reply = amqp_consume_message(conn_.get(), &env, &tv, 0);
+            if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT)
+                throw service_error(std::string(phase) + " on " + conn_.peer() + ": " + std::to_string(count - got) +
+                                        " deliveries still missing after " +
+                                        std::to_string(opts_.phase_timeout.count()) + " ms",
+                                    true);
+            conn_.check(reply, std::string(phase) + ": consume");
+            {
+                envelope_guard guard{env};
+                last_tag = env.delivery_tag;
+            }
+            ++got;
+            ++unacked;
+            const bool buffered = amqp_frames_enqueued(conn_.get()) || amqp_data_in_buffer(conn_.get());
+            if (unacked >= ack_every || got == count || !buffered) {
+                conn_.check(amqp_basic_ack(conn_.get(), detail::channel, last_tag, /*multiple*/ 1),
+                            std::string(phase) + ": basic.ack");
+                unacked = 0;
+            }
+        }
+    }
+
+private:
+    const broker_probe_options& opts_;
+    detail::connection conn_;
+};
+
+void declare_probe_queue(detail::connection& c, const std::string& name) {
+    // Durable like pfo3's task queue, so persistent messages cost what they cost there;
+    // x-expires (10 min unused) removes it even if the bench dies before deleting it.
+    amqp_table_entry_t expires{};
+    expires.key = amqp_cstring_bytes("x-expires");
+    expires.value.kind = AMQP_FIELD_KIND_I32;
+    expires.value.value.i32 = 600000;
+    amqp_table_t args{1, &expires};
+    amqp_queue_declare(c.get(), detail::channel, as_bytes(name), /*passive*/ 0, /*durable*/ 1, /*exclusive*/ 0,
+                       /*auto_delete*/ 0, args);
+    c.check(amqp_get_rpc_reply(c.get()), "declare probe queue '" + name + "'");
+}
+
+}  // namespace
+
+broker_probe_result measure_broker_ceiling(const broker_probe_options& opts) {
+    if (opts.messages == 0 || opts.window == 0 || opts.prefetch == 0)
+        throw config_error("broker ceiling: messages, window and prefetch must be at least 1");
+    broker_probe_result r;
+    r.messages = opts.messages;
+    r.queue = probe_queue_name();
+
+    probe_publisher pub(opts, r.queue);
+    declare_probe_queue(pub.connection(), r.queue);
+    struct queue_deleter {
+        probe_publisher& pub;
+        const std::string& name;
+        ~queue_deleter() {
+            // Best effort: x-expires removes the queue anyway if this fails.
+            amqp_queue_delete(pub.connection().get(), detail::channel, as_bytes(name), 0, 0);
+            (void)amqp_get_rpc_reply(pub.connection().get());
+            pub.connection().close();
+        }
+    } deleter{pub, r.queue};
+
+    auto t0 = clock::now();
+    pub.publish(opts.messages, "broker ceiling (publish)");
+    r.publish_seconds = seconds_since(t0);
+
+    probe_consumer con(opts, r.queue);
+    t0 = clock::now();
+    con.consume(opts.messages, "broker ceiling (consume)");
+    r.consume_seconds = seconds_since(t0);
+
+    std::exception_ptr publish_failure;
+    t0 = clock::now();
+    std::thread publisher_thread([&] {
+        try {
+            pub.publish(opts.messages, "broker ceiling (publish+consume)");
+        } catch (...) {
+            publish_failure = std::current_exception();
+        }
+    });
+    try {
+        con.consume(opts.messages, "broker ceiling (publish+consume)");
+    } catch (...) {
+        // The publisher thread ends by itself: its phase is bounded by the same timeout.
+        publisher_thread.join();
+        throw;
+    }
+    r.pipeline_seconds = seconds_since(t0);
+    publisher_thread.join();
+    if (publish_failure) std::rethrow_exception(publish_failure);
+
+    r.nacked = pub.nacked();
+    r.returned = pub.returned();
+    con.connection().close();
+    return r;
+}
+
+}  // namespace pfo3::queue

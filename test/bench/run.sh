@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The standard benchmark of pfo3 on this machine, in one command (docs/benchmarks.md):
+#   test/bench/run.sh            ~5 minutes of measuring (plus the build)
+#   test/bench/run.sh --quick    about a minute, smaller loads (for trying the script)
+# It builds pfo3 (Release), starts a private RabbitMQ (or uses $PFO3_BENCH_AMQP_URL), starts
+# `pfo3 serve` and 2 workers with a file store in a temp dir, runs the scenarios with
+# `pfo3 bench`, writes JSON to test/bench/results/, renders docs/bench/*.png with gnuplot and
+# prints the markdown tables for docs/benchmarks.md (also in test/bench/results/tables.md).
+# Environment:
+#   PFO3_BENCH_AMQP_URL        use this broker instead of starting one (it is not stopped)
+#   PFO3_BENCH_RABBITMQ_PORT   port of the private broker (default 5796)
+#   PFO3_BENCH_BUILD_DIR       build directory (default build-bench-release)
+#   PFO3_BENCH_BIN             use this pfo3 binary, do not build
+#   PFO3_BENCH_PREFETCH / PFO3_BENCH_CONCURRENCY   worker settings (default 1000 / 2)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+quick=0
+for arg in "$@"; do
+    case "$arg" in
+    --quick) quick=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "usage: test/bench/run.sh [--quick]" >&2; exit 2 ;;
+    esac
+done
+
+results="$root/test/bench/results"
+plots="$root/docs/bench"
+mkdir -p "$results" "$plots"
+state=$(mktemp -d /tmp/pfo3-bench.XXXXXX)
+pids=()
+own_broker=0
+
+stop_everything() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ $own_broker -eq 1 ] && "$root/test/services/rabbitmq.sh" stop "$state/rabbitmq" || true
+    rm -rf "$state"
+}
+trap stop_everything EXIT
+
+log() { echo "== $*" >&2; }
+
+# --- build -----------------------------------------------------------------------------------
+if [ -n "${PFO3_BENCH_BIN:-}" ]; then
+    bin=$PFO3_BENCH_BIN
+else
+    build=${PFO3_BENCH_BUILD_DIR:-$root/build-bench-release}
+    log "build (Release) in $build"
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPFO3_TESTS=OFF > "$state/cmake.log" \
+        || { cat "$state/cmake.log"; exit 1; }
+    cmake --build "$build" --target pfo3 > "$state/build.log" || { tail -n 50 "$state/build.log"; exit 1; }
+    bin=$build/app/pfo3
+fi
+have_gnuplot=1
+command -v gnuplot > /dev/null || { have_gnuplot=0; log "gnuplot not found: no plots (test/services/install-deps.sh installs it)"; }
+
+# --- services --------------------------------------------------------------------------------
+if [ -n "${PFO3_BENCH_AMQP_URL:-}" ]; then
+    amqp=$PFO3_BENCH_AMQP_URL
+else
+    port=${PFO3_BENCH_RABBITMQ_PORT:-5796}
+    log "start RabbitMQ on 127.0.0.1:$port"
+    own_broker=1
+    "$root/test/services/rabbitmq.sh" start "$state/rabbitmq" "$port" >&2
+    amqp="amqp://guest:guest@127.0.0.1:$port/%2f"
+fi
+queue="pfo3_bench_$$"
+store="$state/results"
+mkdir -p "$store"
+serve_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+server="127.0.0.1:$serve_port"
+prefetch=${PFO3_BENCH_PREFETCH:-1000}
+concurrency=${PFO3_BENCH_CONCURRENCY:-2}
+# Everything the roles need is on the command line; the environment must not override it,
+# and the roles run in the temp dir so no ./pfo3.toml is picked up.
+unset PFO3_CONFIG PFO3_AMQP_URL PFO3_STORE PFO3_SERVER
+cd "$state"
+
+log "start pfo3 serve on $server and 2 workers (prefetch $prefetch, concurrency $concurrency), store $store"
+PFO3_STORE="file://$store" "$bin" serve --listen "$server" --amqp "$amqp" --queue "$queue" \
+    > "$state/serve.log" 2>&1 &
+serve_pid=$!
+pids+=("$serve_pid")
+worker_pids=()
+for i in 1 2; do
+    "$bin" work --amqp "$amqp" --queue "$queue" --store "file://$store" --prefetch "$prefetch" \
+        --concurrency "$concurrency" > "$state/work$i.log" 2>&1 &
+    worker_pids+=("$!")
+    pids+=("$!")
+done
+
+# Wait (bounded) until serve answers a ping and each worker has connected.
+deadline=$((SECONDS + 60))
+until echo '{"op":"ping"}' | timeout 2 nc -q 1 127.0.0.1 "$serve_port" 2>/dev/null | grep -q pong; do
+    [ $SECONDS -lt $deadline ] || { log "serve did not start"; cat "$state/serve.log" >&2; exit 1; }
+    sleep 0.2
+done
+for i in 1 2; do
+    until grep -q "connected to the broker" "$state/work$i.log"; do
+        [ $SECONDS -lt $deadline ] || { log "worker $i did not start"; cat "$state/work$i.log" >&2; exit 1; }
+        sleep 0.2
+    done
+done
+
+common=(--server "$server" --store "file://$store" --serve-pid "$serve_pid"
+        --worker-pids "$(IFS=,; echo "${worker_pids[*]}")" --results-timeout 120)
+failed=0
+bench() {  # bench NAME ARGS...: one scenario; a failed scenario is reported, the rest still run
+    local name=$1; shift
+    log "scenario $name"
+    if ! "$bin" --log-level warn bench --label "$name" --json "$results/$name.json" "$@"; then
+        log "scenario $name reported errors (see above)"
+        failed=1
+    fi
+}
+
+if [ $quick -eq 1 ]; then scale=5; latency_s=5; else scale=1; latency_s=30; fi
+rm -f "$results"/*.json
+
+# The broker alone, at its best window: the ceiling every pfo3 figure is compared with.
+bench broker-ceiling --broker-only --amqp "$amqp" --type echo --broker-messages $((50000 / scale)) \
+    --broker-window 1024 --broker-prefetch 1000
+
+# A warm-up the results ignore: first connections, page cache, queue creation.
+bench warmup "${common[@]}" --tasks $((5000 / scale)) --connections 4 --window 64
+
+# Throughput against connections and window (closed loop).
+for c in 1 4 16; do
+    for w in 1 64 1024; do
+        if [ "$w" -eq 1 ]; then n=$((1000 * c / scale)); else n=$((40000 / scale)); fi
+        bench "throughput-c$c-w$w" "${common[@]}" --tasks "$n" --connections "$c" --window "$w"
+    done
+done
+
+# Latency at a fixed 2000 tasks/s (open loop; a window large enough never to hold a send back).
+bench latency-2000 "${common[@]}" --rate 2000 --tasks $((2000 * latency_s)) --connections 4 --window 1024
+
+# --- tables and plots ------------------------------------------------------------------------
+python3 "$root/test/bench/summarize.py" "$results" > "$results/tables.md"
+if [ $have_gnuplot -eq 1 ]; then
+    gnuplot -e "results='$results'; out='$plots/throughput.png'" "$root/test/bench/throughput.gp"
+    gnuplot -e "results='$results'; out='$plots/latency-cdf.png'" "$root/test/bench/latency.gp"
+    log "plots in $plots"
+fi
+cat "$results/tables.md"
+log "JSON in $results; tables in $results/tables.md"
+exit $failed

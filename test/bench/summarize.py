@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Turns the JSON reports of test/bench/run.sh into markdown tables (stdout) and the data
+files the gnuplot scripts read (in the same directory).
+
+    summarize.py RESULTS_DIR > RESULTS_DIR/tables.md
+"""
+import json
+import sys
+from pathlib import Path
+
+
+def load(results):
+    reports = {}
+    for path in sorted(results.glob("*.json")):
+        try:
+            reports[path.stem] = json.loads(path.read_text())
+        except ValueError as e:
+            print(f"summarize: skipping {path}: {e}", file=sys.stderr)
+    return reports
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def ratio(a, b):
+    if a is None or not b:
+        return None
+    return a / b
+
+
+def mib(report, role):
+    peaks = [m["peak_rss_kib"] for m in report.get("memory", []) if m["role"] == role and m["peak_rss_kib"]]
+    return max(peaks) / 1024 if peaks else None
+
+
+def errors_text(report):
+    errors = report.get("errors") or {}
+    return ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "0"
+
+
+def main():
+    results = Path(sys.argv[1])
+    reports = load(results)
+    ceiling = (reports.get("broker-ceiling") or {}).get("broker_ceiling")
+    pub = ceiling["publish_confirm_per_s"] if ceiling else None
+    pipe = ceiling["publish_consume_per_s"] if ceiling else None
+    any_report = next(iter(reports.values()), {})
+    print(f"Measured {any_report.get('started_at', '?')[:16].replace('T', ' ')} UTC on `{any_report.get('host', '?')}`.\n")
+
+    if ceiling:
+        print("### The broker alone (RabbitMQ, rabbitmq-c, same messages)\n")
+        print("| messages | body bytes | window | prefetch | publish with confirms | consume + ack | publish + consume |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print(f"| {ceiling['messages']:,} | {ceiling['body_bytes']} | {ceiling['window']} | {ceiling['prefetch']} "
+              f"| {fmt(pub)} msgs/s | {fmt(ceiling['consume_per_s'])} msgs/s | {fmt(pipe)} msgs/s |\n")
+    else:
+        print("(no broker ceiling measured: ratios are missing)\n")
+
+    rows = []
+    for name, r in reports.items():
+        if not name.startswith("throughput-"):
+            continue
+        c = r["config"]
+        rows.append((c["connections"], c["window"], name, r))
+    rows.sort()
+    if rows:
+        print("### Throughput (closed loop, 2 workers, file store)\n")
+        print("| connections | window | tasks | accepted/s | × publish ceiling | end to end/s | × publish+consume "
+              "ceiling | submit→ok p50 / p99 ms | submit→stored p50 / p99 ms | errors | peak RSS serve / worker MiB |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+        for c, w, name, r in rows:
+            e2e = (r.get("end_to_end") or {}).get("tasks_per_s")
+            ok = r["latency_ms"]["submit_to_ok"]
+            st = r["latency_ms"]["submit_to_stored"] or {}
+            print(f"| {c} | {w} | {r['config']['tasks']:,} | {fmt(r['accepted_per_s'])} "
+                  f"| {fmt(ratio(r['accepted_per_s'], pub), 2)} | {fmt(e2e)} | {fmt(ratio(e2e, pipe), 2)} "
+                  f"| {fmt(ok.get('p50'), 2)} / {fmt(ok.get('p99'), 2)} "
+                  f"| {fmt(st.get('p50'), 2)} / {fmt(st.get('p99'), 2)} | {errors_text(r)} "
+                  f"| {fmt(mib(r, 'serve'), 1)} / {fmt(mib(r, 'work'), 1)} |")
+        print()
+        # One data file per connection count: window, accepted/s, end-to-end/s.
+        for conns in sorted({c for c, _, _, _ in rows}):
+            with open(results / f"throughput-c{conns}.dat", "w") as f:
+                f.write("# window accepted_per_s end_to_end_per_s\n")
+                for c, w, _, r in rows:
+                    if c == conns:
+                        e2e = (r.get("end_to_end") or {}).get("tasks_per_s") or 0
+                        f.write(f"{w} {r['accepted_per_s'] or 0} {e2e}\n")
+        with open(results / "ceiling.gp", "w") as f:
+            f.write(f"pub = {pub or 0}\npipe = {pipe or 0}\n")
+
+    lat = reports.get("latency-2000")
+    if lat:
+        print(f"### Latency at a fixed {fmt(lat['config']['rate'])} tasks/s (open loop, "
+              f"{lat['config']['tasks']:,} tasks, {lat['config']['connections']} connections)\n")
+        print("| figure | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | samples |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for label, key in (("submit → ok", "submit_to_ok"), ("submit → stored", "submit_to_stored")):
+            s = lat["latency_ms"][key]
+            if s:
+                print(f"| {label} | {fmt(s['p50'], 2)} | {fmt(s['p90'], 2)} | {fmt(s['p99'], 2)} "
+                      f"| {fmt(s['p99_9'], 2)} | {fmt(s['max'], 2)} | {s['count']:,} |")
+                with open(results / f"cdf-{key}.dat", "w") as f:
+                    f.write("# ms fraction\n")
+                    for ms, q in s["cdf"]:
+                        f.write(f"{max(ms, 0.001)} {q}\n")
+        print(f"\nAccepted {lat['accepted']:,} at {fmt(lat['accepted_per_s'])} tasks/s; errors: {errors_text(lat)}; "
+              f"peak RSS serve {fmt(mib(lat, 'serve'), 1)} MiB, worker {fmt(mib(lat, 'work'), 1)} MiB.")
+
+
+if __name__ == "__main__":
+    main()
