@@ -8,7 +8,8 @@
 //   is not the current one is dropped, since RabbitMQ already requeued that message when the
 //   old connection died (and its tag would name another message, or close the channel with
 //   PRECONDITION_FAILED, on the new one).
-// - Each loop: carry out queued acks/nacks/cancel, then hand over every delivery already
+// - Each loop: carry out queued acks/nacks/cancel (acks coalesced into one `multiple` ack for
+//   the settled run at the front, see ack_coalescer.hpp), then hand over every delivery already
 //   buffered or readable (amqp_consume_message with a zero timeout). A non-delivery frame
 //   shows up as AMQP_STATUS_UNEXPECTED_STATE with the frame put back: we read it and act on
 //   it (channel.close / connection.close: answer close-ok, reconnect; a broker-side
@@ -25,6 +26,7 @@
 
 #include "amqp_connection.hpp"
 #include "pfo3/core/backoff.hpp"
+#include "pfo3/queue/ack_coalescer.hpp"
 #include "pfo3/core/log.hpp"
 
 namespace pfo3::queue {
@@ -80,6 +82,7 @@ struct consumer::impl {
     bool cancelled = false;  // basic.cancel sent (or never to consume again)
     std::string consumer_tag;
     clock::time_point last_rx;
+    ack_coalescer acks;  // this connection's deliveries not yet acked
 
     void set_state(bool c) {
         if (consuming == c) return;
@@ -126,10 +129,19 @@ struct consumer::impl {
                          {{"tag", std::to_string(r.tag)}});
                 continue;
             }
-            int st = r.ack ? amqp_basic_ack(c.get(), detail::channel, r.tag, 0)
-                           : amqp_basic_nack(c.get(), detail::channel, r.tag, 0, r.requeue ? 1 : 0);
-            c.check(st, r.ack ? "basic.ack" : "basic.nack");
+            if (r.ack) {
+                if (!acks.want_ack(r.tag))
+                    PFO3_LOG(warn, "ignored an ack for a delivery that is not held (acked twice?)",
+                             {{"tag", std::to_string(r.tag)}});
+                continue;
+            }
+            c.check(amqp_basic_nack(c.get(), detail::channel, r.tag, 0, r.requeue ? 1 : 0), "basic.nack");
+            acks.settled(r.tag);
         }
+        auto plan = acks.take();
+        for (auto tag : plan.singles) c.check(amqp_basic_ack(c.get(), detail::channel, tag, 0), "basic.ack");
+        if (plan.multiple_up_to)
+            c.check(amqp_basic_ack(c.get(), detail::channel, *plan.multiple_up_to, /*multiple*/ 1), "basic.ack");
         if (cancel && !cancelled) {
             cancelled = true;
             if (consuming) {
@@ -147,6 +159,7 @@ struct consumer::impl {
         delivery d;
         d.generation = generation;
         d.tag = env.delivery_tag;
+        acks.delivered(env.delivery_tag);
         d.redelivered = env.redelivered != 0;
         d.body = bytes_text(env.message.body);
         if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) d.message_id = bytes_text(p.message_id);
@@ -159,9 +172,11 @@ struct consumer::impl {
             PFO3_LOG(error, "the delivery handler threw; the message goes back to the queue",
                      {{"error", e.what()}});
             c.check(amqp_basic_nack(c.get(), detail::channel, env.delivery_tag, 0, 1), "basic.nack");
+            acks.settled(env.delivery_tag);
         } catch (...) {
             PFO3_LOG(error, "the delivery handler threw; the message goes back to the queue");
             c.check(amqp_basic_nack(c.get(), detail::channel, env.delivery_tag, 0, 1), "basic.nack");
+            acks.settled(env.delivery_tag);
         }
     }
 
@@ -243,6 +258,7 @@ struct consumer::impl {
         amqp_basic_qos(c.get(), detail::channel, 0, opts.prefetch, 0);
         c.check(amqp_get_rpc_reply(c.get()), "basic.qos");
         ++generation;
+        acks.reset();
         bool cancel;
         {
             std::lock_guard lk(mu);
@@ -323,21 +339,27 @@ void consumer::start() {
 }
 
 void consumer::ack(std::uint64_t generation, std::uint64_t tag) {
+    bool first;
     {
         std::lock_guard lk(impl_->mu);
         if (impl_->finished) return;
+        // The owner takes the whole vector at once: only the first request since then wakes it.
+        first = impl_->requests.empty();
         impl_->requests.push_back(impl::request{generation, tag, true, false});
     }
-    impl_->wake.notify();
+    if (first) impl_->wake.notify();
 }
 
 void consumer::nack(std::uint64_t generation, std::uint64_t tag, bool requeue) {
+    bool first;
     {
         std::lock_guard lk(impl_->mu);
         if (impl_->finished) return;
+        // The owner takes the whole vector at once: only the first request since then wakes it.
+        first = impl_->requests.empty();
         impl_->requests.push_back(impl::request{generation, tag, false, requeue});
     }
-    impl_->wake.notify();
+    if (first) impl_->wake.notify();
 }
 
 void consumer::cancel() {
