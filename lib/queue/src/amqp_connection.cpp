@@ -3,9 +3,11 @@
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -124,7 +126,7 @@ void state_deleter::operator()(amqp_connection_state_t s) const noexcept {
 }
 
 connection::connection(const amqp_url& url, const std::string& name, int heartbeat_s)
-    : state_(amqp_new_connection()), peer_(url.masked()) {
+    : state_(amqp_new_connection()), peer_(url.masked()), tls_(url.tls) {
     if (!state_) throw service_error(prefix("connect", peer_) + "out of memory", true);
     auto* s = state_.get();
     amqp_socket_t* sock = url.tls ? amqp_ssl_socket_new(s) : amqp_tcp_socket_new(s);
@@ -170,6 +172,41 @@ connection::connection(const amqp_url& url, const std::string& name, int heartbe
 int connection::fd() const noexcept { return amqp_get_sockfd(state_.get()); }
 
 int connection::heartbeat() const noexcept { return amqp_get_heartbeat(state_.get()); }
+
+std::size_t connection::frame_max() const noexcept {
+    // 4096: AMQP 0-9-1 frame-min-size, what a broker must accept whatever was negotiated.
+    return static_cast<std::size_t>(std::max(amqp_get_frame_max(state_.get()), 4096));
+}
+
+void connection::write_frames(std::string_view bytes, std::chrono::milliseconds stall_limit) {
+    const int sock = fd();
+    while (!bytes.empty()) {
+        ssize_t n = ::send(sock, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            usable_ = false;
+            throw service_error(prefix("publish", peer_) + "write to the broker failed: " + std::strerror(errno),
+                                true);
+        }
+        // The socket is non-blocking (rabbitmq-c opened it so): wait until it takes more.
+        pollfd p{sock, POLLOUT, 0};
+        int rc = ::poll(&p, 1, static_cast<int>(stall_limit.count()));
+        if (rc == 0) {
+            usable_ = false;
+            throw service_error(prefix("publish", peer_) + "the broker took no data for " +
+                                    std::to_string(stall_limit.count()) + " ms",
+                                true);
+        }
+        if (rc < 0 && errno != EINTR) {
+            usable_ = false;
+            throw service_error(prefix("publish", peer_) + "poll failed: " + std::strerror(errno), true);
+        }
+    }
+}
 
 void connection::declare(const topology& topo) {
     amqp_table_entry_t quorum = utf8_entry("x-queue-type", "quorum");

@@ -50,6 +50,16 @@ public:
     const std::string& peer() const noexcept { return peer_; }
     /// The negotiated heartbeat in seconds (0: none).
     int heartbeat() const noexcept;
+    /// The negotiated maximum frame size.
+    std::size_t frame_max() const noexcept;
+    /// True if write_frames() may be used: a plain TCP socket (under TLS only rabbitmq-c
+    /// may write, through its SSL object).
+    bool raw_writes() const noexcept { return !tls_; }
+    /// Writes whole frames encoded by the caller straight to the socket, waiting while the
+    /// kernel's send buffer is full (the broker is slow to read, or applies flow control).
+    /// Throws service_error (retryable) on a socket error or if nothing could be written for
+    /// `stall_limit`. Owner thread only, between rabbitmq-c calls.
+    void write_frames(std::string_view bytes, std::chrono::milliseconds stall_limit);
 
     /// Declares the task queue and its dead-letter queue (SPEC 5).
     void declare(const topology& topo);
@@ -70,6 +80,7 @@ private:
     state_ptr state_;
     std::string peer_;
     bool usable_ = false;
+    bool tls_ = false;
 };
 
 /// A wake-up signal another thread can raise and the owner thread can poll(): an eventfd.

@@ -1,0 +1,94 @@
+#include "publish_frames.hpp"
+
+#include <amqp_framing.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "pfo3/core/error.hpp"
+
+namespace pfo3::queue::detail {
+
+namespace {
+
+constexpr std::size_t frame_header = 7;  // type, channel, payload size
+constexpr unsigned char frame_end = AMQP_FRAME_END;
+// Generous bounds for what the encoders may write: a basic.publish holds two short strings
+// (at most 255 bytes each) and three small fields; pfo3's properties are a few short strings
+// and no header table.
+constexpr std::size_t method_room = 1024;
+constexpr std::size_t properties_room = 8192;
+
+void put16(char* p, std::uint16_t v) {
+    p[0] = static_cast<char>(v >> 8);
+    p[1] = static_cast<char>(v);
+}
+void put32(char* p, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (24 - 8 * i));
+}
+void put64(char* p, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (56 - 8 * i));
+}
+
+// Reserves a frame whose payload starts with `fixed` bytes the caller fills and is followed by
+// at most `room` bytes an encoder writes; returns the offset of the frame.
+std::size_t open_frame(std::string& out, std::uint8_t type, amqp_channel_t channel, std::size_t room) {
+    const std::size_t at = out.size();
+    out.resize(at + frame_header + room);
+    out[at] = static_cast<char>(type);
+    put16(&out[at + 1], channel);
+    return at;
+}
+
+void close_frame(std::string& out, std::size_t at, std::size_t payload) {
+    put32(&out[at + 3], static_cast<std::uint32_t>(payload));
+    out.resize(at + frame_header + payload);
+    out.push_back(static_cast<char>(frame_end));
+}
+
+}  // namespace
+
+void append_publish(std::string& out, amqp_channel_t channel, amqp_bytes_t exchange, amqp_bytes_t routing_key,
+                    bool mandatory, const amqp_basic_properties_t& props, std::string_view body,
+                    std::size_t frame_max) {
+    // Method frame: method id, then the encoded arguments.
+    amqp_basic_publish_t m{};
+    m.exchange = exchange;
+    m.routing_key = routing_key;
+    m.mandatory = mandatory ? 1 : 0;
+    m.immediate = 0;
+    std::size_t at = open_frame(out, AMQP_FRAME_METHOD, channel, 4 + method_room);
+    put32(&out[at + frame_header], AMQP_BASIC_PUBLISH_METHOD);
+    int n = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, &m,
+                               amqp_bytes_t{method_room, &out[at + frame_header + 4]});
+    if (n < 0) {
+        out.resize(at);
+        throw service_error(std::string("encode basic.publish: ") + amqp_error_string2(n), false);
+    }
+    close_frame(out, at, 4 + static_cast<std::size_t>(n));
+
+    // Content header frame: class, weight 0, body size, then the encoded properties.
+    at = open_frame(out, AMQP_FRAME_HEADER, channel, 12 + properties_room);
+    put16(&out[at + frame_header], AMQP_BASIC_CLASS);
+    put16(&out[at + frame_header + 2], 0);
+    put64(&out[at + frame_header + 4], body.size());
+    n = amqp_encode_properties(AMQP_BASIC_CLASS, const_cast<amqp_basic_properties_t*>(&props),
+                               amqp_bytes_t{properties_room, &out[at + frame_header + 12]});
+    if (n < 0) {
+        out.resize(at);
+        throw service_error(std::string("encode message properties: ") + amqp_error_string2(n), false);
+    }
+    close_frame(out, at, 12 + static_cast<std::size_t>(n));
+
+    // Body frames of at most frame_max - 8 bytes each (header and end byte included).
+    const std::size_t chunk = frame_max > frame_header + 1 ? frame_max - frame_header - 1 : body.size();
+    for (std::size_t off = 0; off < body.size(); off += chunk) {
+        const std::size_t len = std::min(chunk, body.size() - off);
+        at = open_frame(out, AMQP_FRAME_BODY, channel, len);
+        std::memcpy(&out[at + frame_header], body.data() + off, len);
+        close_frame(out, at, len);
+    }
+}
+
+}  // namespace pfo3::queue::detail
