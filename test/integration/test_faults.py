@@ -352,6 +352,35 @@ def test_unroutable_task_is_answered_unavailable_never_ok(pfo3, queue, broker, r
     assert "unroutable" in serve.stderr()
 
 
+def test_worker_consuming_again_after_the_broker_cancels_its_consumer(pfo3, queue, store, broker,
+                                                                      raw_client):
+    """The queue deleted under a worker: RabbitMQ cancels the consumer (basic.cancel) while the
+    connection stays up. The worker must notice, declare the queue again and consume again,
+    rather than sit on a live connection that no longer delivers anything."""
+    serve = pfo3.serve(queue)
+    worker = pfo3.work(queue, store)
+    wait_until(lambda: broker.consumer_count(queue) == 1, DEADLINE_S, "the worker to consume")
+    broker.delete_queues([queue])
+
+    def consumers():
+        try:
+            return broker.consumer_count(queue)
+        except pika.exceptions.ChannelClosedByBroker:  # 404: not declared again yet
+            return None
+
+    # Only the worker declares the queue again (serve declares at its own connect only).
+    wait_until(lambda: consumers() == 1, DEADLINE_S,
+               "the worker to declare the queue again and consume from it")
+    c = raw_client(serve.port)
+    r = c.request({"id": "after-cancel", "type": "echo", "payload": "still here"}, timeout=DEADLINE_S)
+    assert r["ok"] is True, r
+    records = wait_for_results(store, ["after-cancel"], timeout=DEADLINE_S)
+    assert records["after-cancel"]["result"] == "still here"
+    assert "cancelled the consumer" in worker.stderr()
+    assert worker.proc.poll() is None and serve.proc.poll() is None
+    assert_queues_empty(broker, queue)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 1 MiB tmpfs (root only; the test is skipped otherwise); unmounted at the end."""
