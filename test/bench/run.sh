@@ -135,6 +135,11 @@ done
 # Latency at a fixed 2000 tasks/s (open loop; a window large enough never to hold a send back).
 bench latency-2000 "${common[@]}" --rate 2000 --tasks $((2000 * latency_s)) --connections 4 --window 1024
 
+# Serve's memory holding 1000 connections (issue 5: <= 30 MiB).
+log "scenario hold-1000-connections"
+python3 "$root/test/bench/hold_connections.py" --server "$server" --serve-pid "$serve_pid" --connections 1000 \
+    | tee "$results/hold-1000-connections.txt" || failed=1
+
 # --- tables and plots ------------------------------------------------------------------------
 python3 "$root/test/bench/summarize.py" "$results" > "$results/tables.md"
 if [ $have_gnuplot -eq 1 ]; then
