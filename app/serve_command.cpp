@@ -7,9 +7,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
-#include <mutex>
 
 #include "common.hpp"
+#include "status_reader.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/clock.hpp"
 #include "pfo3/core/log.hpp"
@@ -19,7 +19,6 @@
 #include "pfo3/net/server.hpp"
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/queue/publisher.hpp"
-#include "pfo3/store/result_store.hpp"
 
 namespace pfo3::app {
 
@@ -27,18 +26,23 @@ namespace {
 
 namespace asio = boost::asio;
 
+// Enough to overlap a few store round trips; each thread holds one store connection.
+constexpr std::size_t status_threads = 4;
+// Beyond this many status reads waiting for the store, answer `overloaded` at once.
+constexpr std::size_t max_waiting_status = 4096;
+
 // Turns requests into publishes and status look-ups. Runs on the I/O thread; publish
-// completions arrive on the publisher thread and go back through `reply`, which the server
-// posts to the connection's strand.
+// completions arrive on the publisher thread, status answers on a status_reader thread, and
+// both go back through `reply`, which the server posts to the connection's strand.
 class serve_dispatcher final : public net::dispatcher {
 public:
-    serve_dispatcher(queue::publisher& pub, std::string queue, std::string store_uri)
-        : pub_(pub), queue_(std::move(queue)), store_uri_(std::move(store_uri)) {}
+    serve_dispatcher(queue::publisher& pub, std::string queue, status_reader& status)
+        : pub_(pub), queue_(std::move(queue)), status_(status) {}
 
     void dispatch(json::request req, reply done) override {
         switch (req.kind) {
         case json::op::ping: done(json::encode_pong()); return;
-        case json::op::status: answer_status(req.id, done); return;
+        case json::op::status: status_.read(std::move(req.id), std::move(done)); return;
         case json::op::submit: submit(std::move(req), std::move(done)); return;
         }
     }
@@ -81,25 +85,9 @@ private:
         return json::encode_rejected(request_error::unavailable, default_message(request_error::unavailable), id);
     }
 
-    // Status reads are small local reads (file store); the store is opened on first use so
-    // serve runs on hosts where only workers can reach the store.
-    void answer_status(const std::string& id, const reply& done) {
-        try {
-            std::lock_guard lock(store_mutex_);
-            if (!store_) store_ = store::open_store(store_uri_);
-            done(json::encode_status(id, store_->read(id)));
-        } catch (const std::exception& e) {
-            PFO3_LOG(warn, "status request failed: result store unavailable", {{"task_id", id}, {"error", e.what()}});
-            done(json::encode_rejected(request_error::unavailable,
-                                       std::string("result store unavailable: ") + e.what(), id));
-        }
-    }
-
     queue::publisher& pub_;
     std::string queue_;
-    std::string store_uri_;
-    std::mutex store_mutex_;
-    std::unique_ptr<store::result_store> store_;
+    status_reader& status_;
 };
 
 // Each connection is a descriptor: lift the soft limit to the hard one (1024 by default
@@ -154,7 +142,9 @@ int run_serve(config::settings s, const serve_options& opts) {
     sopts.max_pipelined = s.serve.max_pipelined;
 
     asio::io_context io(1);
-    serve_dispatcher dispatcher(pub, s.amqp.queue, s.store.uri);
+    // Before the server, so it outlives every session that may still be waiting for a reply.
+    status_reader status(s.store.uri, status_threads, max_waiting_status);
+    serve_dispatcher dispatcher(pub, s.amqp.queue, status);
     net::server server(io, sopts, dispatcher);
 
     pub.start();

@@ -8,8 +8,10 @@ starts both and exports them.
 """
 import json
 import os
+import select
 import signal
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -210,3 +212,29 @@ def test_worker_refuses_a_missing_postgres_database_with_status_2(pfo3, queue):
     assert r.returncode == 2, f"rc={r.returncode}\n{r.stderr[-2000:]}"
     assert 'database "t_no_such_database" does not exist' in r.stderr, r.stderr
     assert urlsplit(admin).password not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("kind", ["postgresql"])
+def test_a_status_read_stuck_on_the_store_holds_up_no_other_connection(pfo3, queue, store_at,
+                                                                        raw_client):
+    """serve reads status on threads of its own: while one status waits for a PostgreSQL that
+    does not answer (postmaster stopped with SIGSTOP: TCP connects, the startup never does),
+    pings and submits on other connections are answered."""
+    cluster = os.environ.get("PFO3_TEST_POSTGRES_DIR")
+    if not cluster:
+        pytest.skip("needs PFO3_TEST_POSTGRES_DIR (a private cluster this test may pause)")
+    serve = pfo3.serve(queue, env={"PFO3_STORE": store_at})
+    waiting, other = raw_client(serve.port), raw_client(serve.port)
+    postmaster = int((Path(cluster) / "data" / "postmaster.pid").read_text().split()[0])
+    os.kill(postmaster, signal.SIGSTOP)
+    try:
+        waiting.send(b'{"op":"status","id":"nobody-yet"}\n')
+        assert other.request({"op": "ping"}, timeout=60)["ok"] is True
+        assert other.request({"id": "while-waiting", "type": "echo", "payload": 1}, timeout=60)["ok"] is True
+        # Both answers came while the status read was still waiting for the store.
+        readable, _, _ = select.select([waiting.sock], [], [], 0)
+        assert not readable, "the status was answered before PostgreSQL was resumed"
+    finally:
+        os.kill(postmaster, signal.SIGCONT)
+    r = waiting.read(timeout=60)
+    assert r["id"] == "nobody-yet" and (r.get("status") == "pending" or r["error"] == "unavailable"), r

@@ -1,0 +1,91 @@
+#include "status_reader.hpp"
+
+#include <chrono>
+
+#include "pfo3/core/error.hpp"
+#include "pfo3/core/log.hpp"
+#include "pfo3/json/protocol.hpp"
+#include "pfo3/store/result_store.hpp"
+
+namespace pfo3::app {
+
+namespace {
+
+constexpr auto exit_wait = std::chrono::seconds(2);
+
+}  // namespace
+
+status_reader::status_reader(std::string store_uri, std::size_t threads, std::size_t max_waiting)
+    : s_(std::make_shared<shared>()) {
+    s_->store_uri = std::move(store_uri);
+    s_->max_waiting = max_waiting;
+    s_->running = threads;
+    threads_.reserve(threads);
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([s = s_] { run(s); });
+}
+
+status_reader::~status_reader() {
+    bool all_exited;
+    {
+        std::unique_lock lk(s_->mu);
+        s_->stopping = true;
+        s_->waiting.clear();
+        s_->cv.notify_all();
+        all_exited = s_->exited.wait_for(lk, exit_wait, [this] { return s_->running == 0; });
+    }
+    if (!all_exited)
+        PFO3_LOG(warn, "a status read is still waiting for the result store; not waiting for it any longer");
+    for (auto& t : threads_) {
+        if (all_exited) t.join();
+        else t.detach();
+    }
+}
+
+void status_reader::read(std::string id, net::dispatcher::reply done) {
+    {
+        std::lock_guard lk(s_->mu);
+        if (!s_->stopping && s_->waiting.size() < s_->max_waiting) {
+            s_->waiting.push_back(job{std::move(id), std::move(done)});
+            s_->cv.notify_one();
+            return;
+        }
+    }
+    done(json::encode_rejected(request_error::overloaded, "too many status requests waiting for the result store",
+                               id));
+}
+
+void status_reader::run(const std::shared_ptr<shared>& s) {
+    // Opened on first use, so serve runs on hosts where only workers reach the store; dropped
+    // after a failure, so the next read connects afresh.
+    std::unique_ptr<store::result_store> store;
+    for (;;) {
+        job j;
+        {
+            std::unique_lock lk(s->mu);
+            s->cv.wait(lk, [&] { return s->stopping || !s->waiting.empty(); });
+            if (s->stopping) {
+                --s->running;
+                s->exited.notify_all();
+                return;
+            }
+            j = std::move(s->waiting.front());
+            s->waiting.pop_front();
+        }
+        std::string line;
+        try {
+            if (!store) store = store::open_store(s->store_uri);
+            line = json::encode_status(j.id, store->read(j.id));
+        } catch (const std::exception& e) {
+            store.reset();
+            PFO3_LOG(warn, "status request failed: result store unavailable", {{"task_id", j.id}, {"error", e.what()}});
+            line = json::encode_rejected(request_error::unavailable,
+                                         std::string("result store unavailable: ") + e.what(), j.id);
+        }
+        // Under the lock: once the destructor has set `stopping`, no reply reaches an I/O
+        // loop that may be gone (done() only posts, it never blocks).
+        std::lock_guard lk(s->mu);
+        if (!s->stopping) j.done(std::move(line));
+    }
+}
+
+}  // namespace pfo3::app
