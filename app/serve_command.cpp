@@ -10,6 +10,7 @@
 
 #include "common.hpp"
 #include "status_reader.hpp"
+#include "store_access.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/clock.hpp"
 #include "pfo3/core/log.hpp"
@@ -143,7 +144,7 @@ int run_serve(config::settings s, const serve_options& opts) {
 
     asio::io_context io(1);
     // Before the server, so it outlives every session that may still be waiting for a reply.
-    status_reader status(s.store.uri, status_threads, max_waiting_status);
+    status_reader status([&s] { return open_configured_store(s); }, status_threads, max_waiting_status);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status);
     net::server server(io, sopts, dispatcher);
 

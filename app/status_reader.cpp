@@ -5,7 +5,6 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/json/protocol.hpp"
-#include "pfo3/store/result_store.hpp"
 
 namespace pfo3::app {
 
@@ -15,9 +14,9 @@ constexpr auto exit_wait = std::chrono::seconds(2);
 
 }  // namespace
 
-status_reader::status_reader(std::string store_uri, std::size_t threads, std::size_t max_waiting)
+status_reader::status_reader(opener open, std::size_t threads, std::size_t max_waiting)
     : s_(std::make_shared<shared>()) {
-    s_->store_uri = std::move(store_uri);
+    s_->open = std::move(open);
     s_->max_waiting = max_waiting;
     s_->running = threads;
     threads_.reserve(threads);
@@ -73,7 +72,7 @@ void status_reader::run(const std::shared_ptr<shared>& s) {
         }
         std::string line;
         try {
-            if (!store) store = store::open_store(s->store_uri);
+            if (!store) store = s->open();
             line = json::encode_status(j.id, store->read(j.id));
         } catch (const std::exception& e) {
             store.reset();

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,13 +15,16 @@
 #include <vector>
 
 #include "pfo3/net/dispatcher.hpp"
+#include "pfo3/store/result_store.hpp"
 
 namespace pfo3::app {
 
 class status_reader {
 public:
-    /// Starts `threads` reader threads for the store at `store_uri`.
-    status_reader(std::string store_uri, std::size_t threads, std::size_t max_waiting);
+    /// Opens one store handle (called on a reader thread, on first use and after a failure).
+    using opener = std::function<std::unique_ptr<store::result_store>()>;
+    /// Starts `threads` reader threads.
+    status_reader(opener open, std::size_t threads, std::size_t max_waiting);
     /// Stops the threads; reads still waiting are dropped unanswered (their connections are
     /// closed by then: serve destroys this only after its I/O loop has ended). A thread stuck
     /// in a store round trip is waited for at most `exit_wait`, then left behind (it owns
@@ -40,7 +44,7 @@ private:
     };
     // Shared with the threads, so one left behind at exit still has it.
     struct shared {
-        std::string store_uri;
+        opener open;
         std::size_t max_waiting;
         std::mutex mu;
         std::condition_variable cv;       // a job or the stop

@@ -17,6 +17,7 @@
 #include "pfo3/queue/publisher.hpp"
 #include "pfo3/store/result_store.hpp"
 #include "result_committer.hpp"
+#include "store_access.hpp"
 #include "task_processor.hpp"
 
 namespace pfo3::app {
@@ -97,7 +98,7 @@ int run_work(config::settings s, const work_options& opts) {
     auto url = queue::amqp_url::parse(s.amqp.url);
     std::unique_ptr<store::result_store> store;
     try {
-        store = store::open_store(s.store.uri);
+        store = open_configured_store(s);
     } catch (const service_error& e) {
         if (e.retryable()) throw;
         throw config_error(std::string("store: ") + e.what());

@@ -140,3 +140,43 @@ def test_two_workers_on_one_store_write_every_result_under_its_key(pfo3, queue, 
     assert len({l["id"] for l in lines}) == 50
     for l in lines:
         assert json.loads(get_object(f"{prefix}/{l['id']}.json"))["result"] == l["result"]
+
+
+def config_with_keys(tmp_path, secret, mode):
+    """A config file holding the S3 keys (this process's key id, `secret`), chmod `mode`."""
+    path = tmp_path / "pfo3-s3.toml"
+    path.write_text(f'[store]\ns3_access_key_id = "{os.environ["AWS_ACCESS_KEY_ID"]}"\n'
+                    f's3_secret_access_key = "{secret}"\n')
+    path.chmod(mode)
+    return path
+
+
+#: The environment's keys set empty: empty counts as unset, so the config's keys are used.
+NO_ENV_KEYS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": ""}
+
+
+def test_credentials_from_the_config_file_store_results(pfo3, queue, prefix, tmp_path):
+    config = config_with_keys(tmp_path, os.environ["AWS_SECRET_ACCESS_KEY"], 0o600)
+    uri = s3_uri(prefix)
+    serve = pfo3.serve(queue, env={"PFO3_STORE": uri, **NO_ENV_KEYS}, config=config)
+    worker = pfo3.work(queue, extra=["--store", uri], env=NO_ENV_KEYS, config=config)
+
+    r = pfo3.send(serve.address, ["from the file"], extra=["--wait=30"])
+
+    assert r.returncode == 0, r.stderr
+    line = status_lines(r)[0]
+    assert json.loads(get_object(f"{prefix}/{line['id']}.json"))["result"] == "from the file"
+    assert "group or others may read it" not in worker.stderr(), "mode 600 draws no warning"
+
+
+def test_a_wrong_secret_in_a_readable_config_exits_2_and_warns_without_showing_it(pfo3, queue, prefix,
+                                                                                  tmp_path):
+    secret = "wrong-file-secret-4711"
+    config = config_with_keys(tmp_path, secret, 0o644)
+    w = pfo3.work(queue, extra=["--store", s3_uri(prefix)], env=NO_ENV_KEYS, config=config, ready=False)
+
+    assert w.wait_exit() == 2
+    err = w.stderr()
+    assert "SignatureDoesNotMatch" in err and f"s3://{BUCKET}/{prefix}" in err
+    assert "group or others may read it" in err and str(config) in err
+    assert secret not in err

@@ -88,6 +88,13 @@ problem check_amqp_url(std::string_view v) {
     return "must start with amqp:// or amqps://, got " + quote(log::mask_url(v));
 }
 
+// Credentials go into a signed header: printable ASCII only. The message never quotes them.
+problem check_credential(std::string_view v) {
+    for (unsigned char c : v)
+        if (c < 0x21 || c > 0x7e) return std::string("must be printable ASCII without spaces (value not shown)");
+    return std::nullopt;
+}
+
 problem check_store_uri(std::string_view v) {
     constexpr std::string_view need_location[] = {"file://", "s3://"};
     for (auto scheme : need_location)
@@ -160,6 +167,10 @@ const std::vector<key_spec>& table() {
         integer<&settings::work, &work_settings::shutdown_grace_s>("work", "shutdown_grace_s", 0,
                                                                    3600),
         text<&settings::store, &store_settings::uri>("store", "uri", check_store_uri),
+        text<&settings::store, &store_settings::s3_access_key_id>("store", "s3_access_key_id", check_credential),
+        text<&settings::store, &store_settings::s3_secret_access_key>("store", "s3_secret_access_key",
+                                                                      check_credential),
+        text<&settings::store, &store_settings::s3_session_token>("store", "s3_session_token", check_credential),
         integer<&settings::retry, &retry_settings::max_attempts>("retry", "max_attempts", 1,
                                                                  1000),
         number<&settings::retry, &retry_settings::backoff_base_s>("retry", "backoff_base_s", 0,

@@ -21,9 +21,10 @@ struct s3_credentials {
     std::string secret_access_key;
     std::string session_token;  ///< empty: none (sent as x-amz-security-token otherwise)
 
-    /// From AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. Throws config_error
-    /// (naming the variables, not their values) if the key id or the secret is missing.
-    static s3_credentials from_environment();
+    /// From AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN when the first two
+    /// are set, else from the config's keys. Throws config_error (naming the variables and
+    /// keys, never their values) if neither gives a key id and a secret.
+    static s3_credentials resolve(const s3_config_keys& config);
 };
 
 /// Tuning of an s3_store; the defaults are what open_store() uses.

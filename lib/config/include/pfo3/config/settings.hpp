@@ -47,6 +47,10 @@ struct work_settings {
 /// [store]: where results go (file://, postgresql://, s3://).
 struct store_settings {
     std::string uri = "file:///var/lib/pfo3/results";
+    /// S3 credentials when AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set; empty: none.
+    std::string s3_access_key_id;
+    std::string s3_secret_access_key;  ///< never logged or quoted in errors
+    std::string s3_session_token;      ///< never logged or quoted in errors
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const store_settings&) const = default;

@@ -1,0 +1,33 @@
+#include "store_access.hpp"
+
+#include <sys/stat.h>
+
+#include <atomic>
+
+#include "pfo3/core/log.hpp"
+
+namespace pfo3::app {
+
+namespace {
+
+// Like ssh with a private key: a secret in a file others can read is worth a warning, not a
+// refusal (the operator may have reasons, e.g. a group that runs only pfo3).
+void warn_if_readable(const config::settings& s) {
+    static std::atomic<bool> warned{false};
+    if (s.store.s3_secret_access_key.empty() && s.store.s3_session_token.empty()) return;
+    struct stat st {};
+    if (::stat(s.source.c_str(), &st) != 0 || (st.st_mode & (S_IRGRP | S_IROTH)) == 0) return;
+    if (warned.exchange(true)) return;
+    PFO3_LOG(warn, "the config file holds an S3 secret and group or others may read it; chmod 600 it",
+             {{"config", s.source}});
+}
+
+}  // namespace
+
+std::unique_ptr<store::result_store> open_configured_store(const config::settings& s) {
+    warn_if_readable(s);
+    store::s3_config_keys keys{s.store.s3_access_key_id, s.store.s3_secret_access_key, s.store.s3_session_token};
+    return store::open_store(s.store.uri, keys);
+}
+
+}  // namespace pfo3::app
