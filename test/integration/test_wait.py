@@ -41,7 +41,9 @@ def test_wait_exits_1_when_a_task_ends_dead(pfo3, system):
 
 
 def test_wait_times_out_with_pending_status_and_exit_1(pfo3, system):
-    r = pfo3.send(system.address, ["5000"], type_="sleep", extra=["--wait=0.3"])
+    # An integer payload: the string "5000" would be refused by `sleep` at once (dead), and
+    # the test would then depend on how fast that is stored.
+    r = pfo3.send(system.address, ['{"type":"sleep","payload":5000}'], extra=["--json", "--wait=0.3"])
 
     assert r.returncode == 1
     assert [l["status"] for l in status_lines(r)] == ["pending"]
