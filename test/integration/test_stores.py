@@ -245,3 +245,28 @@ def test_a_status_read_stuck_on_the_store_holds_up_no_other_connection(pfo3, que
     r = waiting.read(timeout=120)
     assert r is not None and (r["id"], r.get("status")) == ("nobody-yet", "pending"), r
 
+
+def test_send_wait_keeps_asking_while_the_store_cannot_be_read(pfo3, queue):
+    """`unavailable` from status is a state of the store, not of the task: --wait asks again
+    until its deadline, and prints the result once the store can be read."""
+    admin = os.environ.get("PFO3_TEST_POSTGRES_URL")
+    if not admin:
+        pytest.skip("needs PFO3_TEST_POSTGRES_URL")
+    name = "t_" + uuid.uuid4().hex[:16]
+    uri = with_database(admin, name)  # created only once --wait has met the missing database
+    serve = pfo3.serve(queue, env={"PFO3_STORE": uri})
+    sender = pfo3._daemon("send", ["send", "--server", serve.address, "--wait=120", "late"], {})
+    try:
+        wait_until(lambda: sender.proc.poll() is not None or
+                   any("status request failed" in l and "does not exist" in l
+                       for l in serve.stderr().splitlines()), 60,
+                   "a status answered `unavailable` (missing database)")
+        assert sender.proc.poll() is None, f"--wait gave up on `unavailable`: {sender.stderr()}"
+        PostgresDatabase.create(admin, name)
+        pfo3.work(queue, extra=["--store", uri])
+
+        assert sender.wait_exit(120) == 0, sender.stderr()
+        [line] = [json.loads(l) for l in sender.stdout_path.read_text().splitlines()]
+        assert (line["status"], line["result"]) == ("done", "late"), line
+    finally:
+        PostgresDatabase.drop(admin, name)

@@ -50,8 +50,16 @@ class PostgresDatabase:
     def __init__(self, admin_url):
         self.admin_url = admin_url
         self.name = "t_" + uuid.uuid4().hex[:16]
-        psql(admin_url, f"CREATE DATABASE {self.name}")
+        self.create(admin_url, self.name)
         self.url = with_database(admin_url, self.name)
+
+    @staticmethod
+    def create(admin_url, name):
+        psql(admin_url, f"CREATE DATABASE {name}")
+
+    @staticmethod
+    def drop(admin_url, name):
+        psql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def sql(self, query):
         return psql(self.url, query)
@@ -68,7 +76,7 @@ class PostgresDatabase:
         return int(self.sql("SELECT count(*) FROM pfo3_tasks WHERE status IN ('done', 'dead')"))
 
     def close(self):
-        psql(self.admin_url, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        self.drop(self.admin_url, self.name)
 
 
 def postgres_outage(cluster_dir, action):
