@@ -27,9 +27,14 @@ void ask_status(const std::string& server, const std::vector<std::string>& ids, 
         [&](std::size_t i, const std::string& line) { lines[i] = line; });
 }
 
+// Final: the task is done or dead, or serve refused the question for good. `unavailable` (the
+// store cannot be read right now) and `overloaded` (too many status reads waiting) pass, so
+// they are asked again until the deadline like `pending`.
 bool is_final(const std::string& line) {
     auto r = json::decode_response(line);
-    return !r || !r->ok || r->status == "done" || r->status == "dead";
+    if (!r) return true;
+    if (!r->ok) return r->error != "unavailable" && r->error != "overloaded";
+    return r->status == "done" || r->status == "dead";
 }
 
 }  // namespace

@@ -42,7 +42,11 @@ s3_port=${PFO3_BENCH_S3_PORT:-9107}
 log "start RabbitMQ :$rabbit_port, PostgreSQL :$pg_port, S3 :$s3_port"
 "$root/test/services/rabbitmq.sh" start "$state/rabbitmq" "$rabbit_port" >&2
 mkdir -p "$state/pg" && chmod 777 "$state/pg"
-pg_url=$("$root/test/services/postgres.sh" start "$state/pg" "$pg_port")
+# Durable like a production server (postgres.sh defaults to fsync=off for tests): the
+# comparison with the file store, which fsyncs every group, is only fair this way.
+pg_url=$(PFO3_PG_DURABLE=1 "$root/test/services/postgres.sh" start "$state/pg" "$pg_port")
+pg_durability=$("$root/test/services/postgres.sh" psql "$state/pg" -d pfo3 -Atc \
+    "SELECT 'fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')")
 "$root/test/services/s3.sh" start "$state/s3" "$s3_port" pfo3-bench >&2
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 amqp="amqp://guest:guest@127.0.0.1:$rabbit_port/%2f"
@@ -109,7 +113,7 @@ measure file "file://$state/files" --store "file://$state/files"
 measure postgresql "$pg_url" --no-results
 measure s3 "s3://pfo3-bench/run?endpoint=http://127.0.0.1:$s3_port&region=us-east-1"
 
-echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on \`$(hostname)\`, $tasks echo tasks per store, 2 workers (prefetch 256, 2 handler threads), 4 connections x window 256."
+echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on \`$(hostname)\`, $tasks echo tasks per store, 2 workers (prefetch 256, 2 handler threads), 4 connections x window 256; PostgreSQL $pg_durability."
 echo
 echo "| store | accepted | accepted/s | stored | end to end tasks/s | results seen by |"
 echo "| --- | ---: | ---: | ---: | ---: | --- |"

@@ -178,5 +178,6 @@ def test_a_wrong_secret_in_a_readable_config_exits_2_and_warns_without_showing_i
     assert w.wait_exit() == 2
     err = w.stderr()
     assert "SignatureDoesNotMatch" in err and f"s3://{BUCKET}/{prefix}" in err
+    assert "check store.s3_secret_access_key" in err, "the message names the key to fix"
     assert "group or others may read it" in err and str(config) in err
     assert secret not in err

@@ -11,15 +11,14 @@ import os
 import select
 import signal
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from helpers.processes import submit_ids, wait_until
 from helpers.stores import (PacedSend, PostgresDatabase, count_lines, file_store_count,
-                            postgres_outage, statuses, wait_final_statuses, with_database,
-                            with_password)
+                            postgres_frozen, postgres_outage, statuses, unread_bytes_at_port,
+                            wait_final_statuses, with_database, with_password)
 
 KINDS = ["file", "postgresql", "s3"]
 #: What a worker logs when a write fails; it must appear once per outage, not per task.
@@ -218,23 +217,56 @@ def test_worker_refuses_a_missing_postgres_database_with_status_2(pfo3, queue):
 def test_a_status_read_stuck_on_the_store_holds_up_no_other_connection(pfo3, queue, store_at,
                                                                         raw_client):
     """serve reads status on threads of its own: while one status waits for a PostgreSQL that
-    does not answer (postmaster stopped with SIGSTOP: TCP connects, the startup never does),
-    pings and submits on other connections are answered."""
+    does not answer (every process of the cluster stopped with SIGSTOP: the kernel still accepts
+    connections and buffers queries, nothing answers them), pings and submits on other
+    connections are answered."""
     cluster = os.environ.get("PFO3_TEST_POSTGRES_DIR")
     if not cluster:
         pytest.skip("needs PFO3_TEST_POSTGRES_DIR (a private cluster this test may pause)")
-    serve = pfo3.serve(queue, env={"PFO3_STORE": store_at})
+    # A connection opened while the cluster is stopped waits for it as long as the test needs,
+    # not libpq's default 10 s after which the status would be answered `unavailable`.
+    sep = "&" if "?" in store_at else "?"
+    serve = pfo3.serve(queue, env={"PFO3_STORE": f"{store_at}{sep}connect_timeout=600"})
     waiting, other = raw_client(serve.port), raw_client(serve.port)
-    postmaster = int((Path(cluster) / "data" / "postmaster.pid").read_text().split()[0])
-    os.kill(postmaster, signal.SIGSTOP)
-    try:
+    pg_port = urlsplit(store_at).port
+
+    with postgres_frozen(cluster):
         waiting.send(b'{"op":"status","id":"nobody-yet"}\n')
-        assert other.request({"op": "ping"}, timeout=60)["ok"] is True
-        assert other.request({"id": "while-waiting", "type": "echo", "payload": 1}, timeout=60)["ok"] is True
-        # Both answers came while the status read was still waiting for the store.
+        # The read has reached PostgreSQL and waits there; an I/O thread doing the read itself
+        # would now be stuck. (60 s bounds a failure; nothing waits on it otherwise.)
+        wait_until(lambda: unread_bytes_at_port(pg_port) > 0, 60,
+                   "serve's status read to reach the stopped PostgreSQL")
+        assert other.request({"op": "ping"}, timeout=60) == {"ok": True, "op": "pong"}
+        accepted = other.request({"id": "while-waiting", "type": "echo", "payload": 1}, timeout=60)
+        assert accepted == {"ok": True, "id": "while-waiting", "status": "queued"}, accepted
         readable, _, _ = select.select([waiting.sock], [], [], 0)
-        assert not readable, "the status was answered before PostgreSQL was resumed"
+        assert not readable, "the status was answered while PostgreSQL could not answer"
+
+    r = waiting.read(timeout=120)
+    assert r is not None and (r["id"], r.get("status")) == ("nobody-yet", "pending"), r
+
+
+def test_send_wait_keeps_asking_while_the_store_cannot_be_read(pfo3, queue):
+    """`unavailable` from status is a state of the store, not of the task: --wait asks again
+    until its deadline, and prints the result once the store can be read."""
+    admin = os.environ.get("PFO3_TEST_POSTGRES_URL")
+    if not admin:
+        pytest.skip("needs PFO3_TEST_POSTGRES_URL")
+    name = "t_" + uuid.uuid4().hex[:16]
+    uri = with_database(admin, name)  # created only once --wait has met the missing database
+    serve = pfo3.serve(queue, env={"PFO3_STORE": uri})
+    sender = pfo3._daemon("send", ["send", "--server", serve.address, "--wait=120", "late"], {})
+    try:
+        wait_until(lambda: sender.proc.poll() is not None or
+                   any("status request failed" in l and "does not exist" in l
+                       for l in serve.stderr().splitlines()), 60,
+                   "a status answered `unavailable` (missing database)")
+        assert sender.proc.poll() is None, f"--wait gave up on `unavailable`: {sender.stderr()}"
+        PostgresDatabase.create(admin, name)
+        pfo3.work(queue, extra=["--store", uri])
+
+        assert sender.wait_exit(120) == 0, sender.stderr()
+        [line] = [json.loads(l) for l in sender.stdout_path.read_text().splitlines()]
+        assert (line["status"], line["result"]) == ("done", "late"), line
     finally:
-        os.kill(postmaster, signal.SIGCONT)
-    r = waiting.read(timeout=60)
-    assert r["id"] == "nobody-yet" and (r.get("status") == "pending" or r["error"] == "unavailable"), r
+        PostgresDatabase.drop(admin, name)

@@ -48,6 +48,7 @@ public:
                 fail(key.source(), section, unknown_top_level(section, node));
         }
         check_backoff(s);
+        check_s3_keys(s);
         return s;
     }
 
@@ -135,6 +136,17 @@ private:
             if (auto p = detail::check_backoff_base(s.retry))
                 fail(base_at->second, "retry.backoff_base_s", *p);
         }
+    }
+
+    void check_s3_keys(const settings& s) const {
+        auto p = detail::check_s3_pair(s.store);
+        if (!p) return;
+        // Blame the first of the keys the file set (one is: the defaults are all empty).
+        const toml::source_region* first = nullptr;
+        for (const char* key : {"store.s3_access_key_id", "store.s3_secret_access_key", "store.s3_session_token"})
+            if (auto at = where_.find(key); at != where_.end() && (!first || at->second.begin < first->begin))
+                first = &at->second;
+        if (first) fail(*first, "store", *p);
     }
 
     void read_handlers(const toml::node& node, settings& s) const {

@@ -297,6 +297,14 @@ problem check_backoff_base(const retry_settings& r) {
            "), got " + format_number(r.backoff_base_s);
 }
 
+problem check_s3_pair(const store_settings& st) {
+    bool has_id = !st.s3_access_key_id.empty();
+    bool has_secret = !st.s3_secret_access_key.empty();
+    if (has_id == has_secret && (has_id || st.s3_session_token.empty())) return std::nullopt;
+    return "store.s3_access_key_id and store.s3_secret_access_key go together (a session token needs "
+           "both): set both or neither";
+}
+
 problem check_handler_name(std::string_view name) {
     if (is_name(name, 128)) return std::nullopt;
     return "a handler name must be 1 to 128 characters of [A-Za-z0-9._:-], got " + quote(name);

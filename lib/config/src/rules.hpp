@@ -73,6 +73,10 @@ problem check_backoff_max(const retry_settings& r);
 /// The same rule, worded for backoff_base_s (when only the base was set in a file).
 problem check_backoff_base(const retry_settings& r);
 
+/// The S3 keys of [store]: a key id and a secret both or neither; a session token only with both
+/// (the store never mixes the file's keys with the environment's, so half a pair is useless).
+problem check_s3_pair(const store_settings& st);
+
 /// A handler's NAME in [handlers.NAME]: valid like a task type.
 problem check_handler_name(std::string_view name);
 /// A handler's command: non-empty, the program an absolute path or a bare name, no NUL.

@@ -53,9 +53,12 @@ std::string xml_tag(std::string_view xml, std::string_view tag) {
 }
 
 // What to do about an S3 error code, in words an operator can act on.
-std::string_view hint(std::string_view code) {
-    if (code == "SignatureDoesNotMatch") return " (check AWS_SECRET_ACCESS_KEY)";
-    if (code == "InvalidAccessKeyId") return " (check AWS_ACCESS_KEY_ID)";
+// `from_config`: the keys came from the config file, so that is where to look.
+std::string_view hint(std::string_view code, bool from_config) {
+    if (code == "SignatureDoesNotMatch")
+        return from_config ? " (check store.s3_secret_access_key)" : " (check AWS_SECRET_ACCESS_KEY)";
+    if (code == "InvalidAccessKeyId")
+        return from_config ? " (check store.s3_access_key_id)" : " (check AWS_ACCESS_KEY_ID)";
     if (code == "NoSuchBucket") return " (create the bucket or fix store.uri)";
     if (code == "AccessDenied") return " (the credentials need s3:PutObject and s3:GetObject on the prefix)";
     if (code == "AuthorizationHeaderMalformed" || code == "PermanentRedirect")
@@ -137,9 +140,9 @@ s3_credentials s3_credentials::resolve(const s3_config_keys& config) {
     };
     // The environment over the file, as for every other setting (SPEC 2), but as a pair: a key
     // id from one place and a secret from the other would never sign.
-    s3_credentials c{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")};
+    s3_credentials c{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN"), false};
     if (!c.access_key_id.empty() && !c.secret_access_key.empty()) return c;
-    c = {config.access_key_id, config.secret_access_key, config.session_token};
+    c = {config.access_key_id, config.secret_access_key, config.session_token, true};
     if (!c.access_key_id.empty() && !c.secret_access_key.empty()) return c;
     throw config_error("s3 store: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
                        "environment, or store.s3_access_key_id and store.s3_secret_access_key in the config");
@@ -264,7 +267,7 @@ void s3_store::perform(std::span<request* const> batch) {
     }
 }
 
-s3_store::verdict s3_store::judge(const request& r) {
+s3_store::verdict s3_store::judge(const request& r) const {
     if (r.code != CURLE_OK) {
         if (r.response.too_large)
             return {verdict_kind::fail, "the answer is larger than " + std::to_string(r.response.limit) + " bytes"};
@@ -276,7 +279,7 @@ s3_store::verdict s3_store::judge(const request& r) {
     std::string why = "HTTP " + std::to_string(r.status);
     if (!code.empty()) why += " " + code;
     if (auto message = xml_tag(r.response.text, "Message"); !message.empty()) why += ": " + message;
-    why += hint(code);
+    why += hint(code, credentials_.from_config);
     if (r.status == 404 && std::string_view(r.method) == "GET" && (code.empty() || code == "NoSuchKey"))
         return {verdict_kind::not_found, std::move(why)};
     bool retry = r.status >= 500 || r.status == 429 || r.status == 408 || code == "RequestTimeout" ||

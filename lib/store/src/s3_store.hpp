@@ -20,6 +20,7 @@ struct s3_credentials {
     std::string access_key_id;
     std::string secret_access_key;
     std::string session_token;  ///< empty: none (sent as x-amz-security-token otherwise)
+    bool from_config = false;   ///< the config's keys, not the environment's: errors say which to check
 
     /// From AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN when the first two
     /// are set, else from the config's keys. Throws config_error (naming the variables and
@@ -68,7 +69,7 @@ private:
 
     void perform(std::span<request* const> batch);
     void configure(CURL* handle, request& r);
-    static verdict judge(const request& r);
+    verdict judge(const request& r) const;
     void run_with_retries(std::span<request* const> batch, const char* what);
     [[noreturn]] void fail(const request& r, const verdict& v, const char* what) const;
 

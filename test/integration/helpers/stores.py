@@ -4,8 +4,11 @@ reading results back through `pfo3 status` (the same for every store).
 PostgreSQL: $PFO3_TEST_POSTGRES_URL names a role that may create databases (test/run starts a
 cluster with test/services/postgres.sh and exports it, with $PFO3_TEST_POSTGRES_DIR).
 """
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -47,8 +50,16 @@ class PostgresDatabase:
     def __init__(self, admin_url):
         self.admin_url = admin_url
         self.name = "t_" + uuid.uuid4().hex[:16]
-        psql(admin_url, f"CREATE DATABASE {self.name}")
+        self.create(admin_url, self.name)
         self.url = with_database(admin_url, self.name)
+
+    @staticmethod
+    def create(admin_url, name):
+        psql(admin_url, f"CREATE DATABASE {name}")
+
+    @staticmethod
+    def drop(admin_url, name):
+        psql(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def sql(self, query):
         return psql(self.url, query)
@@ -65,7 +76,7 @@ class PostgresDatabase:
         return int(self.sql("SELECT count(*) FROM pfo3_tasks WHERE status IN ('done', 'dead')"))
 
     def close(self):
-        psql(self.admin_url, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        self.drop(self.admin_url, self.name)
 
 
 def postgres_outage(cluster_dir, action):
@@ -74,6 +85,41 @@ def postgres_outage(cluster_dir, action):
     r = subprocess.run([str(POSTGRES_SH), action, str(cluster_dir)], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, f"postgres.sh {action}: {r.stderr}"
+
+
+@contextlib.contextmanager
+def postgres_frozen(cluster_dir):
+    """The whole cluster stopped with SIGSTOP, then continued: the kernel still accepts
+    connections and buffers queries, but nothing answers, like a server that hangs."""
+    postmaster = int((Path(cluster_dir) / "data" / "postmaster.pid").read_text().split()[0])
+    # The postmaster first, so that no backend forked meanwhile escapes the freeze.
+    os.kill(postmaster, signal.SIGSTOP)
+    stopped = [postmaster]
+    try:
+        for child in Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(child), signal.SIGSTOP)
+                stopped.append(int(child))
+        yield
+    finally:
+        for pid in reversed(stopped):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def unread_bytes_at_port(port):
+    """Bytes that clients sent to 127.0.0.1:`port` and the server has not read (TCP receive
+    queues from /proc/net/tcp, connections waiting in the accept queue included)."""
+    total = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local_port = int(fields[1].split(":")[1], 16)
+            rx_queue = int(fields[4].split(":")[1], 16)
+            if local_port == port:
+                total += rx_queue
+    return total
 
 
 def statuses(pfo3, server, ids, chunk=2000):

@@ -51,6 +51,9 @@ TEST_CASE("an empty file gives the defaults of SPEC section 3", "[parse]") {
     CHECK(s.work.prefetch == 1);
     CHECK(s.work.concurrency == 1);
     CHECK(s.store.uri == "file:///var/lib/pfo3/results");
+    CHECK(s.store.s3_access_key_id.empty());
+    CHECK(s.store.s3_secret_access_key.empty());
+    CHECK(s.store.s3_session_token.empty());
     CHECK(s.retry.max_attempts == 5);
     CHECK(s.retry.backoff_base_s == 1);
     CHECK(s.retry.backoff_factor == 4);
@@ -79,6 +82,9 @@ TEST_CASE("every key is read", "[parse]") {
     CHECK(s.work.concurrency == 8);
     CHECK(s.work.shutdown_grace_s == 120);
     CHECK(s.store.uri == "postgresql://pfo3:pw@db.example/pfo3");
+    CHECK(s.store.s3_access_key_id == "AKIDEXAMPLE");
+    CHECK(s.store.s3_secret_access_key == "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+    CHECK(s.store.s3_session_token == "FwoGZXIvYXdzEXAMPLE//token==");
     CHECK(s.retry.max_attempts == 3);
     CHECK(s.retry.backoff_base_s == 0.5);
     CHECK(s.retry.backoff_factor == 2);
@@ -199,6 +205,26 @@ TEST_CASE("errors about URLs mask the password", "[parse][errors][secrets]") {
                !Contains("hunter2"));
 }
 
+TEST_CASE("S3 keys are checked without ever quoting a secret", "[parse][errors][secrets]") {
+    CHECK(parse_error("[store]\ns3_access_key_id = \"AKID\"\ns3_secret_access_key = \"hunter2 x\"") ==
+          "pfo3.toml:3: store.s3_secret_access_key: must be printable ASCII without spaces (value not shown)");
+    CHECK(parse_error("[store]\ns3_session_token = \"tok\\u00e9n\"") ==
+          "pfo3.toml:2: store.s3_session_token: must be printable ASCII without spaces (value not shown)");
+    CHECK(parse_error("[store]\ns3_secret_access_key = 4711") ==
+          "pfo3.toml:2: store.s3_secret_access_key: expected a string, got an integer");
+    CHECK_THAT(parse_error("[store]\ns3_secret_access_key = \"hunter2\"\ns3_secret_access_key = \"x\""),
+               StartsWith("pfo3.toml:3: syntax error: ") && !Contains("hunter2"));
+    // A key id and a secret go together; the error names the first key the file set.
+    CHECK(parse_error("[store]\n\ns3_secret_access_key = \"hunter2\"") ==
+          "pfo3.toml:3: store: store.s3_access_key_id and store.s3_secret_access_key go together "
+          "(a session token needs both): set both or neither");
+    CHECK_THAT(parse_error("[store]\ns3_access_key_id = \"AKID\"\ns3_session_token = \"hunter2\""),
+               StartsWith("pfo3.toml:2: store: ") && !Contains("hunter2"));
+    auto s = parse_settings("[store]\ns3_access_key_id = \"AKID\"\ns3_secret_access_key = \"a/b+c=\"", "x");
+    CHECK(s.store.s3_secret_access_key == "a/b+c=");
+    CHECK_NOTHROW(validate(s));
+}
+
 TEST_CASE("a wrong type names the expected type", "[parse][errors]") {
     CHECK(parse_error("[work]\nprefetch = \"4\"") ==
           "pfo3.toml:2: work.prefetch: expected an integer, got a string");
@@ -297,6 +323,13 @@ TEST_CASE("validate re-checks ranges after flags, naming the key without a file"
           "serve.max_request_bytes: must be between 64 and 67108864, got 1");
     CHECK(broken([](settings& s) { s.serve.listen = "nope"; }) ==
           "serve.listen: must be HOST:PORT with a port between 0 and 65535, got \"nope\"");
+    CHECK(broken([](settings& s) { s.store.s3_secret_access_key = "hunter2 x"; }) ==
+          "store.s3_secret_access_key: must be printable ASCII without spaces (value not shown)");
+    CHECK(broken([](settings& s) {
+              s.store.s3_access_key_id = "AKID";
+              s.store.s3_secret_access_key.clear();
+          }) == "store: store.s3_access_key_id and store.s3_secret_access_key go together (a session token "
+                "needs both): set both or neither");
     CHECK(broken([](settings& s) { s.amqp.url = "amqx://u:pw@h"; }) ==
           "amqp.url: must start with amqp:// or amqps://, got \"amqx://u:***@h\"");
     CHECK(broken([](settings& s) { s.amqp.queue = ""; }) ==

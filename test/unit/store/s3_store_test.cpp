@@ -440,3 +440,21 @@ TEST_CASE("credentials come from the config when the environment has none, the e
     ::setenv("AWS_ACCESS_KEY_ID", saved_id.c_str(), 1);
     ::setenv("AWS_SECRET_ACCESS_KEY", saved_secret.c_str(), 1);
 }
+
+TEST_CASE("a refused secret from the config names the config key to check, not the variable", "[s3_store]") {
+    fake_s3 s3;
+    open_fake(s3);  // sets the environment's pair for the process
+    std::string saved_id = std::getenv("AWS_ACCESS_KEY_ID"), saved_secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+    ::unsetenv("AWS_ACCESS_KEY_ID");
+    ::unsetenv("AWS_SECRET_ACCESS_KEY");
+    const std::string uri = "s3://bkt/p?endpoint=" + s3.endpoint();
+    s3.fail_next(403, s3_error("SignatureDoesNotMatch"));
+    CHECK_THROWS_WITH(pfo3::store::open_store(uri, {"AKIDFILE", "file-secret-never-shown", ""}),
+                      Catch::Contains("check store.s3_secret_access_key") &&
+                          !Catch::Contains("AWS_SECRET_ACCESS_KEY") && !Catch::Contains("file-secret-never-shown"));
+    s3.fail_next(403, s3_error("InvalidAccessKeyId"));
+    CHECK_THROWS_WITH(pfo3::store::open_store(uri, {"AKIDFILE", "file-secret-never-shown", ""}),
+                      Catch::Contains("check store.s3_access_key_id"));
+    ::setenv("AWS_ACCESS_KEY_ID", saved_id.c_str(), 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", saved_secret.c_str(), 1);
+}
