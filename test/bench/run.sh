@@ -2,6 +2,8 @@
 # The standard benchmark of pfo3 on this machine, in one command (docs/benchmarks.md):
 #   test/bench/run.sh            ~5 minutes of measuring (plus the build)
 #   test/bench/run.sh --quick    about a minute, smaller loads (for trying the script)
+#   test/bench/run.sh --celery   also Celery 5 on the same broker, after pfo3 (about 1-2 minutes
+#                                more; test/bench/celery/bench.py, needs python3-celery)
 # It builds pfo3 (Release), starts a private RabbitMQ (or uses $PFO3_BENCH_AMQP_URL), starts
 # `pfo3 serve` and 2 workers with a file store in a temp dir, runs the scenarios with
 # `pfo3 bench`, writes JSON to test/bench/results/, renders docs/bench/*.png with gnuplot and
@@ -15,11 +17,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 quick=0
+celery=0
 for arg in "$@"; do
     case "$arg" in
     --quick) quick=1 ;;
+    --celery) celery=1 ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) echo "usage: test/bench/run.sh [--quick]" >&2; exit 2 ;;
+    *) echo "usage: test/bench/run.sh [--quick] [--celery]" >&2; exit 2 ;;
     esac
 done
 
@@ -39,6 +43,12 @@ stop_everything() {
 trap stop_everything EXIT
 
 log() { echo "== $*" >&2; }
+
+# Celery runs with Debian's python3 and python3-celery (not a virtualenv's python3).
+if [ $celery -eq 1 ] && ! /usr/bin/python3 -c 'import celery' 2> /dev/null; then
+    log "--celery needs Debian's python3-celery (test/services/install-deps.sh installs it)"
+    exit 1
+fi
 
 # --- build -----------------------------------------------------------------------------------
 if [ -n "${PFO3_BENCH_BIN:-}" ]; then
@@ -108,6 +118,7 @@ failed=0
 bench() {  # bench NAME ARGS...: one scenario; a failed scenario is reported, the rest still run
     local name=$1; shift
     log "scenario $name"
+    echo "$name: $(uptime)" >> "$results/load.txt"
     if ! "$bin" --log-level warn bench --label "$name" --json "$results/$name.json" "$@"; then
         log "scenario $name reported errors (see above)"
         failed=1
@@ -115,7 +126,7 @@ bench() {  # bench NAME ARGS...: one scenario; a failed scenario is reported, th
 }
 
 if [ $quick -eq 1 ]; then scale=5; latency_s=5; else scale=1; latency_s=30; fi
-rm -f "$results"/*.json
+rm -f "$results"/*.json "$results/load.txt"
 
 # The broker alone, at its best window: the ceiling every pfo3 figure is compared with.
 bench broker-ceiling --broker-only --amqp "$amqp" --type echo --broker-messages $((50000 / scale)) \
@@ -139,6 +150,19 @@ bench latency-2000 "${common[@]}" --rate 2000 --tasks $((2000 * latency_s)) --co
 log "scenario hold-1000-connections"
 python3 "$root/test/bench/hold_connections.py" --server "$server" --serve-pid "$serve_pid" --connections 1000 \
     | tee "$results/hold-1000-connections.txt" || failed=1
+
+# Celery 5 on the same broker (its own queue, 2 prefork workers of 2), after pfo3 so that the
+# comparison table's figures all come from this run (pfo3's serve and workers stay idle).
+if [ $celery -eq 1 ]; then
+    log "scenarios celery-no-confirms, celery-confirms"
+    echo "celery: $(uptime)" >> "$results/load.txt"
+    if ! /usr/bin/python3 "$root/test/bench/celery/bench.py" --amqp "$amqp" --results "$results" \
+            --tasks $((20000 / scale)) --producers 4; then
+        log "the Celery scenarios reported errors (see above)"
+        failed=1
+    fi
+fi
+echo "end: $(uptime)" >> "$results/load.txt"
 
 # --- tables and plots ------------------------------------------------------------------------
 python3 "$root/test/bench/summarize.py" "$results" > "$results/tables.md"

@@ -108,7 +108,59 @@ def main():
                     for ms, q in s["cdf"]:
                         f.write(f"{max(ms, 0.001)} {q}\n")
         print(f"\nAccepted {lat['accepted']:,} at {fmt(lat['accepted_per_s'])} tasks/s; errors: {errors_text(lat)}; "
-              f"peak RSS serve {fmt(mib(lat, 'serve'), 1)} MiB, worker {fmt(mib(lat, 'work'), 1)} MiB.")
+              f"peak RSS serve {fmt(mib(lat, 'serve'), 1)} MiB, worker {fmt(mib(lat, 'work'), 1)} MiB.\n")
+
+    celery_table(reports, pub, pipe)
+
+
+#: The pfo3 rows set beside Celery's: as many connections as Celery has producer processes.
+PFO3_COMPARED = ("throughput-c4-w1", "throughput-c4-w64", "throughput-c4-w1024")
+CELERY_SCENARIOS = (("celery-no-confirms", "no publisher confirms"), ("celery-confirms", "publisher confirms"))
+
+
+def celery_table(reports, pub, pipe):
+    """pfo3 against Celery (test/bench/celery/bench.py) on the same broker, in the same run."""
+    celery = [(name, what, reports[name]) for name, what in CELERY_SCENARIOS if name in reports]
+    if not celery:
+        return
+    print("### Compared with Celery (same broker, same machine, same run)\n")
+    print("| system | clients | in flight per client | tasks | accepted/s | × publish ceiling | end to end/s "
+          "| × publish+consume ceiling | not accepted / not stored |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+    def row(system, clients, inflight, tasks, accepted_per_s, e2e, lost):
+        print(f"| {system} | {clients} | {inflight} | {tasks:,} | {fmt(accepted_per_s)} "
+              f"| {fmt(ratio(accepted_per_s, pub), 2)} | {fmt(e2e)} | {fmt(ratio(e2e, pipe), 2)} | {lost} |")
+
+    for name in PFO3_COMPARED:
+        r = reports.get(name)
+        if r:
+            e2e = r.get("end_to_end") or {}
+            row("pfo3 (confirms, file store)", f"{r['config']['connections']} connections", r["config"]["window"],
+                r["config"]["tasks"], r["accepted_per_s"], e2e.get("tasks_per_s"),
+                f"{r['rejected'] + sum((r.get('errors') or {}).values())} / {e2e.get('missing', '–')}")
+    for name, what, r in celery:
+        c = r["config"]
+        e2e = r["end_to_end"]
+        row(f"Celery, {what}", f"{c['producers']} processes", 1 if c["confirm_publish"] else "unbounded",
+            c["tasks"], r["accepted_per_s"], e2e["tasks_per_s"],
+            f"{c['tasks'] - r['accepted']} / {e2e['missing']}")
+    print()
+    r = celery[0][2]
+    c, v = r["config"], r["versions"]
+    main_kib = [m["peak_rss_kib"] for m in r["memory"] if m["role"] == "celery-main" and m["peak_rss_kib"]]
+    child_kib = [m["peak_rss_kib"] for m in r["memory"] if m["role"] == "celery-child" and m["peak_rss_kib"]]
+    print(f"Celery {v['celery']}, kombu {v['kombu']}, py-amqp {v['py-amqp']}, billiard {v['billiard']}, "
+          f"Python {v['python']}; RabbitMQ {v['rabbitmq']} on {v['erlang']}. "
+          f"{c['workers']} workers × {c['pool']} pool of {c['concurrency']}, "
+          f"prefetch {c['prefetch_per_worker']} per worker (multiplier {c['prefetch_multiplier']}), "
+          f"acks_late {str(c['acks_late']).lower()}, durable queue, delivery_mode {c['delivery_mode']}, "
+          f"result backend {c['result_backend']}, {c['serializer']} body of {c['body_bytes']} bytes.")
+    loads = [f"{x['label']} {x['loadavg']['start'][0]:.2f} → {x['loadavg']['end'][0]:.2f}" for _, _, x in celery]
+    print(f"Load average (1 min) at start → end: {'; '.join(loads)}.")
+    if main_kib or child_kib:
+        print(f"Peak RSS per Celery worker: main process {fmt(max(main_kib, default=0) / 1024, 1)} MiB "
+              f"+ {len(child_kib) // max(len(main_kib), 1)} children of up to {fmt(max(child_kib, default=0) / 1024, 1)} MiB.")
 
 
 if __name__ == "__main__":

@@ -87,3 +87,49 @@ def test_bench_against_no_server_exits_3(pfo3, tmp_path):
     r = run_bench(pfo3, ["--server", f"127.0.0.1:{free_port()}", "--tasks", 10, "--no-results"])
     assert r.returncode == 3, r.stdout + r.stderr
     assert "cannot reach server" in r.stderr
+
+
+def test_summarize_sets_celery_beside_pfo3_as_ratios_of_the_same_ceiling(tmp_path):
+    """summarize.py reads the reports of test/bench/celery/bench.py (the Celery run itself is too
+    slow for this suite: test/bench/run.sh --celery does it) next to pfo3's."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    summarize = Path(__file__).resolve().parents[1] / "bench" / "summarize.py"
+    ceiling = {"messages": 1000, "body_bytes": 180, "window": 1024, "prefetch": 1000,
+               "publish_confirm_per_s": 10000.0, "consume_per_s": 20000.0, "publish_consume_per_s": 8000.0}
+    latency = {"p50": 1.0, "p99": 2.0}
+    reports = {
+        "broker-ceiling": {"started_at": "2026-12-05T10:00:00Z", "host": "h", "broker_ceiling": ceiling},
+        "throughput-c4-w64": {"config": {"connections": 4, "window": 64, "tasks": 4000},
+                              "accepted_per_s": 9000.0, "rejected": 0, "errors": {},
+                              "end_to_end": {"tasks_per_s": 6000.0, "missing": 0},
+                              "latency_ms": {"submit_to_ok": latency, "submit_to_stored": latency}, "memory": []},
+    }
+    config = {"tasks": 2000, "producers": 4, "workers": 2, "pool": "prefork", "concurrency": 2,
+              "prefetch_multiplier": 500, "prefetch_per_worker": 1000, "acks_late": True,
+              "delivery_mode": "persistent", "result_backend": "file://", "serializer": "json", "body_bytes": 133}
+    versions = {"celery": "5.2.6", "kombu": "5.2.4", "py-amqp": "5.1.1", "billiard": "4.1.0",
+                "python": "3.11", "rabbitmq": "3.10.8", "erlang": "Erlang/OTP 25"}
+    for name, confirm, accepted_per_s, e2e, missing in (("celery-no-confirms", False, 2000.0, 800.0, 0),
+                                                         ("celery-confirms", True, 500.0, 400.0, 3)):
+        reports[name] = {"label": name, "config": {**config, "confirm_publish": confirm}, "versions": versions,
+                         "accepted": 2000, "accepted_per_s": accepted_per_s,
+                         "end_to_end": {"tasks_per_s": e2e, "missing": missing},
+                         "loadavg": {"start": [1.0, 1.0, 1.0], "end": [2.0, 2.0, 2.0]},
+                         "memory": [{"role": "celery-main", "peak_rss_kib": 40960},
+                                    {"role": "celery-child", "peak_rss_kib": 30720}]}
+    for name, report in reports.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(report))
+
+    out = subprocess.run([sys.executable, str(summarize), str(tmp_path)], capture_output=True, text=True,
+                         check=True).stdout
+
+    assert "### Compared with Celery" in out, out
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in out.splitlines() if line.startswith("| pfo3") or line.startswith("| Celery")}
+    # columns: clients, in flight, tasks, accepted/s, × publish, end to end/s, × publish+consume, lost
+    assert rows["pfo3 (confirms, file store)"][3:7] == ["9,000", "0.90", "6,000", "0.75"]
+    assert rows["Celery, no publisher confirms"][1:7] == ["unbounded", "2,000", "2,000", "0.20", "800", "0.10"]
+    assert rows["Celery, publisher confirms"][1:] == ["1", "2,000", "500", "0.05", "400", "0.05", "0 / 3"]
+    assert "Celery 5.2.6, kombu 5.2.4, py-amqp 5.1.1" in out

@@ -6,7 +6,7 @@ packages=(build-essential cmake ninja-build pkg-config
           libboost-dev librabbitmq-dev rapidjson-dev libcli11-dev catch2 libtomlplusplus-dev
           libpq-dev libcurl4-openssl-dev libssl-dev libsystemd-dev
           rabbitmq-server amqp-tools postgresql
-          python3-pika python3-pytest systemd graphviz netcat-openbsd
+          python3-celery python3-pika python3-pytest systemd graphviz netcat-openbsd
           gnuplot-nox
           clang libclang-rt-14-dev)
 missing=()
