@@ -38,9 +38,10 @@ store_watch::store_watch(std::string dir, clock::time_point start) : dir_(std::m
     if (!S_ISDIR(st.st_mode)) fail("cannot watch the result directory", dir_, ENOTDIR);
     inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!inotify_) fail("inotify_init1 for", dir_, errno);
-    // The file store renames a complete, flushed temp file into place: IN_MOVED_TO. A store
-    // writing in place would show up as IN_CLOSE_WRITE.
-    if (::inotify_add_watch(inotify_.get(), dir_.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
+    // The file store links a complete, flushed unnamed file to its name (IN_CREATE), or
+    // renames a flushed temp file into place (IN_MOVED_TO; temp names start with '.' and are
+    // skipped). A store writing in place would show up as IN_CLOSE_WRITE.
+    if (::inotify_add_watch(inotify_.get(), dir_.c_str(), IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
         fail("inotify_add_watch on", dir_, errno);
     stop_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!stop_) fail("eventfd for watching", dir_, errno);

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstdint>
 #include <random>
@@ -148,9 +150,46 @@ void clean_stale_temps(int dir_fd) {
     for (const auto& name : stale) ::unlinkat(dir_fd, name.c_str(), 0);
 }
 
+// Gives an O_TMPFILE inode its name. linkat() through /proc/self/fd works without the
+// privilege AT_EMPTY_PATH needs. It never replaces a name, so an existing result (an earlier
+// run of the same task) is replaced the way rename() does it, atomically.
+void link_into_place(int dir_fd, int fd, const std::string& dir, const std::string& id) {
+    char proc[40];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    const std::string name = id + ".json";
+    if (::linkat(AT_FDCWD, proc, dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) return;
+    if (errno != EEXIST) fail("link " + name + " in", dir, errno);
+    const std::string tmp = "." + id + std::string(temp_marker) + random_suffix();
+    if (::linkat(AT_FDCWD, proc, dir_fd, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) fail("link " + tmp + " in", dir, errno);
+    if (::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {
+        const int e = errno;
+        ::unlinkat(dir_fd, tmp.c_str(), 0);
+        fail("rename to " + name, dir + "/" + tmp, e);
+    }
+}
+
+// Whether unnamed files can be created in the directory and linked to a name: not every
+// file system has O_TMPFILE (EOPNOTSUPP, or EISDIR from kernels that predate it), and the
+// link needs /proc. Returns the errno of the step that failed, 0 if all worked.
+int probe_unnamed(int dir_fd) {
+    unique_fd fd(::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0640));
+    if (!fd) return errno;
+    if (::write(fd.get(), "{}", 2) != 2) return errno ? errno : EIO;
+    char proc[40];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd.get());
+    const std::string name = ".pfo3-probe-link" + std::string(temp_marker) + random_suffix();
+    if (::linkat(AT_FDCWD, proc, dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) return errno;
+    ::unlinkat(dir_fd, name.c_str(), 0);
+    return 0;
+}
+
+// Unnamed files a write() holds open at once before its barrier: bounds the descriptors a
+// large group takes (a group of 1000 costs four barriers instead of one).
+constexpr std::size_t max_unnamed_open = 256;
+
 }  // namespace
 
-file_store::file_store(std::string dir) : dir_(std::move(dir)) {
+file_store::file_store(std::string dir, file_write_method method) : dir_(std::move(dir)), method_(method) {
     if (dir_.empty()) throw service_error("file store: empty directory name", false);
     while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
     mkdir_p(dir_);
@@ -168,6 +207,15 @@ file_store::file_store(std::string dir) : dir_(std::move(dir)) {
     }
     pfd.reset();
     ::unlinkat(dfd.get(), probe.c_str(), 0);
+
+    if (method_ != file_write_method::named_temp) {
+        const int e = probe_unnamed(dfd.get());
+        if (e != 0 && method_ == file_write_method::unnamed)
+            throw service_error("file store: " + dir_ + " cannot hold unnamed files (O_TMPFILE + linkat): " +
+                                    std::system_category().message(e),
+                                false);
+        method_ = e == 0 ? file_write_method::unnamed : file_write_method::named_temp;
+    }
 }
 
 void file_store::write(std::span<const task_record> records) {
@@ -182,38 +230,68 @@ void file_store::write(std::span<const task_record> records) {
             throw service_error(std::string("file store: cannot encode ") + e.what(), false);
         }
     }
-
-    // Three steps so a group costs two disk barriers, not one per record: write every temp
-    // file, flush them all with one syncfs(), rename them into place, fsync the directory.
-    // A crash before the renames leaves only temp files (ignored, cleaned at start-up);
-    // the data is on disk before any name points at it.
     auto dfd = open_dir(dir_);
+    if (method_ == file_write_method::unnamed) write_unnamed(dfd.get(), records, bodies);
+    else write_named(dfd.get(), records, bodies);
+    // One barrier for the whole group: makes every name made above durable.
+    if (::fsync(dfd.get()) != 0) fail("fsync directory", dir_, errno);
+}
+
+// Write every record into an unnamed inode, flush them all with one barrier, link each to its
+// name. A crash before the links leaves nothing behind (the kernel frees unnamed inodes); the
+// data is on disk before any name points at it. One directory operation per record.
+void file_store::write_unnamed(int dir_fd, std::span<const task_record> records,
+                               const std::vector<std::string>& bodies) {
+    std::vector<unique_fd> open_files;
+    for (std::size_t start = 0; start < records.size(); start += max_unnamed_open) {
+        const std::size_t end = std::min(records.size(), start + max_unnamed_open);
+        open_files.clear();
+        for (std::size_t i = start; i < end; ++i) {
+            unique_fd fd(::openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0640));
+            if (!fd) fail("create an unnamed file in", dir_, errno);
+            write_all(fd.get(), bodies[i], dir_ + "/" + records[i].id + ".json (unnamed)");
+            open_files.push_back(std::move(fd));
+        }
+        if (open_files.size() == 1) {
+            // One file: its own fsync is cheaper than flushing the whole file system.
+            if (::fsync(open_files[0].get()) != 0) fail("fsync", dir_ + "/" + records[start].id + ".json", errno);
+        } else if (::syncfs(dir_fd) != 0) {
+            fail("syncfs", dir_, errno);
+        }
+        for (std::size_t i = start; i < end; ++i) link_into_place(dir_fd, open_files[i - start].get(), dir_, records[i].id);
+    }
+}
+
+// Three steps so a group costs two disk barriers, not one per record: write every temp
+// file, flush them all with one syncfs(), rename them into place (the caller fsyncs the
+// directory). A crash before the renames leaves only temp files (ignored, cleaned at
+// start-up); the data is on disk before any name points at it.
+void file_store::write_named(int dir_fd, std::span<const task_record> records,
+                             const std::vector<std::string>& bodies) {
     std::vector<std::string> temps;
     temps.reserve(records.size());
     auto remove_temps = [&] {
         for (const auto& t : temps)
-            if (!t.empty()) ::unlinkat(dfd.get(), t.c_str(), 0);
+            if (!t.empty()) ::unlinkat(dir_fd, t.c_str(), 0);
     };
     try {
         for (std::size_t i = 0; i < records.size(); ++i) {
             std::string tmp = "." + records[i].id + std::string(temp_marker) + random_suffix();
             std::string tmp_path = dir_ + "/" + tmp;
-            unique_fd fd(::openat(dfd.get(), tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640));
+            unique_fd fd(::openat(dir_fd, tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640));
             if (!fd) fail("create", tmp_path, errno);
             temps.push_back(std::move(tmp));
             write_all(fd.get(), bodies[i], tmp_path);
+            if (records.size() == 1) {
+                // One file: its own fsync is cheaper than flushing the whole file system.
+                if (::fsync(fd.get()) != 0) fail("fsync", tmp_path, errno);
+            }
             if (fd.close() != 0) fail("close", tmp_path, errno);
         }
-        if (records.size() == 1) {
-            // One file: its own fsync is cheaper than flushing the whole file system.
-            unique_fd fd(::openat(dfd.get(), temps[0].c_str(), O_WRONLY | O_CLOEXEC));
-            if (!fd || ::fsync(fd.get()) != 0) fail("fsync", dir_ + "/" + temps[0], errno);
-        } else if (::syncfs(dfd.get()) != 0) {
-            fail("syncfs", dir_, errno);
-        }
+        if (records.size() > 1 && ::syncfs(dir_fd) != 0) fail("syncfs", dir_, errno);
         for (std::size_t i = 0; i < records.size(); ++i) {
             std::string name = records[i].id + ".json";
-            if (::renameat(dfd.get(), temps[i].c_str(), dfd.get(), name.c_str()) != 0)
+            if (::renameat(dir_fd, temps[i].c_str(), dir_fd, name.c_str()) != 0)
                 fail("rename to " + name, dir_ + "/" + temps[i], errno);
             temps[i].clear();
         }
@@ -221,8 +299,6 @@ void file_store::write(std::span<const task_record> records) {
         remove_temps();
         throw;
     }
-    // One barrier for the whole group: makes every rename above durable.
-    if (::fsync(dfd.get()) != 0) fail("fsync directory", dir_, errno);
 }
 
 std::optional<task_record> file_store::read(std::string_view id) {

@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 using pfo3::task_record;
 using pfo3::task_status;
 using pfo3::store::file_store;
+using pfo3::store::file_write_method;
 
 namespace {
 
@@ -64,8 +65,9 @@ std::vector<std::string> temp_files(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("a written record reads back; a missing one is nullopt") {
+    const auto method = GENERATE(file_write_method::unnamed, file_write_method::named_temp);
     temp_dir d;
-    file_store s(d.path.string());
+    file_store s(d.path.string(), method);
     write_one(s, record("task-1"));
     auto got = s.read("task-1");
     REQUIRE(got);
@@ -77,8 +79,9 @@ TEST_CASE("a written record reads back; a missing one is nullopt") {
 }
 
 TEST_CASE("writing an existing id replaces it (upsert)") {
+    const auto method = GENERATE(file_write_method::unnamed, file_write_method::named_temp);
     temp_dir d;
-    file_store s(d.path.string());
+    file_store s(d.path.string(), method);
     write_one(s, record("same", "1"));
     auto second = record("same", R"({"v":2})");
     second.status = task_status::dead;
@@ -144,8 +147,9 @@ TEST_CASE("missing parent directories are created") {
 }
 
 TEST_CASE("a group of 100 records is written in one call") {
+    const auto method = GENERATE(file_write_method::unnamed, file_write_method::named_temp);
     temp_dir d;
-    file_store s(d.path.string());
+    file_store s(d.path.string(), method);
     std::vector<task_record> group;
     for (int i = 0; i < 100; ++i) group.push_back(record("id-" + std::to_string(i), std::to_string(i)));
     s.write(group);
@@ -158,6 +162,34 @@ TEST_CASE("a group of 100 records is written in one call") {
     s.write(std::span<const task_record>{});  // an empty group is a no-op
 }
 
+TEST_CASE("a group larger than the open-file bound is written whole, replacing what was there") {
+    temp_dir d;
+    file_store s(d.path.string(), file_write_method::unnamed);
+    std::vector<task_record> group;
+    for (int i = 0; i < 600; ++i) group.push_back(record("big-" + std::to_string(i), "1"));
+    s.write(group);
+    for (auto& r : group) r.result_json = "2";
+    s.write(group);  // every name exists now: each is replaced, none fails
+    std::size_t files = 0;
+    for (const auto& e : fs::directory_iterator(d.path)) files += e.is_regular_file() ? 1 : 0;
+    CHECK(files == 600);
+    for (int i = 0; i < 600; i += 97) {
+        auto got = s.read("big-" + std::to_string(i));
+        REQUIRE(got);
+        CHECK(got->result_json == "2");
+    }
+    CHECK(temp_files(d.path).empty());
+}
+
+TEST_CASE("the automatic method uses unnamed files where the file system has them") {
+    // The test machines' ext4 and tmpfs both have O_TMPFILE: if this fails, the store fell
+    // back to named temp files without need (three directory operations per result).
+    temp_dir d;
+    file_store s(d.path.string());
+    CHECK(s.method() == file_write_method::unnamed);
+    CHECK(file_store(d.path.string(), file_write_method::named_temp).method() == file_write_method::named_temp);
+}
+
 TEST_CASE("a group with one invalid id writes nothing") {
     temp_dir d;
     file_store s(d.path.string());
@@ -167,8 +199,9 @@ TEST_CASE("a group with one invalid id writes nothing") {
 }
 
 TEST_CASE("concurrent writers of the same id leave one whole record") {
+    const auto method = GENERATE(file_write_method::unnamed, file_write_method::named_temp);
     temp_dir d;
-    file_store s(d.path.string());
+    file_store s(d.path.string(), method);
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
         threads.emplace_back([&, t] {
