@@ -109,7 +109,8 @@ CLI::App* setup_bench(CLI::App& root, bench_options& opts) {
     cmd->add_option("--json", opts.json_file, "also write every figure as JSON to this file");
     cmd->add_option("--label", opts.label, "a name for this run, copied into the report");
     cmd->add_flag("--broker-ceiling", opts.broker_ceiling,
-                  "also measure RabbitMQ alone with the same messages (publish with confirms, consume with acks)");
+                  "also measure RabbitMQ alone with the same messages (publish with confirms, consume with acks; "
+                  "with --rate: at that rate, with latencies)");
     cmd->add_flag("--broker-only", opts.broker_only, "measure RabbitMQ alone; submit nothing to pfo3 (implies --broker-ceiling)");
     cmd->add_option("--amqp", opts.amqp, "broker URL for --broker-ceiling (amqp.url)");
     cmd->add_option("--broker-messages", opts.broker_messages, "messages per broker phase (default: --tasks)")
@@ -206,6 +207,7 @@ int run_bench(config::settings s, const bench_options& opts) {
         po.window = opts.broker_window.value_or(opts.connections * opts.window);
         po.prefetch = static_cast<std::uint16_t>(opts.broker_prefetch);
         po.type = opts.type;
+        po.rate = opts.rate;  // an open-loop run is compared with the broker at the same rate
         task t;
         t.id = make_task_id();
         t.type = opts.type;
@@ -219,6 +221,10 @@ int run_bench(config::settings s, const bench_options& opts) {
                  {{"url", po.url.masked()}, {"messages", std::to_string(po.messages)}});
         try {
             rep.broker = queue::measure_broker_ceiling(po);
+            if (rep.broker->open_loop) {
+                rep.broker_to_confirm = summarize_latency(std::move(rep.broker->confirm_ns));
+                rep.broker_to_delivered = summarize_latency(std::move(rep.broker->deliver_ns));
+            }
         } catch (const service_error& e) {
             rep.broker_error = e.what();
         }

@@ -146,7 +146,19 @@ void print_report(std::ostream& o, const bench_report& r) {
     const double e2e = r.end_to_end_per_s();
     if (r.broker_only) o << "pfo3 bench" << (r.label.empty() ? "" : " [" + r.label + "]") << ": the broker alone\n";
     else print_pfo3(o, r);
-    if (r.broker) {
+    if (r.broker && r.broker->open_loop) {
+        const auto& b = *r.broker;
+        o << "  broker alone, open loop at " << fixed(r.rate.value_or(NAN), 0) << " msgs/s (" << b.messages
+          << " msgs of " << r.broker_body_bytes << " bytes, window " << r.broker_window << ", prefetch "
+          << r.broker_prefetch << "): " << fixed(per_second(b.messages, b.pipeline_seconds), 0) << " msgs/s\n";
+        o << "  latency (ms)             p50       p90       p99     p99.9       max\n";
+        if (r.broker_to_confirm) table_latency(o, "publish -> confirm", *r.broker_to_confirm);
+        if (r.broker_to_delivered) table_latency(o, "publish -> deliver", *r.broker_to_delivered);
+        if (!r.broker_only && r.broker_to_confirm)
+            o << "    p99: pfo3 submit -> ok = " << fixed(ratio(r.submit_to_ok.p99, r.broker_to_confirm->p99), 2)
+              << " x the broker's publish -> confirm\n";
+        if (b.nacked || b.returned) o << "    nacked " << b.nacked << ", returned " << b.returned << "\n";
+    } else if (r.broker) {
         const auto& b = *r.broker;
         const double pub = per_second(b.messages, b.publish_seconds), con = per_second(b.messages, b.consume_seconds),
                      pipe = per_second(b.messages, b.pipeline_seconds);
@@ -214,9 +226,26 @@ void write_report_json(std::ostream& o, const bench_report& r) {
           << ",\"publish_consume_seconds\":" << num(b.pipeline_seconds) << ",\"publish_confirm_per_s\":" << num(pub)
           << ",\"consume_per_s\":" << num(per_second(b.messages, b.consume_seconds))
           << ",\"publish_consume_per_s\":" << num(pipe) << ",\"nacked\":" << b.nacked << ",\"returned\":" << b.returned
-          << "}";
+          << ",\"open_loop\":" << (b.open_loop ? "true" : "false") << ",\"latency_ms\":";
+        if (r.broker_to_confirm && r.broker_to_delivered) {
+            o << "{\"publish_to_confirm\":";
+            json_latency(o, *r.broker_to_confirm);
+            o << ",\"publish_to_delivered\":";
+            json_latency(o, *r.broker_to_delivered);
+            o << "}";
+        } else {
+            o << "null";
+        }
+        o << "}";
         o << ",\"ratios\":{\"accepted_vs_publish_confirm\":" << num(ratio(r.accepted_per_s(), pub), 4)
-          << ",\"end_to_end_vs_publish_consume\":" << num(ratio(r.end_to_end_per_s(), pipe), 4) << "}";
+          << ",\"end_to_end_vs_publish_consume\":" << num(ratio(r.end_to_end_per_s(), pipe), 4);
+        if (r.broker_to_confirm)
+            o << ",\"p99_submit_to_ok_vs_publish_to_confirm\":"
+              << num(ratio(r.submit_to_ok.p99, r.broker_to_confirm->p99), 4);
+        if (r.broker_to_delivered && r.submit_to_stored)
+            o << ",\"p99_submit_to_stored_vs_publish_to_delivered\":"
+              << num(ratio(r.submit_to_stored->p99, r.broker_to_delivered->p99), 4);
+        o << "}";
     } else {
         o << ",\"broker_ceiling\":null,\"ratios\":null";
     }

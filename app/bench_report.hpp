@@ -71,6 +71,8 @@ struct bench_report {
     std::size_t broker_prefetch = 0;
     std::size_t broker_body_bytes = 0;
     std::string broker_error;
+    /// Open loop only: the broker's publish→confirm and publish→delivered latencies.
+    std::optional<latency_summary> broker_to_confirm, broker_to_delivered;
 
     /// accepted / accept_seconds (NaN when nothing was timed).
     double accepted_per_s() const;

@@ -8,14 +8,20 @@
 //  3. pipeline: both at once, the publisher on a helper thread, the consumer here; timed from
 //     the first publish to the last delivery. This is the end-to-end ceiling pfo3's
 //     serve → broker → worker path is compared with.
+// Open loop (a rate): only phase 3, message k published at k/rate, each message's confirm and
+// delivery latency taken from its due time, the way `pfo3 bench --rate` times submit→ok.
 // Each connection is used by one thread at a time (rabbitmq-c is not thread-safe).
 #include "pfo3/queue/broker_probe.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <exception>
+#include <optional>
 #include <random>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -64,6 +70,16 @@ struct envelope_guard {
     ~envelope_guard() { amqp_destroy_envelope(&e); }
 };
 
+// Open loop: message k is due at t0 + k/rate.
+struct pacing {
+    clock::time_point t0;
+    double rate;
+    clock::duration offset(std::uint64_t k) const {
+        return std::chrono::duration_cast<clock::duration>(
+            std::chrono::duration<double>(static_cast<double>(k) / rate));
+    }
+};
+
 // The publishing side: confirm mode, a window of unconfirmed delivery tags.
 class probe_publisher {
 public:
@@ -75,12 +91,15 @@ public:
 
     detail::connection& connection() noexcept { return conn_; }
 
-    // Publishes `count` messages and waits for all their confirms.
-    void publish(std::size_t count, const char* phase) {
+    // Publishes `count` messages and waits for all their confirms. With `pace`, message k of
+    // this call is due at pace->t0 + k/rate and published no earlier; each confirm's latency
+    // from its message's due time goes to confirm_ns_.
+    void publish(std::size_t count, const char* phase, const pacing* pace = nullptr) {
         const auto deadline = clock::now() + opts_.phase_timeout;
         const std::uint64_t first = next_tag_;
         const std::uint64_t end = first + count;  // one past the last tag of this call
         settled_.assign(count, 0);
+        due_.assign(pace ? count : 0, clock::time_point{});
         base_ = first;
         low_ = first;
         static const std::string json = "application/json";
@@ -90,9 +109,20 @@ public:
         p.content_type = as_bytes(json);
         p.delivery_mode = 2;  // persistent, like every pfo3 task
         p.type = as_bytes(opts_.type);
+        auto due_at = [&](std::uint64_t tag) { return pace->t0 + pace->offset(tag - first); };
         while (low_ < end) {
+            const auto now = clock::now();
             while (next_tag_ < end && next_tag_ - low_ < opts_.window) {
-                const std::string id = "probe-" + std::to_string(next_tag_);
+                std::string id = "probe-" + std::to_string(next_tag_);
+                if (pace) {
+                    const auto due = due_at(next_tag_);
+                    if (due > now) break;
+                    due_[next_tag_ - base_] = due;
+                    // The consumer measures delivery latency from the due time it reads here.
+                    id.push_back('-');
+                    id += std::to_string(
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch()).count());
+                }
                 p.message_id = as_bytes(id);
                 p.timestamp = static_cast<std::uint64_t>(::time(nullptr));
                 int st = amqp_basic_publish(conn_.get(), detail::channel, amqp_empty_bytes, as_bytes(queue_),
@@ -100,26 +130,54 @@ public:
                 conn_.check(st, std::string(phase) + ": basic.publish");
                 ++next_tag_;
             }
-            // Block for a confirm only when nothing more may be published; else just drain.
+            // Block for a confirm only when nothing more may be published; paced, wait for
+            // confirms until the next message is due; else just drain.
             const bool must_wait = next_tag_ == end || next_tag_ - low_ >= opts_.window;
-            read_confirms(must_wait ? deadline : clock::time_point{}, phase, end);
+            if (must_wait) read_confirms(deadline, true, phase, end);
+            else if (pace) {
+                // rabbitmq-c waits in whole milliseconds: at 2000 msgs/s that is a busy loop
+                // (a core taken from the broker). Sleep to the due time here, then drain.
+                if (!amqp_frames_enqueued(conn_.get()) && !amqp_data_in_buffer(conn_.get()))
+                    sleep_until_readable(std::min(due_at(next_tag_), deadline));
+                read_confirms(clock::time_point{}, false, phase, end);
+            }
+            else read_confirms(clock::time_point{}, false, phase, end);
+            if (!must_wait && clock::now() > deadline)
+                throw service_error(std::string(phase) + " on " + conn_.peer() + ": still publishing after " +
+                                        std::to_string(opts_.phase_timeout.count()) + " ms",
+                                    true);
         }
     }
 
+    std::vector<std::int64_t>& confirm_latencies() noexcept { return confirm_ns_; }
+
+private:
+    // Until the socket is readable or `until`, with nanosecond precision.
+    void sleep_until_readable(clock::time_point until) const {
+        const auto left = until - clock::now();
+        if (left <= clock::duration::zero()) return;
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+        pollfd fd{amqp_get_sockfd(conn_.get()), POLLIN, 0};
+        (void)::ppoll(&fd, 1, &ts, nullptr);  // EINTR or an error: the caller's read finds out
+    }
+
+public:
     std::size_t nacked() const noexcept { return nacked_; }
     std::size_t returned() const noexcept { return returned_; }
 
 private:
-    // Reads every frame available; waits until `deadline` for the first one if it is set.
-    void read_confirms(clock::time_point deadline, const char* phase, std::uint64_t end) {
-        bool first = deadline != clock::time_point{};
+    // Reads every frame available; waits until `until` for the first one if it is set. A
+    // timeout is an error only when `must` (a confirm is needed to go on).
+    void read_confirms(clock::time_point until, bool must, const char* phase, std::uint64_t end) {
+        bool first = until != clock::time_point{};
         for (;;) {
             amqp_maybe_release_buffers(conn_.get());
             amqp_frame_t f;
-            timeval tv = first ? time_left(deadline) : timeval{0, 0};
+            timeval tv = first ? time_left(until) : timeval{0, 0};
             int st = amqp_simple_wait_frame_noblock(conn_.get(), &f, &tv);
             if (st == AMQP_STATUS_TIMEOUT) {
-                if (first)
+                if (first && must)
                     throw service_error(std::string(phase) + " on " + conn_.peer() + ": " +
                                             std::to_string(end - low_) + " confirms still missing after " +
                                             std::to_string(opts_.phase_timeout.count()) + " ms",
@@ -165,10 +223,16 @@ private:
     void settle(std::uint64_t tag, bool multiple) {
         if (tag < base_) return;  // a late confirm from an earlier call
         const std::uint64_t last = std::min<std::uint64_t>(tag, base_ + settled_.size() - 1);
+        const auto now = clock::now();
+        auto mark = [&](std::uint64_t t) {
+            if (settled_[t - base_]) return;
+            settled_[t - base_] = 1;
+            if (!due_.empty()) confirm_ns_.push_back((now - due_[t - base_]).count());
+        };
         if (multiple)
-            for (std::uint64_t t = low_; t <= last; ++t) settled_[t - base_] = 1;
+            for (std::uint64_t t = low_; t <= last; ++t) mark(t);
         else if (tag == last)
-            settled_[tag - base_] = 1;
+            mark(tag);
         while (low_ < base_ + settled_.size() && settled_[low_ - base_]) ++low_;
     }
 
@@ -179,6 +243,8 @@ private:
     std::uint64_t base_ = 1;      // tag of settled_[0]
     std::uint64_t low_ = 1;       // lowest tag not yet confirmed
     std::vector<char> settled_;
+    std::vector<clock::time_point> due_;  // paced calls only: due time of each tag
+    std::vector<std::int64_t> confirm_ns_;
     std::size_t nacked_ = 0;
     std::size_t returned_ = 0;
 };
@@ -197,8 +263,9 @@ public:
 
     detail::connection& connection() noexcept { return conn_; }
 
-    // Receives and acks `count` deliveries.
-    void consume(std::size_t count, const char* phase) {
+    // Receives and acks `count` deliveries. With `record`, each delivery's latency from the
+    // due time its message id carries (paced publishes) goes to deliver_ns_.
+    void consume(std::size_t count, const char* phase, bool record = false) {
         const auto deadline = clock::now() + opts_.phase_timeout;
         const std::size_t ack_every = std::max<std::size_t>(1, opts_.prefetch / 2);
         std::size_t got = 0, unacked = 0;
@@ -217,6 +284,7 @@ public:
             {
                 envelope_guard guard{env};
                 last_tag = env.delivery_tag;
+                if (record) record_latency(env.message.properties);
             }
             ++got;
             ++unacked;
@@ -229,9 +297,26 @@ public:
         }
     }
 
+    std::vector<std::int64_t>& deliver_latencies() noexcept { return deliver_ns_; }
+
 private:
+    // Message ids of paced publishes are "probe-<tag>-<due ns>"; others are skipped.
+    void record_latency(const amqp_basic_properties_t& p) {
+        if (!(p._flags & AMQP_BASIC_MESSAGE_ID_FLAG)) return;
+        const std::string_view id(static_cast<const char*>(p.message_id.bytes), p.message_id.len);
+        const auto dash = id.rfind('-');
+        if (dash == std::string_view::npos || dash < 6) return;
+        std::int64_t due = 0;
+        const auto digits = id.substr(dash + 1);
+        const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), due);
+        if (ec != std::errc{} || ptr != digits.data() + digits.size()) return;
+        const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+        deliver_ns_.push_back(now - due);
+    }
+
     const broker_probe_options& opts_;
     detail::connection conn_;
+    std::vector<std::int64_t> deliver_ns_;
 };
 
 void declare_probe_queue(detail::connection& c, const std::string& name) {
@@ -247,11 +332,37 @@ void declare_probe_queue(detail::connection& c, const std::string& name) {
     c.check(amqp_get_rpc_reply(c.get()), "declare probe queue '" + name + "'");
 }
 
+// Publisher (on a helper thread) and consumer (here) at once; timed from the first publish
+// to the last delivery.
+void run_pipeline(probe_publisher& pub, probe_consumer& con, std::size_t messages, const char* phase,
+                  std::optional<pacing> pace, broker_probe_result& r) {
+    std::exception_ptr publish_failure;
+    const auto t0 = pace ? pace->t0 : clock::now();
+    std::thread publisher_thread([&] {
+        try {
+            pub.publish(messages, phase, pace ? &*pace : nullptr);
+        } catch (...) {
+            publish_failure = std::current_exception();
+        }
+    });
+    try {
+        con.consume(messages, phase, pace.has_value());
+    } catch (...) {
+        // The publisher thread ends by itself: its phase is bounded by the same timeout.
+        publisher_thread.join();
+        throw;
+    }
+    r.pipeline_seconds = seconds_since(t0);
+    publisher_thread.join();
+    if (publish_failure) std::rethrow_exception(publish_failure);
+}
+
 }  // namespace
 
 broker_probe_result measure_broker_ceiling(const broker_probe_options& opts) {
     if (opts.messages == 0 || opts.window == 0 || opts.prefetch == 0)
         throw config_error("broker ceiling: messages, window and prefetch must be at least 1");
+    if (opts.rate && !(*opts.rate > 0)) throw config_error("broker ceiling: the rate must be positive");
     broker_probe_result r;
     r.messages = opts.messages;
     r.queue = probe_queue_name();
@@ -269,6 +380,18 @@ broker_probe_result measure_broker_ceiling(const broker_probe_options& opts) {
         }
     } deleter{pub, r.queue};
 
+    if (opts.rate) {
+        r.open_loop = true;
+        probe_consumer con(opts, r.queue);
+        run_pipeline(pub, con, opts.messages, "broker alone (open loop)", pacing{clock::now(), *opts.rate}, r);
+        r.confirm_ns = std::move(pub.confirm_latencies());
+        r.deliver_ns = std::move(con.deliver_latencies());
+        r.nacked = pub.nacked();
+        r.returned = pub.returned();
+        con.connection().close();
+        return r;
+    }
+
     auto t0 = clock::now();
     pub.publish(opts.messages, "broker ceiling (publish)");
     r.publish_seconds = seconds_since(t0);
@@ -278,25 +401,7 @@ broker_probe_result measure_broker_ceiling(const broker_probe_options& opts) {
     con.consume(opts.messages, "broker ceiling (consume)");
     r.consume_seconds = seconds_since(t0);
 
-    std::exception_ptr publish_failure;
-    t0 = clock::now();
-    std::thread publisher_thread([&] {
-        try {
-            pub.publish(opts.messages, "broker ceiling (publish+consume)");
-        } catch (...) {
-            publish_failure = std::current_exception();
-        }
-    });
-    try {
-        con.consume(opts.messages, "broker ceiling (publish+consume)");
-    } catch (...) {
-        // The publisher thread ends by itself: its phase is bounded by the same timeout.
-        publisher_thread.join();
-        throw;
-    }
-    r.pipeline_seconds = seconds_since(t0);
-    publisher_thread.join();
-    if (publish_failure) std::rethrow_exception(publish_failure);
+    run_pipeline(pub, con, opts.messages, "broker ceiling (publish+consume)", std::nullopt, r);
 
     r.nacked = pub.nacked();
     r.returned = pub.returned();

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "pfo3/queue/amqp_url.hpp"
 
@@ -22,6 +24,9 @@ struct broker_probe_options {
     std::string body;              ///< the message body (a pfo3 task body of the bench's size)
     std::string type = "echo";     ///< the `type` property, as pfo3 sets it
     std::chrono::milliseconds phase_timeout{120000};  ///< bound on each phase
+    /// Open loop instead: only the publish+consume phase runs, publishing at this many
+    /// messages/s (message i due at i/rate), and every message's latency is recorded.
+    std::optional<double> rate;
 };
 
 /// Seconds each phase took for `messages` messages; rates are messages / seconds.
@@ -33,10 +38,14 @@ struct broker_probe_result {
     std::size_t nacked = 0;       ///< basic.nack received (the broker refused a message)
     std::size_t returned = 0;     ///< basic.return received (unroutable)
     std::string queue;            ///< the temporary queue used (deleted at the end)
+    bool open_loop = false;       ///< measured at `rate`: only pipeline_seconds is set
+    /// Open loop only, in nanoseconds from each message's due time: until its confirm
+    /// arrived, and until its delivery reached the consumer.
+    std::vector<std::int64_t> confirm_ns, deliver_ns;
 };
 
 /// Declares a temporary durable queue (with x-expires, so it disappears even if this process
-/// dies), runs the three phases in order, deletes the queue. Throws service_error naming the
+/// dies), runs the three phases in order (or the open-loop one), deletes the queue. Throws service_error naming the
 /// phase and the broker when a phase fails or exceeds its timeout.
 broker_probe_result measure_broker_ceiling(const broker_probe_options& opts);
 
