@@ -143,8 +143,10 @@ for c in 1 4 16; do
     done
 done
 
-# Latency at a fixed 2000 tasks/s (open loop; a window large enough never to hold a send back).
-bench latency-2000 "${common[@]}" --rate 2000 --tasks $((2000 * latency_s)) --connections 4 --window 1024
+# Latency at a fixed 2000 tasks/s (open loop; a window large enough never to hold a send back),
+# then the broker alone at the same rate with the same prefetch as the workers: the baseline.
+bench latency-2000 "${common[@]}" --rate 2000 --tasks $((2000 * latency_s)) --connections 4 --window 1024 \
+    --broker-ceiling --amqp "$amqp" --broker-window 1024 --broker-prefetch "$prefetch"
 
 # Serve's memory holding 1000 connections (issue 5: <= 30 MiB).
 log "scenario hold-1000-connections"

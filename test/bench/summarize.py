@@ -98,8 +98,12 @@ def main():
               f"{lat['config']['tasks']:,} tasks, {lat['config']['connections']} connections)\n")
         print("| figure | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | samples |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for label, key in (("submit → ok", "submit_to_ok"), ("submit → stored", "submit_to_stored")):
-            s = lat["latency_ms"][key]
+        base = ((lat.get("broker_ceiling") or {}).get("latency_ms")) or {}
+        for label, key, s in (("pfo3: submit → ok", "submit_to_ok", lat["latency_ms"]["submit_to_ok"]),
+                              ("pfo3: submit → stored", "submit_to_stored", lat["latency_ms"]["submit_to_stored"]),
+                              ("broker alone: publish → confirm", "publish_to_confirm", base.get("publish_to_confirm")),
+                              ("broker alone: publish → delivered", "publish_to_delivered",
+                               base.get("publish_to_delivered"))):
             if s:
                 print(f"| {label} | {fmt(s['p50'], 2)} | {fmt(s['p90'], 2)} | {fmt(s['p99'], 2)} "
                       f"| {fmt(s['p99_9'], 2)} | {fmt(s['max'], 2)} | {s['count']:,} |")
@@ -107,6 +111,11 @@ def main():
                     f.write("# ms fraction\n")
                     for ms, q in s["cdf"]:
                         f.write(f"{max(ms, 0.001)} {q}\n")
+        ratios = lat.get("ratios") or {}
+        if ratios.get("p99_submit_to_ok_vs_publish_to_confirm") is not None:
+            print(f"\np99 as a multiple of the broker's own at the same rate: submit → ok "
+                  f"{fmt(ratios['p99_submit_to_ok_vs_publish_to_confirm'], 2)} × publish → confirm; submit → stored "
+                  f"{fmt(ratios.get('p99_submit_to_stored_vs_publish_to_delivered'), 2)} × publish → delivered.")
         print(f"\nAccepted {lat['accepted']:,} at {fmt(lat['accepted_per_s'])} tasks/s; errors: {errors_text(lat)}; "
               f"peak RSS serve {fmt(mib(lat, 'serve'), 1)} MiB, worker {fmt(mib(lat, 'work'), 1)} MiB.\n")
 
