@@ -55,6 +55,12 @@ cd "$state"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# The broker alone on the same broker first: each store's end to end is also a ratio of it.
+log "broker alone: $tasks messages, window 1024, prefetch 256"
+"$bin" --log-level warn bench --broker-only --amqp "$amqp" --broker-messages "$tasks" --broker-window 1024 \
+    --broker-prefetch 256 --label broker-ceiling --json "$state/ceiling.json" >&2
+ceiling=$(python3 -c "import json; print(json.load(open('$state/ceiling.json'))['broker_ceiling']['publish_consume_per_s'])")
+
 rows=()
 measure() {  # measure NAME STORE_URI [bench args...]
     local name=$1 uri=$2; shift 2
@@ -94,15 +100,17 @@ measure() {  # measure NAME STORE_URI [bench args...]
         done
         counted=$(python3 -c "import sys; print(f'{$n} {$n / ($(date +%s.%N) - $t0):.0f}')")
     fi
-    rows+=("$(python3 - "$state/$name.json" "$name" "$counted" <<'PY'
+    rows+=("$(python3 - "$state/$name.json" "$name" "$counted" "$ceiling" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+ceiling = float(sys.argv[4])
 e = r.get("end_to_end") or {}
 stored, per_s, seen = e.get("stored", 0), e.get("tasks_per_s", 0), r["config"]["results_source"]
 if sys.argv[3]:
     stored, per_s = (int(x) if i == 0 else float(x) for i, x in enumerate(sys.argv[3].split()))
     seen = "SELECT count(*) every 50 ms"
-print(f"| {sys.argv[2]} | {r['accepted']:,} | {r['accepted_per_s']:,.0f} | {stored:,} | {per_s:,.0f} | {seen} |")
+print(f"| {sys.argv[2]} | {r['accepted']:,} | {r['accepted_per_s']:,.0f} | {stored:,} | {per_s:,.0f} "
+      f"| {per_s / ceiling:.2f} | {seen} |")
 PY
 )")
     kill -TERM "$serve_pid" "${workers[@]}"; wait "$serve_pid" "${workers[@]}" 2>/dev/null || true
@@ -115,6 +123,8 @@ measure s3 "s3://pfo3-bench/run?endpoint=http://127.0.0.1:$s3_port&region=us-eas
 
 echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on \`$(hostname)\`, $tasks echo tasks per store, 2 workers (prefetch 256, 2 handler threads), 4 connections x window 256; PostgreSQL $pg_durability."
 echo
-echo "| store | accepted | accepted/s | stored | end to end tasks/s | results seen by |"
-echo "| --- | ---: | ---: | ---: | ---: | --- |"
+echo "The broker alone (publish + consume at once, window 1024, prefetch 256): $(printf '%.0f' "$ceiling") msgs/s."
+echo
+echo "| store | accepted | accepted/s | stored | end to end tasks/s | × publish+consume ceiling | results seen by |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
 printf '%s\n' "${rows[@]}"
