@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <charconv>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -20,6 +22,7 @@
 #include "pfo3/core/log.hpp"
 #include "pfo3/core/task_id.hpp"
 #include "pfo3/json/message.hpp"
+#include "pfo3/ops/process_cpu.hpp"
 #include "pfo3/queue/amqp_url.hpp"
 #include "pfo3/queue/broker_probe.hpp"
 
@@ -80,6 +83,60 @@ void summarize_results(const load_result& load, const results_seen& seen, bool p
     if (precise) rep.submit_to_stored = summarize_latency(std::move(stored_latency));
 }
 
+// The processes whose CPU the run accounts for: serve, the workers, the named others and the
+// bench itself; none unless some pid was given.
+std::vector<process_cpu_use> cpu_subjects(const bench_options& opts) {
+    std::vector<process_cpu_use> out;
+    if (opts.serve_pid) out.push_back({"serve", *opts.serve_pid, -1, {}});
+    for (int pid : opts.worker_pids) out.push_back({"work", pid, -1, {}});
+    for (const auto& named : opts.cpu_pids) {
+        const auto eq = named.find('=');
+        const std::string name = eq == std::string::npos ? "" : named.substr(0, eq);
+        int pid = 0;
+        const std::string digits = eq == std::string::npos ? "" : named.substr(eq + 1);
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+        const bool name_ok = !name.empty() && name.size() <= 32 &&
+                             name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+        if (!name_ok || ec != std::errc() || end != digits.data() + digits.size() || pid <= 0)
+            throw config_error("bench: --cpu-pids '" + named + "': expected NAME=PID (NAME of a-z 0-9 _ -, PID > 0)");
+        out.push_back({name, pid, -1, {}});
+    }
+    if (!out.empty()) out.push_back({"bench", static_cast<int>(::getpid()), -1, {}});
+    return out;
+}
+
+// The CPU the subjects use from its construction to finish().
+class cpu_meter {
+public:
+    explicit cpu_meter(std::vector<process_cpu_use>& subjects)
+        : subjects_(subjects), start_(read()), t0_(std::chrono::steady_clock::now()) {}
+
+    /// Sets each subject's seconds (where both readings worked) and returns the wall time.
+    double finish() {
+        const auto end = read();
+        for (std::size_t i = 0; i < subjects_.size(); ++i)
+            if (start_[i] >= 0 && end[i] >= 0) subjects_[i].seconds = end[i] - start_[i];
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    }
+
+private:
+    // Every subject's CPU seconds now; -1 (and the reason) where it cannot be read.
+    std::vector<double> read() {
+        std::vector<double> now;
+        for (auto& c : subjects_) {
+            std::string error;
+            auto s = ops::cpu_seconds_of_tree(c.pid, error);
+            now.push_back(s ? *s : -1);
+            if (!s && c.error.empty()) c.error = error;
+        }
+        return now;
+    }
+
+    std::vector<process_cpu_use>& subjects_;
+    std::vector<double> start_;
+    std::chrono::steady_clock::time_point t0_;
+};
+
 }  // namespace
 
 CLI::App* setup_bench(CLI::App& root, bench_options& opts) {
@@ -103,8 +160,12 @@ CLI::App* setup_bench(CLI::App& root, bench_options& opts) {
     cmd->add_flag("--no-results", opts.no_results, "do not wait for results (accepted figures only)");
     cmd->add_option("--results-timeout", opts.results_timeout_s, "seconds to wait for results after the last submit")
         ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
-    cmd->add_option("--serve-pid", opts.serve_pid, "pid of a local pfo3 serve: report its peak RSS");
-    cmd->add_option("--worker-pids", opts.worker_pids, "pids of local pfo3 workers (comma-separated): peak RSS")
+    cmd->add_option("--serve-pid", opts.serve_pid, "pid of a local pfo3 serve: report its peak RSS and CPU per task");
+    cmd->add_option("--worker-pids", opts.worker_pids, "pids of local pfo3 workers (comma-separated): peak RSS and CPU per task")
+        ->delimiter(',');
+    cmd->add_option("--cpu-pids", opts.cpu_pids,
+                    "NAME=PID of other local processes (comma-separated, e.g. rabbitmq=PID,postgres=PID): CPU per "
+                    "task, each with the processes it forked (serve and worker pids are measured too)")
         ->delimiter(',');
     cmd->add_option("--json", opts.json_file, "also write every figure as JSON to this file");
     cmd->add_option("--label", opts.label, "a name for this run, copied into the report");
@@ -163,6 +224,11 @@ int run_bench(config::settings s, const bench_options& opts) {
     std::optional<queue::amqp_url> broker_url;
     if (opts.broker_ceiling || opts.broker_only) broker_url = queue::amqp_url::parse(s.amqp.url);
 
+    rep.cpu = cpu_subjects(opts);  // checks --cpu-pids before anything runs
+    // The broker alone: the named processes (the broker itself, typically) and the bench.
+    for (const auto& c : rep.cpu)
+        if (c.role != "serve" && c.role != "work") rep.broker_cpu.push_back(c);
+    if (opts.broker_only) rep.cpu.clear();
     std::unique_ptr<store_watch> watch;
     if (opts.store && !opts.no_results && !opts.broker_only)
         watch = std::make_unique<store_watch>(store_dir(*opts.store), std::chrono::steady_clock::now());
@@ -174,6 +240,7 @@ int run_bench(config::settings s, const bench_options& opts) {
                   {"connections", std::to_string(lo.connections)},
                   {"window", std::to_string(lo.window)},
                   {"mode", opts.rate ? "open loop" : "closed loop"}});
+        cpu_meter cpu(rep.cpu);
         load_result load = run_load(lo);
         if (load.connections_failed == opts.connections) {
             std::cerr << "error: cannot reach server: " << (load.failures.empty() ? lo.server : load.failures.front())
@@ -193,6 +260,8 @@ int run_bench(config::settings s, const bench_options& opts) {
             }
             summarize_results(load, seen, watch != nullptr, rep);
         }
+        // Before the broker alone runs: only the tasks' CPU is wanted.
+        rep.cpu_wall_seconds = cpu.finish();
         watch.reset();
     }
 
@@ -220,7 +289,9 @@ int run_bench(config::settings s, const bench_options& opts) {
         PFO3_LOG(info, "bench: measuring the broker alone",
                  {{"url", po.url.masked()}, {"messages", std::to_string(po.messages)}});
         try {
+            cpu_meter cpu(rep.broker_cpu);
             rep.broker = queue::measure_broker_ceiling(po);
+            rep.broker_cpu_wall_seconds = cpu.finish();
             if (rep.broker->open_loop) {
                 rep.broker_to_confirm = summarize_latency(std::move(rep.broker->confirm_ns));
                 rep.broker_to_delivered = summarize_latency(std::move(rep.broker->deliver_ns));

@@ -27,6 +27,7 @@ struct bench_options {
     double results_timeout_s = 120;
     std::optional<int> serve_pid;
     std::vector<int> worker_pids;
+    std::vector<std::string> cpu_pids;   ///< NAME=PID of other local processes (broker, database)
     std::optional<std::string> json_file;
     std::string label;
     bool broker_ceiling = false;

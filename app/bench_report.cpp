@@ -59,6 +59,56 @@ void table_latency(std::ostream& o, const char* name, const latency_summary& l) 
     o << line;
 }
 
+// The CPU of every process that could be read, summed.
+double cpu_total_seconds(const std::vector<process_cpu_use>& cpu) {
+    double total = 0;
+    for (const auto& c : cpu)
+        if (c.seconds >= 0) total += c.seconds;
+    return total;
+}
+
+// One line per process: µs per unit of work (`count` of them), then the sum.
+void print_cpu(std::ostream& o, const std::vector<process_cpu_use>& cpu, double count, double wall,
+               const std::string& indent) {
+    for (const auto& c : cpu) {
+        char line[256];
+        if (c.seconds >= 0)
+            std::snprintf(line, sizeof line, "%s  %-10s pid %-8d %9s us  (%s s)\n", indent.c_str(), c.role.c_str(),
+                          c.pid, fixed(c.seconds / count * 1e6, 1).c_str(), fixed(c.seconds, 2).c_str());
+        else
+            std::snprintf(line, sizeof line, "%s  %-10s pid %-8d   unknown (%s)\n", indent.c_str(), c.role.c_str(),
+                          c.pid, c.error.c_str());
+        o << line;
+    }
+    const double total = cpu_total_seconds(cpu);
+    o << indent << "  total" << std::string(16, ' ') << fixed(total / count * 1e6, 1) << " us = "
+      << fixed(ratio(total, wall), 2) << " cores busy on average\n";
+}
+
+// {"wall_seconds":…,"processes":[…],"total_us_per_<unit>":…,"cores_busy":…}
+void json_cpu(std::ostream& o, const std::vector<process_cpu_use>& cpu, double count, double wall,
+              const std::string& unit) {
+    o << "{\"wall_seconds\":" << num(wall) << ",\"processes\":[";
+    for (std::size_t i = 0; i < cpu.size(); ++i) {
+        const auto& c = cpu[i];
+        const bool known = c.seconds >= 0;
+        o << (i ? "," : "") << "{\"role\":" << json::quote(c.role) << ",\"pid\":" << c.pid
+          << ",\"seconds\":" << (known ? num(c.seconds) : "null") << ",\"us_per_" << unit
+          << "\":" << (known ? num(c.seconds / count * 1e6) : "null")
+          << ",\"error\":" << (c.error.empty() ? "null" : json::quote(c.error)) << "}";
+    }
+    const double total = cpu_total_seconds(cpu);
+    o << "],\"total_us_per_" << unit << "\":" << num(total / count * 1e6) << ",\"cores_busy\":" << num(ratio(total, wall))
+      << "}";
+}
+
+// Messages the broker alone carried: the closed loop publishes and consumes N twice (the
+// separate phases, then both at once), the open loop once.
+double broker_messages_carried(const bench_report& r) {
+    if (!r.broker) return 0;
+    return static_cast<double>(r.broker->messages) * (r.broker->open_loop ? 1 : 2);
+}
+
 // The pfo3 part of the table (everything but the broker alone).
 void print_pfo3(std::ostream& o, const bench_report& r) {
     const double acc = r.accepted_per_s();
@@ -80,6 +130,11 @@ void print_pfo3(std::ostream& o, const bench_report& r) {
     table_latency(o, "submit -> ok", r.submit_to_ok);
     if (r.submit_to_stored) table_latency(o, "submit -> stored", *r.submit_to_stored);
     if (r.late_detection) o << "  (some results were found by scanning: their stored times are upper bounds)\n";
+    if (!r.cpu.empty()) {
+        o << "  CPU per accepted task (user + system, " << fixed(r.cpu_wall_seconds, 3) << " s from first submit to "
+          << (r.results_source == "none" ? "last answer" : "last result") << ")\n";
+        print_cpu(o, r.cpu, static_cast<double>(r.accepted), r.cpu_wall_seconds, "  ");
+    }
     for (const auto& m : r.memory) {
         if (m.peak_kib >= 0)
             o << "  peak RSS " << m.role << " pid " << m.pid << ": " << fixed(m.peak_kib / 1024.0, 1) << " MiB (now "
@@ -173,6 +228,10 @@ void print_report(std::ostream& o, const bench_report& r) {
     } else if (!r.broker_error.empty()) {
         o << "  broker alone: not measured: " << r.broker_error << "\n";
     }
+    if (r.broker && !r.broker_cpu.empty()) {
+        o << "    CPU per message carried (published and consumed; the bench is the rabbitmq-c client)\n";
+        print_cpu(o, r.broker_cpu, broker_messages_carried(r), r.broker_cpu_wall_seconds, "    ");
+    }
     for (const auto& f : r.failures) o << "  failure: " << f << "\n";
 }
 
@@ -217,6 +276,9 @@ void write_report_json(std::ostream& o, const bench_report& r) {
           << ",\"error\":" << (m.error.empty() ? "null" : quote(m.error)) << "}";
     }
     o << "]";
+    o << ",\"cpu\":";
+    if (r.cpu.empty()) o << "null";
+    else json_cpu(o, r.cpu, static_cast<double>(r.accepted), r.cpu_wall_seconds, "task");
     if (r.broker) {
         const auto& b = *r.broker;
         const double pub = per_second(b.messages, b.publish_seconds), pipe = per_second(b.messages, b.pipeline_seconds);
@@ -226,7 +288,11 @@ void write_report_json(std::ostream& o, const bench_report& r) {
           << ",\"publish_consume_seconds\":" << num(b.pipeline_seconds) << ",\"publish_confirm_per_s\":" << num(pub)
           << ",\"consume_per_s\":" << num(per_second(b.messages, b.consume_seconds))
           << ",\"publish_consume_per_s\":" << num(pipe) << ",\"nacked\":" << b.nacked << ",\"returned\":" << b.returned
-          << ",\"open_loop\":" << (b.open_loop ? "true" : "false") << ",\"latency_ms\":";
+          << ",\"open_loop\":" << (b.open_loop ? "true" : "false") << ",\"messages_carried\":"
+          << num(broker_messages_carried(r)) << ",\"cpu\":";
+        if (r.broker_cpu.empty()) o << "null";
+        else json_cpu(o, r.broker_cpu, broker_messages_carried(r), r.broker_cpu_wall_seconds, "message");
+        o << ",\"latency_ms\":";
         if (r.broker_to_confirm && r.broker_to_delivered) {
             o << "{\"publish_to_confirm\":";
             json_latency(o, *r.broker_to_confirm);

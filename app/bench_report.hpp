@@ -34,6 +34,14 @@ struct process_memory {
 /// Reads VmHWM and VmRSS of `pid`; never throws (the reason goes to `error`).
 process_memory read_process_memory(std::string role, int pid);
 
+/// CPU time a local process (with everything it forked) used while the tasks ran.
+struct process_cpu_use {
+    std::string role;  ///< "serve", "work", "bench" or a name given with --cpu-pids
+    int pid = 0;
+    double seconds = -1;  ///< user + system; -1 if it could not be read
+    std::string error;
+};
+
 /// Everything one run measured, with the conditions it ran under.
 struct bench_report {
     // Conditions.
@@ -64,6 +72,9 @@ struct bench_report {
     bool late_detection = false;  ///< some results were found by scanning (times are upper bounds)
 
     std::vector<process_memory> memory;
+    /// From just before the first submit to the last result seen (or the last answer).
+    std::vector<process_cpu_use> cpu;
+    double cpu_wall_seconds = 0;
 
     // The broker alone.
     std::optional<queue::broker_probe_result> broker;
@@ -71,6 +82,10 @@ struct bench_report {
     std::size_t broker_prefetch = 0;
     std::size_t broker_body_bytes = 0;
     std::string broker_error;
+    /// CPU of the --cpu-pids processes and the bench (the probe's client) while the broker
+    /// alone ran: per message it carried (published and consumed once).
+    std::vector<process_cpu_use> broker_cpu;
+    double broker_cpu_wall_seconds = 0;
     /// Open loop only: the broker's publish→confirm and publish→delivered latencies.
     std::optional<latency_summary> broker_to_confirm, broker_to_delivered;
 

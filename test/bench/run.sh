@@ -114,6 +114,8 @@ done
 
 common=(--server "$server" --store "file://$store" --serve-pid "$serve_pid"
         --worker-pids "$(IFS=,; echo "${worker_pids[*]}")" --results-timeout 120)
+# A broker this script started is on this machine: its CPU per task goes in the report too.
+[ -n "${own_broker:-}" ] && common+=(--cpu-pids "rabbitmq=$(cat "$state/rabbitmq/pid")")
 failed=0
 bench() {  # bench NAME ARGS...: one scenario; a failed scenario is reported, the rest still run
     local name=$1; shift

@@ -48,6 +48,7 @@ pg_url=$(PFO3_PG_DURABLE=1 "$root/test/services/postgres.sh" start "$state/pg" "
 pg_durability=$("$root/test/services/postgres.sh" psql "$state/pg" -d pfo3 -Atc \
     "SELECT 'fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')")
 "$root/test/services/s3.sh" start "$state/s3" "$s3_port" pfo3-bench >&2
+pg_pid=$(head -n 1 "$state/pg/data/postmaster.pid")
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 amqp="amqp://guest:guest@127.0.0.1:$rabbit_port/%2f"
 unset PFO3_CONFIG PFO3_AMQP_URL PFO3_STORE PFO3_SERVER
@@ -62,6 +63,7 @@ log "broker alone: $tasks messages, window 1024, prefetch 256"
 ceiling=$(python3 -c "import json; print(json.load(open('$state/ceiling.json'))['broker_ceiling']['publish_consume_per_s'])")
 
 rows=()
+cpu_rows=()
 measure() {  # measure NAME STORE_URI [bench args...]
     local name=$1 uri=$2; shift 2
     local queue="pfo3_stores_${name}_$$" port; port=$(free_port)
@@ -89,6 +91,7 @@ measure() {  # measure NAME STORE_URI [bench args...]
     local t0; t0=$(date +%s.%N)
     "$bin" --log-level warn bench --server "127.0.0.1:$port" --tasks "$tasks" --connections 4 --window 256 \
         --serve-pid "$serve_pid" --worker-pids "${workers[0]},${workers[1]}" --results-timeout 300 \
+        --cpu-pids "rabbitmq=$(cat "$state/rabbitmq/pid"),postgres=$pg_pid,s3rver=$(cat "$state/s3/pid")" \
         --label "store-$name" --json "$state/$name.json" "$@" >&2
     # PostgreSQL: counted in the table itself (every 50 ms), from just before the bench started.
     local counted=""
@@ -113,6 +116,17 @@ print(f"| {sys.argv[2]} | {r['accepted']:,} | {r['accepted_per_s']:,.0f} | {stor
       f"| {per_s / ceiling:.2f} | {seen} |")
 PY
 )")
+    cpu_rows+=("$(python3 - "$state/$name.json" "$name" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+cpu = r["cpu"]
+def us(role):
+    v = [p["us_per_task"] for p in cpu["processes"] if p["role"] == role]
+    return "–" if not v or None in v else f"{sum(v):.1f}"
+print(f"| {sys.argv[2]} | {cpu['wall_seconds']:.2f} | {us('serve')} | {us('work')} | {us('rabbitmq')} "
+      f"| {us('postgres')} | {us('s3rver')} | {us('bench')} | {cpu['total_us_per_task']:.1f} | {cpu['cores_busy']:.2f} |")
+PY
+)")
     kill -TERM "$serve_pid" "${workers[@]}"; wait "$serve_pid" "${workers[@]}" 2>/dev/null || true
 }
 
@@ -128,3 +142,9 @@ echo
 echo "| store | accepted | accepted/s | stored | end to end tasks/s | × publish+consume ceiling | results seen by |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
 printf '%s\n' "${rows[@]}"
+echo
+echo "CPU per task (µs, user + system, each server with the processes it forked; from the first submit to the last result seen — for PostgreSQL to the last answer):"
+echo
+echo "| store | seconds | serve | 2 workers | RabbitMQ | PostgreSQL | s3rver | bench client | total | cores busy |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${cpu_rows[@]}"

@@ -81,6 +81,7 @@ def main():
                   f"| {fmt(st.get('p50'), 2)} / {fmt(st.get('p99'), 2)} | {errors_text(r)} "
                   f"| {fmt(mib(r, 'serve'), 1)} / {fmt(mib(r, 'work'), 1)} |")
         print()
+        cpu_table(rows)
         # One data file per connection count: window, accepted/s, end-to-end/s.
         for conns in sorted({c for c, _, _, _ in rows}):
             with open(results / f"throughput-c{conns}.dat", "w") as f:
@@ -120,6 +121,30 @@ def main():
               f"peak RSS serve {fmt(mib(lat, 'serve'), 1)} MiB, worker {fmt(mib(lat, 'work'), 1)} MiB.\n")
 
     celery_table(reports, pub, pipe)
+
+
+def cpu_us(report, role):
+    """CPU µs per accepted task of every process with this role (summed), or None."""
+    procs = [p for p in ((report.get("cpu") or {}).get("processes") or []) if p["role"] == role]
+    if not procs or any(p["us_per_task"] is None for p in procs):
+        return None
+    return sum(p["us_per_task"] for p in procs)
+
+
+def cpu_table(rows):
+    """Where each task's CPU went (bench --serve-pid/--worker-pids/--cpu-pids), per scenario."""
+    rows = [row for row in rows if (row[3].get("cpu") or {}).get("processes")]
+    if not rows:
+        return
+    print("#### CPU per task (µs, user + system, from first submit to last result stored)\n")
+    print("| connections | window | serve | 2 workers | RabbitMQ | bench client | total | cores busy |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for c, w, _, r in rows:
+        cpu = r["cpu"]
+        print(f"| {c} | {w} | {fmt(cpu_us(r, 'serve'), 1)} | {fmt(cpu_us(r, 'work'), 1)} "
+              f"| {fmt(cpu_us(r, 'rabbitmq'), 1)} | {fmt(cpu_us(r, 'bench'), 1)} "
+              f"| {fmt(cpu['total_us_per_task'], 1)} | {fmt(cpu['cores_busy'], 2)} |")
+    print()
 
 
 #: The pfo3 rows set beside Celery's: as many connections as Celery has producer processes.

@@ -1,11 +1,15 @@
 """`pfo3 bench` against a real serve + worker: it runs with a tiny load and reports every
 documented figure. No performance assertions: performance is measured, not tested."""
 import json
+import os
+import signal
+
+import pytest
 
 #: Fields docs/benchmarks.md documents at the top level of the JSON report.
 TOP_FIELDS = ("pfo3_bench", "label", "started_at", "host", "config", "accepted", "rejected",
               "errors", "failures", "accept_seconds", "accepted_per_s", "end_to_end",
-              "latency_ms", "memory", "broker_ceiling", "ratios", "broker_error")
+              "latency_ms", "memory", "cpu", "broker_ceiling", "ratios", "broker_error")
 LATENCY_FIELDS = ("count", "p50", "p90", "p99", "p99_9", "max", "mean", "cdf")
 
 
@@ -49,6 +53,11 @@ def test_closed_loop_bench_reports_every_figure_with_results_seen_in_the_store(
     assert [m["role"] for m in report["memory"]] == ["serve", "work"]
     assert all(m["peak_rss_kib"] > 0 for m in report["memory"]), report["memory"]
     assert report["broker_ceiling"] is None and report["ratios"] is None
+    cpu = report["cpu"]
+    assert [c["role"] for c in cpu["processes"]] == ["serve", "work", "bench"]
+    assert all(c["seconds"] >= 0 and c["error"] is None for c in cpu["processes"]), cpu
+    assert cpu["wall_seconds"] > 0 and cpu["total_us_per_task"] >= 0
+    assert "CPU per accepted task" in r.stdout
     # Every accepted task really is in the store: the bench watched the right thing.
     assert len(list(store.glob("*.json"))) == 300
 
@@ -85,6 +94,63 @@ def test_open_loop_bench_polls_status_and_measures_the_broker_alone(
     assert "publish -> confirm" in r.stdout and "x the broker's publish -> confirm" in r.stdout
 
 
+def test_cpu_per_task_counts_a_named_process_with_what_it_forked(
+        pfo3, queue, store, tmp_path, amqp_url):
+    """--cpu-pids NAME=PID: a shell whose child spins is charged the child's CPU, during the
+    tasks and during the broker alone (per message carried)."""
+    import subprocess
+    import sys
+    spin = "import time\nwhile True: time.process_time()"
+    burner = subprocess.Popen(["sh", "-c", f"{sys.executable} -c '{spin}' & wait"],
+                              start_new_session=True)
+    try:
+        serve = pfo3.serve(queue, env={"PFO3_STORE": f"file://{store}"})
+        pfo3.work(queue, store, prefetch=50)
+        out = tmp_path / "bench.json"
+        # 600 tasks at 1000/s: the run lasts at least 0.6 s, long enough for 10 ms clock ticks.
+        r = run_bench(pfo3, ["--server", serve.address, "--tasks", 600, "--rate", 1000, "--connections", 2,
+                             "--store", f"file://{store}", "--json", out,
+                             "--cpu-pids", f"burner={burner.pid},gone=4194304",
+                             "--broker-ceiling", "--amqp", amqp_url, "--broker-messages", 300,
+                             "--broker-window", 16, "--results-timeout", 60])
+    finally:
+        os.killpg(burner.pid, signal.SIGKILL)
+        burner.wait()
+
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(out.read_text())
+    cpu = report["cpu"]
+    by_role = {c["role"]: c for c in cpu["processes"]}
+    assert list(by_role) == ["burner", "gone", "bench"]
+    wall = cpu["wall_seconds"]
+    assert wall >= 0.59
+    # The shell itself only waits: what it is charged is its spinning child's (one thread:
+    # never more than the wall time; on a loaded 2-core machine at least a quarter of it).
+    assert 0.25 * wall <= by_role["burner"]["seconds"] <= wall + 0.05, (wall, by_role["burner"])
+    assert by_role["burner"]["us_per_task"] == pytest.approx(by_role["burner"]["seconds"] / 600 * 1e6, rel=1e-4)
+    # A pid that is not a process is reported as such, and the run still counts.
+    assert by_role["gone"]["seconds"] is None and "no process 4194304" in by_role["gone"]["error"]
+    assert "unknown (no process 4194304" in r.stdout
+
+    ceiling = report["broker_ceiling"]
+    assert ceiling["messages_carried"] == 300  # open loop: published and consumed once
+    broker_cpu = {c["role"]: c for c in ceiling["cpu"]["processes"]}
+    assert list(broker_cpu) == ["burner", "gone", "bench"]
+    assert broker_cpu["burner"]["seconds"] >= 0.25 * ceiling["cpu"]["wall_seconds"]
+    assert broker_cpu["burner"]["us_per_message"] == pytest.approx(
+        broker_cpu["burner"]["seconds"] / 300 * 1e6, rel=1e-4)
+    assert "CPU per message carried" in r.stdout
+
+
+def test_bench_refuses_a_malformed_cpu_pid_before_submitting(pfo3, queue, store, broker):
+    serve = pfo3.serve(queue, env={"PFO3_STORE": f"file://{store}"})  # no worker: tasks stay queued
+    for bad in ("rabbitmq", "rabbitmq=", "=12", "Rabbit=12", "x=12abc", "x=-3", "x=0"):
+        r = run_bench(pfo3, ["--server", serve.address, "--tasks", 5, "--no-results", "--cpu-pids", bad])
+        assert r.returncode == 2, (bad, r.stdout, r.stderr)
+        assert f"--cpu-pids '{bad}': expected NAME=PID" in r.stderr
+    assert broker.message_count(queue) == 0, "nothing was submitted"
+
+
 def test_bench_against_no_server_exits_3(pfo3, tmp_path):
     from helpers.processes import free_port
     r = run_bench(pfo3, ["--server", f"127.0.0.1:{free_port()}", "--tasks", 10, "--no-results"])
@@ -107,7 +173,13 @@ def test_summarize_sets_celery_beside_pfo3_as_ratios_of_the_same_ceiling(tmp_pat
         "throughput-c4-w64": {"config": {"connections": 4, "window": 64, "tasks": 4000},
                               "accepted_per_s": 9000.0, "rejected": 0, "errors": {},
                               "end_to_end": {"tasks_per_s": 6000.0, "missing": 0},
-                              "latency_ms": {"submit_to_ok": latency, "submit_to_stored": latency}, "memory": []},
+                              "latency_ms": {"submit_to_ok": latency, "submit_to_stored": latency}, "memory": [],
+                              "cpu": {"wall_seconds": 1.0, "total_us_per_task": 190.0, "cores_busy": 1.6,
+                                      "processes": [{"role": "serve", "us_per_task": 8.0},
+                                                    {"role": "work", "us_per_task": 40.0},
+                                                    {"role": "work", "us_per_task": 42.5},
+                                                    {"role": "rabbitmq", "us_per_task": 88.0},
+                                                    {"role": "bench", "us_per_task": 11.5}]}},
     }
     config = {"tasks": 2000, "producers": 4, "workers": 2, "pool": "prefork", "concurrency": 2,
               "prefetch_multiplier": 500, "prefetch_per_worker": 1000, "acks_late": True,
@@ -136,3 +208,5 @@ def test_summarize_sets_celery_beside_pfo3_as_ratios_of_the_same_ceiling(tmp_pat
     assert rows["Celery, no publisher confirms"][1:7] == ["unbounded", "2,000", "2,000", "0.20", "800", "0.10"]
     assert rows["Celery, publisher confirms"][1:] == ["1", "2,000", "500", "0.05", "400", "0.05", "0 / 3"]
     assert "Celery 5.2.6, kombu 5.2.4, py-amqp 5.1.1" in out
+    # Where the CPU went, the two workers summed.
+    assert "| 4 | 64 | 8.0 | 82.5 | 88.0 | 11.5 | 190.0 | 1.60 |" in out, out
