@@ -114,8 +114,11 @@ done
 
 common=(--server "$server" --store "file://$store" --serve-pid "$serve_pid"
         --worker-pids "$(IFS=,; echo "${worker_pids[*]}")" --results-timeout 120)
-# A broker this script started is on this machine: its CPU per task goes in the report too.
-[ -n "${own_broker:-}" ] && common+=(--cpu-pids "rabbitmq=$(cat "$state/rabbitmq/pid")")
+# A broker this script started is on this machine: its CPU per task (and per message when it
+# runs alone) goes in the reports too.
+broker_cpu=()
+[ -n "${own_broker:-}" ] && broker_cpu=(--cpu-pids "rabbitmq=$(cat "$state/rabbitmq/pid")")
+common+=("${broker_cpu[@]}")
 failed=0
 bench() {  # bench NAME ARGS...: one scenario; a failed scenario is reported, the rest still run
     local name=$1; shift
@@ -132,7 +135,7 @@ rm -f "$results"/*.json "$results/load.txt"
 
 # The broker alone, at its best window: the ceiling every pfo3 figure is compared with.
 bench broker-ceiling --broker-only --amqp "$amqp" --type echo --broker-messages $((50000 / scale)) \
-    --broker-window 1024 --broker-prefetch 1000
+    --broker-window 1024 --broker-prefetch 1000 "${broker_cpu[@]}"
 
 # A warm-up the results ignore: first connections, page cache, queue creation.
 bench warmup "${common[@]}" --tasks $((5000 / scale)) --connections 4 --window 64

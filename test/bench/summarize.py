@@ -52,10 +52,13 @@ def main():
 
     if ceiling:
         print("### The broker alone (RabbitMQ, rabbitmq-c, same messages)\n")
-        print("| messages | body bytes | window | prefetch | publish with confirms | consume + ack | publish + consume |")
-        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        per_message = {p["role"]: p["us_per_message"] for p in ((ceiling.get("cpu") or {}).get("processes") or [])}
+        print("| messages | body bytes | window | prefetch | publish with confirms | consume + ack | publish + consume "
+              "| RabbitMQ CPU per message |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         print(f"| {ceiling['messages']:,} | {ceiling['body_bytes']} | {ceiling['window']} | {ceiling['prefetch']} "
-              f"| {fmt(pub)} msgs/s | {fmt(ceiling['consume_per_s'])} msgs/s | {fmt(pipe)} msgs/s |\n")
+              f"| {fmt(pub)} msgs/s | {fmt(ceiling['consume_per_s'])} msgs/s | {fmt(pipe)} msgs/s "
+              f"| {fmt(per_message.get('rabbitmq'), 1)} µs |\n")
     else:
         print("(no broker ceiling measured: ratios are missing)\n")
 
