@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -259,8 +260,11 @@ namespace {
 
 }  // namespace
 
-postgres_store::postgres_store(std::string uri)
-    : uri_(std::move(uri)), masked_(mask_postgres_uri(uri_)), password_(uri_password(uri_)) {
+postgres_store::postgres_store(std::string uri, std::chrono::milliseconds answer_timeout)
+    : uri_(std::move(uri)),
+      masked_(mask_postgres_uri(uri_)),
+      password_(uri_password(uri_)),
+      answer_timeout_(std::max(answer_timeout, std::chrono::milliseconds(1))) {
     // A malformed URI is a configuration mistake, not an outage.
     char* err = nullptr;
     conninfo_ptr parsed(PQconninfoParse(uri_.c_str(), &err));
@@ -337,6 +341,10 @@ postgres_store::connection& postgres_store::connected() {
     }
     PQsetErrorVerbosity(c.get(), PQERRORS_DEFAULT);
     PFO3_LOG(debug, "connected to the result store", {{"store", masked_}});
+    // Statements are sent and awaited with a deadline (exec_until), which needs sends that
+    // never block on a full socket buffer.
+    if (PQsetnonblocking(c.get(), 1) != 0)
+        throw service_error("postgresql store " + masked_ + ": connect: cannot make the connection non-blocking", true);
     conn_ = std::make_unique<connection>();
     conn_->pg = std::move(c);
     return *conn_;
@@ -344,10 +352,45 @@ postgres_store::connection& postgres_store::connected() {
 
 namespace {
 
-// Runs one statement that returns no rows or some rows; throws through fail() otherwise.
-result_ptr run(const std::string& masked, const std::string& password, std::string_view op,
-               PGconn* c, const char* sql, int n_params = 0, const char* const* values = nullptr) {
-    result_ptr r(PQexecParams(c, sql, n_params, nullptr, values, nullptr, nullptr, 0));
+// Sends one statement and waits for its result until `timeout`: libpq's PQexec would wait
+// forever for a server that hangs (stopped, or a network that drops packets without a reset),
+// holding a worker's committer or a status thread. nullopt when the time ran out (the
+// statement is then still in flight on `c`); a null result for a libpq error.
+std::optional<result_ptr> exec_until(PGconn* c, const char* sql, int n_params, const char* const* values,
+                                     std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (!PQsendQueryParams(c, sql, n_params, nullptr, values, nullptr, nullptr, 0)) return result_ptr();
+    for (;;) {
+        const int unsent = PQflush(c);  // the connection is non-blocking: may leave data unsent
+        if (unsent < 0) return result_ptr();
+        if (unsent == 0 && !PQisBusy(c)) break;
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd p{PQsocket(c), static_cast<short>(POLLIN | (unsent ? POLLOUT : 0)), 0};
+        const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
+        if (n < 0 && errno != EINTR) return result_ptr();
+        if (n > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c)) return result_ptr();
+    }
+    // One statement gives one result, then null; an error result is the one to report.
+    result_ptr first;
+    while (PGresult* r = PQgetResult(c)) {
+        result_ptr next(r);
+        if (!first || PQresultStatus(next.get()) == PGRES_FATAL_ERROR) first = std::move(next);
+    }
+    return first;
+}
+
+// Runs one statement that returns no rows or some rows; throws through fail() otherwise, and
+// a retryable service_error if the server does not answer within `timeout`.
+result_ptr run(const std::string& masked, const std::string& password, std::chrono::milliseconds timeout,
+               std::string_view op, PGconn* c, const char* sql, int n_params = 0,
+               const char* const* values = nullptr) {
+    auto answered = exec_until(c, sql, n_params, values, timeout);
+    if (!answered)
+        throw service_error("postgresql store " + masked + ": " + std::string(op) + ": no answer within " +
+                                std::to_string(timeout.count()) + " ms; the connection is dropped",
+                            true);
+    result_ptr r = std::move(*answered);
     auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(masked, password, op, c, r.get());
     return r;
@@ -358,7 +401,7 @@ result_ptr run(const std::string& masked, const std::string& password, std::stri
 void postgres_store::create_schema(connection& conn) {
     PGconn* c = conn.pg.get();
     const std::string& password = password_;
-    auto exec = [&](std::string_view op, const char* sql) { return run(masked_, password, op, c, sql); };
+    auto exec = [&](std::string_view op, const char* sql) { return run(masked_, password, answer_timeout_, op, c, sql); };
     int version = 0;
     try {
         exec("begin schema transaction", "BEGIN");
@@ -442,8 +485,8 @@ void postgres_store::write_rows(connection& conn, std::span<const task_record* c
         values.push_back(timestamp_param(r.finished_at));
     }
     sql += upsert_tail;
-    run(masked_, password_, "upsert " + std::to_string(rows.size()) + " results",
-        conn.pg.get(), sql.c_str(), n, values.data());
+    run(masked_, password_, answer_timeout_, "upsert " + std::to_string(rows.size()) + " results", conn.pg.get(),
+        sql.c_str(), n, values.data());
 }
 
 template <class F>
@@ -456,15 +499,18 @@ auto postgres_store::with_connection(F&& f) {
             return f(c);
         } catch (const service_error&) {
             PGconn* pg = c.pg.get();
-            bool lost = PQstatus(pg) != CONNECTION_OK;
+            // A statement still in flight went unanswered: the server hangs, and neither a
+            // ROLLBACK nor an immediate retry would be answered sooner.
+            const bool hung = PQtransactionStatus(pg) == PQTRANS_ACTIVE;
+            bool lost = hung || PQstatus(pg) != CONNECTION_OK;
             if (!lost && PQtransactionStatus(pg) != PQTRANS_IDLE) {
-                result_ptr r(PQexec(pg, "ROLLBACK"));
-                lost = !r || PQresultStatus(r.get()) != PGRES_COMMAND_OK;
+                auto r = exec_until(pg, "ROLLBACK", 0, nullptr, answer_timeout_);
+                lost = !r || !*r || PQresultStatus(r->get()) != PGRES_COMMAND_OK;
             }
             if (lost) conn_.reset();
             // A connection that went stale while idle (server restarted, idle timeout) gets
             // one immediate retry on a fresh one; statements here are safe to repeat.
-            if (lost && reused && attempt == 0) continue;
+            if (lost && reused && attempt == 0 && !hung) continue;
             throw;
         }
     }
@@ -499,10 +545,11 @@ void postgres_store::write(std::span<const task_record> records) {
             return;
         }
         const std::string& password = password_;
-        run(masked_, password, "begin", c.pg.get(), "BEGIN");
+        run(masked_, password, answer_timeout_, "begin", c.pg.get(), "BEGIN");
         for (std::size_t at = 0; at < all.size(); at += max_rows_per_statement)
             write_rows(c, all.subspan(at, std::min(max_rows_per_statement, all.size() - at)));
-        run(masked_, password, "commit " + std::to_string(all.size()) + " results", c.pg.get(), "COMMIT");
+        run(masked_, password, answer_timeout_, "commit " + std::to_string(all.size()) + " results", c.pg.get(),
+            "COMMIT");
     });
 }
 
@@ -511,7 +558,7 @@ std::optional<task_record> postgres_store::read(std::string_view id) {
     const std::string key(id);
     return with_connection([&](connection& c) -> std::optional<task_record> {
         const char* values[] = {key.c_str()};
-        auto r = run(masked_, password_, "read result", c.pg.get(), select_one, 1, values);
+        auto r = run(masked_, password_, answer_timeout_, "read result", c.pg.get(), select_one, 1, values);
         if (PQntuples(r.get()) == 0) return std::nullopt;
         task_record out;
         out.id = key;

@@ -2,9 +2,15 @@
 // (test/run starts a throwaway cluster and sets it). Each test works in a schema of its own.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <stop_token>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -71,6 +77,47 @@ task_record record(std::string id, std::string result = "42") {
 }
 
 const char* server() { return std::getenv("PFO3_TEST_POSTGRES_URL"); }
+// The test cluster's directory (test/run sets it): tests that pause the server need it.
+const char* cluster() { return std::getenv("PFO3_TEST_POSTGRES_DIR"); }
+
+// The whole cluster stopped with SIGSTOP for the object's life, or `at_most` (so that a
+// store that waits forever makes a failing test, not a hung one): the kernel still accepts
+// connections and buffers queries, nothing answers them, like a server that hangs.
+class frozen_cluster {
+public:
+    frozen_cluster(const std::string& dir, std::chrono::seconds at_most) {
+        std::ifstream pidfile(dir + "/data/postmaster.pid");
+        int postmaster = 0;
+        REQUIRE(pidfile >> postmaster);
+        // The postmaster first, so that no backend forked meanwhile escapes the freeze.
+        REQUIRE(::kill(postmaster, SIGSTOP) == 0);
+        stopped_.push_back(postmaster);
+        const std::string self = std::to_string(postmaster);
+        std::ifstream children("/proc/" + self + "/task/" + self + "/children");
+        for (int child = 0; children >> child;)
+            if (::kill(child, SIGSTOP) == 0) stopped_.push_back(child);
+        watchdog_ = std::jthread([this, at_most](std::stop_token stop) {
+            std::mutex m;
+            std::unique_lock lock(m);
+            std::condition_variable_any().wait_for(lock, stop, at_most, [] { return false; });
+            thaw();
+        });
+    }
+    ~frozen_cluster() {
+        watchdog_.request_stop();
+        watchdog_.join();  // it thaws on its way out
+    }
+    frozen_cluster(const frozen_cluster&) = delete;
+    frozen_cluster& operator=(const frozen_cluster&) = delete;
+
+private:
+    void thaw() {
+        for (auto it = stopped_.rbegin(); it != stopped_.rend(); ++it) ::kill(*it, SIGCONT);
+    }
+
+    std::vector<int> stopped_;
+    std::jthread watchdog_;
+};
 
 }  // namespace
 
@@ -300,4 +347,38 @@ TEST_CASE("postgres store: refusals at connect time are not retryable and name t
             CHECK(what.find("postgresql store postgresql://") == 0);
         }
     }
+}
+
+TEST_CASE("postgres store: a server that stops answering costs a call its deadline, not forever") {
+    if (!server() || !cluster()) {
+        WARN("PFO3_TEST_POSTGRES_URL or PFO3_TEST_POSTGRES_DIR not set: skipped");
+        return;
+    }
+    using namespace std::chrono_literals;
+    test_schema s(server());
+    postgres_store store(s.uri(), 1500ms);
+    auto before = record("before-the-freeze");
+    store.write(std::span(&before, 1));  // connected, schema made: the next call only upserts
+
+    auto during = record("during-the-freeze");
+    {
+        frozen_cluster frozen(cluster(), 20s);
+        const auto t0 = std::chrono::steady_clock::now();
+        try {
+            store.write(std::span(&during, 1));
+            FAIL("a write to a stopped server returned");
+        } catch (const pfo3::service_error& e) {
+            const std::string what = e.what();
+            INFO(what);
+            CHECK(e.retryable());  // the caller keeps the deliveries unacked and tries again
+            CHECK(what.find("upsert 1 results: no answer within 1500 ms") != std::string::npos);
+        }
+        const auto waited = std::chrono::steady_clock::now() - t0;
+        CHECK(waited >= 1400ms);
+        CHECK(waited < 15s);  // without the deadline: until the freeze ends (20 s)
+    }
+    // Answering again: the next call gets a new connection, and the retried write lands.
+    store.write(std::span(&during, 1));
+    CHECK(store.read("during-the-freeze"));
+    CHECK(store.read("before-the-freeze"));
 }

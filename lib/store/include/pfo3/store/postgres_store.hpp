@@ -1,5 +1,6 @@
 #pragma once
 // Results as rows of table pfo3_tasks in PostgreSQL, through libpq.
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,10 +15,16 @@ namespace pfo3::store {
 /// service_error, so a caller that retries never acks a result that was not committed.
 class postgres_store final : public result_store {
 public:
+    /// How long a statement may go unanswered before the connection is dropped and the call
+    /// throws a retryable service_error: a server that hangs (stopped, or behind a network
+    /// that drops packets) must not hold a worker's committer or serve's status reads forever.
+    /// As long as S3's whole-request timeout; a group of 1000 rows takes milliseconds.
+    static constexpr std::chrono::milliseconds default_answer_timeout{30000};
+
     /// Connects to `uri` (a libpq connection URI; every libpq parameter passes through) and
     /// creates the schema if missing. Throws service_error: retryable() is false when no retry
     /// can help (bad password, missing database, schema newer than this release).
-    explicit postgres_store(std::string uri);
+    explicit postgres_store(std::string uri, std::chrono::milliseconds answer_timeout = default_answer_timeout);
     ~postgres_store() override;
     postgres_store(const postgres_store&) = delete;
     postgres_store& operator=(const postgres_store&) = delete;
@@ -43,6 +50,7 @@ private:
     std::string uri_;
     std::string masked_;
     std::string password_;  // as written in the URI, scrubbed from libpq's messages
+    std::chrono::milliseconds answer_timeout_;
     std::mutex mutex_;
     std::unique_ptr<connection> conn_;  // null while disconnected
 };
