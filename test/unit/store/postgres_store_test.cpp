@@ -222,6 +222,41 @@ TEST_CASE("postgres store: any JSON and awkward text are stored") {
     CHECK(s.sql("SELECT started_at IS NULL FROM pfo3_tasks") == "t");
 }
 
+TEST_CASE("postgres store: quotes, backslashes, braces, commas and the word NULL come back as written") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    // Text that means something in SQL, array or JSON literals (quotes, backslashes, braces,
+    // commas, blanks, the word NULL, empty text) comes back unchanged from a group of rows.
+    const std::string texts[] = {"NULL", "", "{a,b}", "say \"hi\"", "back\\slash\\", "  padded  ", "a,b",
+                                 "line\nbreak", "null", "\\\""};
+    std::vector<task_record> group;
+    for (std::size_t i = 0; i < std::size(texts); ++i) {
+        auto r = record("awk-" + std::to_string(i), R"({"t":"q\"uote\\ {x,y}"})");
+        r.type = texts[i].empty() ? "echo" : texts[i];
+        r.error = texts[i];
+        r.worker = texts[i];
+        r.payload_json = R"(["{}", ",", "NULL", "\\\""])";
+        group.push_back(r);
+    }
+    store.write(group);
+    for (std::size_t i = 0; i < std::size(texts); ++i) {
+        INFO("text " << i << ": [" << texts[i] << "]");
+        auto got = store.read("awk-" + std::to_string(i));
+        REQUIRE(got);
+        CHECK(got->type == (texts[i].empty() ? "echo" : texts[i]));
+        CHECK(got->error == texts[i]);
+        CHECK(got->worker == texts[i]);
+        CHECK(got->result_json == R"({"t": "q\"uote\\ {x,y}"})");
+        CHECK(got->payload_json == R"(["{}", ",", "NULL", "\\\""])");
+    }
+    // An empty error is no error (SQL NULL), not the text "NULL" or "".
+    CHECK(s.sql("SELECT count(*) FROM pfo3_tasks WHERE error IS NULL") == "1");
+}
+
 TEST_CASE("postgres store: an invalid id is refused and never found") {
     if (!server()) {
         WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
