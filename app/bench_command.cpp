@@ -83,25 +83,21 @@ void summarize_results(const load_result& load, const results_seen& seen, bool p
     if (precise) rep.submit_to_stored = summarize_latency(std::move(stored_latency));
 }
 
-// The processes whose CPU the run accounts for: serve, the workers, the named others and the
-// bench itself; none unless some pid was given.
-std::vector<process_cpu_use> cpu_subjects(const bench_options& opts) {
+// --cpu-pids NAME=PID,…: the other local processes (the broker, a database) to account for.
+std::vector<process_cpu_use> named_pids(const std::vector<std::string>& specs) {
     std::vector<process_cpu_use> out;
-    if (opts.serve_pid) out.push_back({"serve", *opts.serve_pid, -1, {}});
-    for (int pid : opts.worker_pids) out.push_back({"work", pid, -1, {}});
-    for (const auto& named : opts.cpu_pids) {
-        const auto eq = named.find('=');
-        const std::string name = eq == std::string::npos ? "" : named.substr(0, eq);
+    for (const auto& spec : specs) {
+        const auto eq = spec.find('=');
+        const std::string name = spec.substr(0, eq);
+        const std::string digits = eq == std::string::npos ? "" : spec.substr(eq + 1);
         int pid = 0;
-        const std::string digits = eq == std::string::npos ? "" : named.substr(eq + 1);
         auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
-        const bool name_ok = !name.empty() && name.size() <= 32 &&
+        const bool name_ok = eq != std::string::npos && !name.empty() && name.size() <= 32 &&
                              name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
         if (!name_ok || ec != std::errc() || end != digits.data() + digits.size() || pid <= 0)
-            throw config_error("bench: --cpu-pids '" + named + "': expected NAME=PID (NAME of a-z 0-9 _ -, PID > 0)");
+            throw config_error("bench: --cpu-pids '" + spec + "': expected NAME=PID (NAME of a-z 0-9 _ -, PID > 0)");
         out.push_back({name, pid, -1, {}});
     }
-    if (!out.empty()) out.push_back({"bench", static_cast<int>(::getpid()), -1, {}});
     return out;
 }
 
@@ -120,14 +116,19 @@ public:
     }
 
 private:
-    // Every subject's CPU seconds now; -1 (and the reason) where it cannot be read.
+    // Every subject's CPU seconds now, from one pass over /proc; -1 (and the reason) where it
+    // cannot be read.
     std::vector<double> read() {
-        std::vector<double> now;
-        for (auto& c : subjects_) {
-            std::string error;
-            auto s = ops::cpu_seconds_of_tree(c.pid, error);
-            now.push_back(s ? *s : -1);
-            if (!s && c.error.empty()) c.error = error;
+        std::vector<double> now(subjects_.size(), -1);
+        if (subjects_.empty()) return now;
+        std::string error;
+        const auto table = ops::read_process_table(error);
+        for (std::size_t i = 0; i < subjects_.size(); ++i) {
+            auto& c = subjects_[i];
+            auto s = table ? ops::cpu_seconds_of_tree(*table, c.pid) : std::nullopt;
+            if (s) now[i] = *s;
+            else if (c.error.empty())
+                c.error = table ? "no process " + std::to_string(c.pid) + " on this machine" : error;
         }
         return now;
     }
@@ -224,11 +225,21 @@ int run_bench(config::settings s, const bench_options& opts) {
     std::optional<queue::amqp_url> broker_url;
     if (opts.broker_ceiling || opts.broker_only) broker_url = queue::amqp_url::parse(s.amqp.url);
 
-    rep.cpu = cpu_subjects(opts);  // checks --cpu-pids before anything runs
-    // The broker alone: the named processes (the broker itself, typically) and the bench.
-    for (const auto& c : rep.cpu)
-        if (c.role != "serve" && c.role != "work") rep.broker_cpu.push_back(c);
-    if (opts.broker_only) rep.cpu.clear();
+    // Whose CPU to account for (none unless some pid was given), checked before anything
+    // runs: the tasks' run counts serve, the workers, the named processes and the bench; the
+    // broker alone only the named processes (the broker itself, typically) and the bench.
+    const auto named = named_pids(opts.cpu_pids);
+    const process_cpu_use self{"bench", static_cast<int>(::getpid()), -1, {}};
+    if (!opts.broker_only && (opts.serve_pid || !opts.worker_pids.empty() || !named.empty())) {
+        if (opts.serve_pid) rep.cpu.push_back({"serve", *opts.serve_pid, -1, {}});
+        for (int pid : opts.worker_pids) rep.cpu.push_back({"work", pid, -1, {}});
+        rep.cpu.insert(rep.cpu.end(), named.begin(), named.end());
+        rep.cpu.push_back(self);
+    }
+    if (!named.empty()) {
+        rep.broker_cpu = named;
+        rep.broker_cpu.push_back(self);
+    }
     std::unique_ptr<store_watch> watch;
     if (opts.store && !opts.no_results && !opts.broker_only)
         watch = std::make_unique<store_watch>(store_dir(*opts.store), std::chrono::steady_clock::now());

@@ -5,7 +5,6 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <vector>
 
 namespace pfo3::ops {
@@ -56,14 +55,8 @@ std::optional<proc_stat> parse_proc_stat(std::string_view line) {
     return s;
 }
 
-std::optional<double> cpu_seconds_of_tree(int pid, std::string& error) {
-    if (pid <= 0) {
-        error = "no process " + std::to_string(pid);
-        return std::nullopt;
-    }
-    // One pass over /proc: every process's parent and times. A process that ends during
-    // the pass is simply not there.
-    std::map<int, proc_stat> all;
+std::optional<process_table> read_process_table(std::string& error) {
+    process_table all;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
         int p = 0;
@@ -76,18 +69,19 @@ std::optional<double> cpu_seconds_of_tree(int pid, std::string& error) {
         error = "cannot list /proc: " + ec.message();
         return std::nullopt;
     }
-    if (!all.contains(pid)) {
-        error = "no process " + std::to_string(pid) + " on this machine (or /proc is not readable)";
-        return std::nullopt;
-    }
+    return all;
+}
+
+std::optional<double> cpu_seconds_of_tree(const process_table& table, int pid) {
+    if (!table.contains(pid)) return std::nullopt;
     std::multimap<int, int> children;
-    for (const auto& [p, s] : all) children.emplace(s.ppid, p);
+    for (const auto& [p, s] : table) children.emplace(s.ppid, p);
     std::uint64_t ticks = 0;
     std::vector<int> todo{pid};
     while (!todo.empty()) {
         const int p = todo.back();
         todo.pop_back();
-        const auto& s = all.at(p);
+        const auto& s = table.at(p);
         ticks += s.utime + s.stime + s.cutime + s.cstime;
         auto [first, last] = children.equal_range(p);
         for (auto it = first; it != last; ++it) todo.push_back(it->second);
