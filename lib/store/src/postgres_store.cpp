@@ -204,6 +204,21 @@ std::string field(const PGresult* r, int row, int col) {
     return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
 }
 
+enum class socket_wait { ready, not_yet, deadline_passed, failed };
+
+// One wait of libpq's socket for `events`, bounded by `deadline` (connecting and every
+// statement share it). not_yet: interrupted by a signal, wait again; failed: errno says why.
+socket_wait wait_for_socket(int fd, short events, std::chrono::steady_clock::time_point deadline, short& revents) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return socket_wait::deadline_passed;
+    pollfd p{fd, events, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
+    revents = p.revents;
+    if (n > 0) return socket_wait::ready;
+    if (n < 0 && errno != EINTR) return socket_wait::failed;
+    return socket_wait::not_yet;
+}
+
 }  // namespace
 
 bool postgres_retryable(std::string_view sqlstate, bool connection_ok) noexcept {
@@ -325,19 +340,19 @@ postgres_store::connection& postgres_store::connected() {
     if (PQstatus(c.get()) == CONNECTION_BAD) connect_failed();
     while (st != PGRES_POLLING_OK) {
         if (st == PGRES_POLLING_FAILED) connect_failed();
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0)
+        short revents = 0;
+        switch (wait_for_socket(PQsocket(c.get()), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, revents)) {
+        case socket_wait::deadline_passed:
             throw service_error("postgresql store " + masked_ + ": connect: no connection within " +
                                     std::to_string(timeout_s) + " s",
                                 true);
-        pollfd p{PQsocket(c.get()), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
-        int n = ::poll(&p, 1, static_cast<int>(left.count()));
-        if (n < 0 && errno != EINTR)
+        case socket_wait::failed:
             throw service_error("postgresql store " + masked_ + ": connect: poll: " +
                                     std::system_category().message(errno),
                                 true);
-        if (n > 0) st = PQconnectPoll(c.get());
+        case socket_wait::ready: st = PQconnectPoll(c.get()); break;
+        case socket_wait::not_yet: break;
+        }
     }
     PQsetErrorVerbosity(c.get(), PQERRORS_DEFAULT);
     PFO3_LOG(debug, "connected to the result store", {{"store", masked_}});
@@ -364,12 +379,12 @@ std::optional<result_ptr> exec_until(PGconn* c, const char* sql, int n_params, c
         const int unsent = PQflush(c);  // the connection is non-blocking: may leave data unsent
         if (unsent < 0) return result_ptr();
         if (unsent == 0 && !PQisBusy(c)) break;
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return std::nullopt;
-        pollfd p{PQsocket(c), static_cast<short>(POLLIN | (unsent ? POLLOUT : 0)), 0};
-        const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
-        if (n < 0 && errno != EINTR) return result_ptr();
-        if (n > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c)) return result_ptr();
+        short revents = 0;
+        const auto waited = wait_for_socket(PQsocket(c), POLLIN | (unsent ? POLLOUT : 0), deadline, revents);
+        if (waited == socket_wait::deadline_passed) return std::nullopt;
+        if (waited == socket_wait::failed) return result_ptr();
+        if (waited == socket_wait::ready && (revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c))
+            return result_ptr();
     }
     // One statement gives one result, then null; an error result is the one to report.
     result_ptr first;
