@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pfo3/core/error.hpp"
+#include "pfo3/core/unique_fd.hpp"
 #include "pfo3/store/file_store.hpp"
 #include "pfo3/store/result_store.hpp"
 
@@ -185,11 +186,10 @@ TEST_CASE("a group larger than the open-file bound is written whole, replacing w
 // Whether this kernel and file system can create an unnamed file in `dir` and link it to a
 // name, asked directly (not through the store).
 bool kernel_has_unnamed_files(const fs::path& dir) {
-    int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY, 0600);
-    if (fd < 0) return false;
-    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    pfo3::unique_fd fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY, 0600));
+    if (!fd) return false;
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
     const bool linked = ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, (dir / "probe").c_str(), AT_SYMLINK_FOLLOW) == 0;
-    ::close(fd);
     if (linked) ::unlink((dir / "probe").c_str());
     return linked;
 }
