@@ -59,6 +59,19 @@ private:
     bool retryable_;
 };
 
+/// A store refused one record as such (too large, a value it cannot hold, a constraint): no
+/// retry of that record can succeed, though the store itself works. A worker dead-letters the
+/// task with this error instead of retrying; every other store failure is retried.
+class record_rejected : public service_error {
+public:
+    record_rejected(std::string what, std::string id) : service_error(std::move(what), false), id_(std::move(id)) {}
+    /// The id of the refused record.
+    const std::string& id() const noexcept { return id_; }
+
+private:
+    std::string id_;
+};
+
 }  // namespace pfo3
 
 template <>

@@ -21,6 +21,9 @@ struct task {
 /// Where a task stands. `pending` is never stored: it means "no record yet".
 enum class task_status { pending, done, failed, dead };
 
+/// done and dead never change again (later: cancelled too).
+bool is_final(task_status s) noexcept;
+
 /// "pending", "done", "failed" or "dead".
 std::string_view to_string(task_status s) noexcept;
 /// The inverse of to_string; nullopt for anything else.
@@ -40,5 +43,12 @@ struct task_record {
     std::string started_at;
     std::string finished_at;
 };
+
+/// Whether a store holding `stored` may replace it by `incoming`: records only move forward.
+/// Never over a final record; otherwise when `incoming` is of a later attempt, or of the same
+/// attempt and at least as far along (failed before final). Every store applies this rule, so
+/// a late write of an older attempt (a retry that overtook its own `failed` record, a worker
+/// whose ack was lost) changes nothing.
+bool may_replace(const task_record& stored, const task_record& incoming) noexcept;
 
 }  // namespace pfo3
