@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "common.hpp"
-#include "handler_pool.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
@@ -16,9 +15,8 @@
 #include "pfo3/queue/consumer.hpp"
 #include "pfo3/queue/publisher.hpp"
 #include "pfo3/store/result_store.hpp"
-#include "result_committer.hpp"
+#include "pfo3/worker/engine.hpp"
 #include "store_access.hpp"
-#include "task_processor.hpp"
 
 namespace pfo3::app {
 
@@ -31,9 +29,18 @@ handlers::registry make_registry(const config::settings& s) {
     return handlers::registry(std::move(ext));
 }
 
-retry_policy make_retry_policy(const config::retry_settings& r) {
+worker::engine_options make_engine_options(const config::settings& s, const queue::topology& topo,
+                                           const std::string& identity) {
     auto ms = [](double seconds) { return std::chrono::milliseconds(std::llround(seconds * 1000)); };
-    return {r.max_attempts, backoff_policy{ms(r.backoff_base_s), r.backoff_factor, ms(r.backoff_max_s), r.jitter}};
+    worker::engine_options o;
+    o.concurrency = s.work.concurrency;
+    o.max_group = static_cast<std::size_t>(s.work.prefetch);  // a group never exceeds what the broker lets us hold
+    o.max_attempts = s.retry.max_attempts;
+    o.retry_backoff = backoff_policy{ms(s.retry.backoff_base_s), s.retry.backoff_factor, ms(s.retry.backoff_max_s),
+                                     s.retry.jitter};
+    o.topo = topo;
+    o.worker = identity;
+    return o;
 }
 
 // RabbitMQ (3.8.15+) closes the channel of a consumer holding one delivery longer than its
@@ -114,16 +121,12 @@ int run_work(config::settings s, const work_options& opts) {
     popts.connection_name = "pfo3-work-republish " + identity;
     queue::publisher dead_letters(popts);
     dead_letters.start();
+    worker::publisher_sink sink(dead_letters);
 
-    std::atomic<bool> give_up{false};
+    // Declared before the engine so that it outlives every delivery guard the engine holds.
     std::unique_ptr<queue::consumer> consumer;
-    auto ack = [&](const queue::delivery& d) { consumer->ack(d.generation, d.tag); };
-    auto requeue = [&](const queue::delivery& d) { consumer->nack(d.generation, d.tag, true); };
-    // A group never exceeds what the broker lets this worker hold.
-    result_committer committer(*store, static_cast<std::size_t>(s.work.prefetch), ack, requeue);
-    task_processor processor({registry, committer, dead_letters, topo, make_retry_policy(s.retry), identity, ack,
-                              requeue, give_up});
-    handler_pool pool(s.work.concurrency, [&](const queue::delivery& d) { processor.process(d); });
+    std::unique_ptr<worker::consumer_settler> settler;
+    worker::engine engine(make_engine_options(s, topo, identity), registry, *store, sink);
 
     std::atomic<bool> ready_sent{false};
     queue::consumer_options copts;
@@ -132,16 +135,13 @@ int run_work(config::settings s, const work_options& opts) {
     copts.prefetch = static_cast<std::uint16_t>(s.work.prefetch);
     copts.connection_name = "pfo3-work " + identity;
     consumer = std::make_unique<queue::consumer>(
-        copts,
-        [&](queue::delivery d) {
-            auto gen = d.generation, tag = d.tag;
-            if (!pool.push(std::move(d))) consumer->nack(gen, tag, true);  // stopping
-        },
+        copts, [&](queue::delivery d) { engine.submit(worker::delivery_guard(std::move(d), *settler)); },
         [&](bool consuming) {
             if (consuming && !ready_sent.exchange(true))
                 ops::notify_ready("consuming from " + s.amqp.queue);
             ops::notify_status(consuming ? "consuming from " + s.amqp.queue : "broker connection lost, reconnecting");
         });
+    settler = std::make_unique<worker::consumer_settler>(*consumer);
     consumer->start();
     PFO3_LOG(info, "worker started",
              {{"amqp", url.masked()}, {"queue", s.amqp.queue}, {"prefetch", std::to_string(s.work.prefetch)},
@@ -154,33 +154,24 @@ int run_work(config::settings s, const work_options& opts) {
     PFO3_LOG(info, "stopping: finishing the tasks in hand", {{"signal", std::to_string(sig)},
                                                             {"grace_s", std::to_string(s.work.shutdown_grace_s)}});
     consumer->cancel();
-    auto unstarted = pool.close();
-    for (auto& d : unstarted) consumer->nack(d.generation, d.tag, true);
+    engine.close_intake();
 
-    // Finish in-hand tasks within the grace period; a second signal ends the wait at once.
-    auto grace = std::chrono::milliseconds(s.work.shutdown_grace_s * 1000);
-    auto deadline = std::chrono::steady_clock::now() + grace;
-    bool idle = false;
-    while (!(idle = pool.wait_idle(std::chrono::milliseconds(100)))) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
+    // Finish in-hand tasks (run and stored) within the grace period; a second signal ends the
+    // wait at once.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(s.work.shutdown_grace_s);
+    bool finished = false;
+    while (!(finished = engine.finish(std::chrono::milliseconds(100)))) {
+        if (std::chrono::steady_clock::now() >= deadline) break;
         if (wait_signal(stop_signals, std::chrono::milliseconds(0), sig)) {
             PFO3_LOG(warn, "second signal: stopping now");
             break;
         }
     }
-    // Handlers are done (or abandoned); what they produced must still become durable.
-    if (idle) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (!committer.drain(std::max(left, std::chrono::milliseconds(0)))) idle = false;
-    }
-    if (!idle) {
-        give_up = true;
-        committer.give_up();
+    if (!finished) {
+        engine.abandon();
         PFO3_LOG(warn, "tasks still running are abandoned unacked; RabbitMQ will redeliver them");
         consumer->stop();
         dead_letters.stop(std::chrono::milliseconds(0));
-        pool.abandon();
         // Handler threads may still hold references into this frame: leave without unwinding.
         std::_Exit(exit_ok);
     }

@@ -1,6 +1,6 @@
 #include "handler_pool.hpp"
 
-namespace pfo3::app {
+namespace pfo3::worker {
 
 handler_pool::handler_pool(int threads, job run) : run_(std::move(run)) {
     threads_.reserve(static_cast<std::size_t>(threads));
@@ -13,25 +13,25 @@ handler_pool::~handler_pool() {
         if (t.joinable()) t.join();
 }
 
-bool handler_pool::push(queue::delivery d) {
+void handler_pool::push(delivery_guard d) {
     {
         std::lock_guard lock(mutex_);
-        if (closed_) return false;
+        if (closed_) return;  // d goes out of scope: nack + requeue
         queue_.push_back(std::move(d));
     }
     wake_.notify_one();
-    return true;
 }
 
-std::deque<queue::delivery> handler_pool::close() {
-    std::deque<queue::delivery> left;
+void handler_pool::close() {
+    std::deque<delivery_guard> unstarted;
     {
         std::lock_guard lock(mutex_);
         closed_ = true;
-        left.swap(queue_);
+        unstarted.swap(queue_);
+        if (running_ == 0) idle_.notify_all();
     }
     wake_.notify_all();
-    return left;
+    // `unstarted` is dropped here, outside the lock: each guard nacks its delivery back.
 }
 
 bool handler_pool::wait_idle(std::chrono::milliseconds timeout) {
@@ -53,11 +53,11 @@ void handler_pool::loop() {
         queue_.pop_front();
         ++running_;
         lock.unlock();
-        run_(d);
+        run_(std::move(d));
         lock.lock();
         --running_;
         if (running_ == 0 && queue_.empty()) idle_.notify_all();
     }
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::worker

@@ -9,26 +9,26 @@
 #include <thread>
 #include <vector>
 
-#include "pfo3/queue/consumer.hpp"
+#include "pfo3/worker/delivery_guard.hpp"
 
-namespace pfo3::app {
+namespace pfo3::worker {
 
 /// See the file comment. Thread-safe.
 class handler_pool {
 public:
-    using job = std::function<void(const queue::delivery&)>;
+    using job = std::function<void(delivery_guard)>;
 
     handler_pool(int threads, job run);
-    /// Joins the threads if they are idle; see abandon().
+    /// Closes and joins the threads (they finish what they run); see abandon().
     ~handler_pool();
     handler_pool(const handler_pool&) = delete;
     handler_pool& operator=(const handler_pool&) = delete;
 
-    /// Queues a delivery; false once closed (the caller then hands it back to the broker).
-    bool push(queue::delivery d);
-    /// Stops taking deliveries and returns those not started yet.
-    std::deque<queue::delivery> close();
-    /// Waits until no delivery is running; false if `timeout` passed first.
+    /// Queues a delivery; once closed, the guard is dropped (nack + requeue).
+    void push(delivery_guard d);
+    /// Stops taking deliveries; those not started yet are dropped (nack + requeue).
+    void close();
+    /// Waits until no delivery is running or queued; false if `timeout` passed first.
     bool wait_idle(std::chrono::milliseconds timeout);
     /// Detaches threads still running a handler after the grace period: the process is about
     /// to exit and their deliveries, never acked, are redelivered by the broker.
@@ -41,10 +41,10 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable idle_;
-    std::deque<queue::delivery> queue_;
+    std::deque<delivery_guard> queue_;
     int running_ = 0;
     bool closed_ = false;
     std::vector<std::thread> threads_;
 };
 
-}  // namespace pfo3::app
+}  // namespace pfo3::worker

@@ -1,0 +1,72 @@
+#pragma once
+// Group commit for a worker: handler threads hand over finished records; one committer thread
+// writes whatever has accumulated as one group (one fsync barrier, one transaction) and only
+// then acks those deliveries. Under load groups grow by themselves (records pile up while a
+// write is in progress), at low load a record is written at once: no timer adds latency.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "pfo3/core/task.hpp"
+#include "pfo3/store/result_store.hpp"
+#include "pfo3/worker/delivery_guard.hpp"
+
+namespace pfo3::worker {
+
+/// See the file comment. Thread-safe front (commit, drain, give_up); one private thread.
+class result_committer {
+public:
+    /// A record the store refused as such (record_rejected): no retry can store it. Runs on
+    /// the committer thread and takes over the delivery.
+    using rejected_handler = std::function<void(task_record, delivery_guard, const std::string& why)>;
+
+    /// `on_rejected` must not call commit() and wait for it (it runs on the committer thread).
+    result_committer(store::result_store& store, std::size_t max_group, rejected_handler on_rejected);
+    /// Gives up what is not written (see give_up()) and joins the thread.
+    ~result_committer();
+    result_committer(const result_committer&) = delete;
+    result_committer& operator=(const result_committer&) = delete;
+
+    /// Queues a record; its delivery is acked once the record is durable.
+    void commit(task_record record, delivery_guard delivery);
+    /// Waits until everything queued so far is durable and acked; false on timeout.
+    bool drain(std::chrono::milliseconds timeout);
+    /// Stops retrying a store that is down: what is not written is nacked back, never acked.
+    void give_up();
+
+private:
+    struct entry {
+        task_record record;
+        delivery_guard delivery;
+    };
+    void loop();
+    // Writes a group, retrying a store that fails with backoff; records the store refuses as
+    // such go to on_rejected_. False only after give_up().
+    bool write_group(std::vector<entry>& group);
+    // One write() attempt; throws what the store throws.
+    void write_once(const std::vector<entry>& group);
+    // After a record_rejected from a group: writes its records one by one, so only the refused
+    // ones leave the group. Throws a retryable failure of the store.
+    void write_singly(std::vector<entry>& group);
+
+    store::result_store& store_;
+    std::size_t max_group_;
+    rejected_handler on_rejected_;
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable drained_;
+    std::vector<entry> pending_;
+    std::size_t in_flight_ = 0;  // taken by the thread, not yet resolved
+    bool stop_ = false;
+    std::atomic<bool> give_up_{false};
+    bool store_down_ = false;
+    std::vector<task_record> scratch_;  // the records of the group being written
+    std::thread thread_;
+};
+
+}  // namespace pfo3::worker

@@ -1,0 +1,253 @@
+#include "task_processor.hpp"
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "pfo3/core/backoff.hpp"
+#include "pfo3/core/clock.hpp"
+#include "pfo3/core/error.hpp"
+#include "pfo3/core/log.hpp"
+#include "pfo3/core/task_id.hpp"
+#include "pfo3/json/message.hpp"
+
+namespace pfo3::worker {
+
+namespace {
+
+// The dead-letter body is the task's own body (whose "attempt" is the attempt count) plus why
+// it died, so an operator reading `<queue>.dead` sees the cause without the store.
+std::string dead_body(const task& t, const std::string& error) {
+    std::string body = json::encode_message(t);
+    body.pop_back();  // the closing '}' of the object encode_message wrote
+    body += ",\"error\":";
+    body += json::quote(error);
+    body += '}';
+    return body;
+}
+
+// Interruptible wait used by retry loops so a stopping worker does not sit out a backoff.
+void pause(std::chrono::milliseconds d, const std::atomic<bool>& give_up) {
+    auto until = std::chrono::steady_clock::now() + d;
+    while (!give_up.load() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::min(d, std::chrono::milliseconds(50)));
+}
+
+// Jitter only needs spread between workers and threads, not secrecy.
+double random01() {
+    thread_local std::mt19937_64 gen{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
+}
+
+std::int64_t now_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+queue::outgoing_message message_for(const task& t, std::string routing_key) {
+    queue::outgoing_message msg;
+    msg.routing_key = std::move(routing_key);
+    msg.body = json::encode_message(t);
+    msg.message_id = t.id;
+    msg.type = t.type;
+    msg.timestamp = now_seconds();
+    return msg;
+}
+
+task_record record_of(const task& t, task_status status, std::string error, std::string started,
+                      const std::string& worker) {
+    return task_record{t.id, t.type, t.payload_json, status, "null", std::move(error), t.attempt, worker,
+                       t.submitted_at, std::move(started), rfc3339_now()};
+}
+
+// RabbitMQ's default consumer_timeout: a delivery held longer closes the consumer's channel.
+constexpr std::chrono::minutes default_consumer_timeout{30};
+
+const backoff_policy broker_and_store_backoff{std::chrono::milliseconds(200), 2.0, std::chrono::seconds(10), 0.2};
+
+}  // namespace
+
+int task_processor::max_attempts_of(const task& t) const {
+    const int asked = t.max_attempts > 0 ? t.max_attempts : d_.opts.max_attempts;
+    return std::max(1, std::min(asked, d_.opts.max_attempts_limit));
+}
+
+void task_processor::process(delivery_guard g) {
+    try {
+        const auto& dv = g.delivery();
+        task t;
+        std::string why;
+        auto started = rfc3339_now();
+        if (!json::decode_message(dv.body, t, why)) {
+            if (t.id.empty() && is_valid_task_id(dv.message_id)) t.id = dv.message_id;
+            PFO3_LOG(error, "undecodable message: dead-lettered", {{"task_id", t.id}, {"error", why}});
+            if (!dead_letter(dv.body, t.id.empty() ? std::string("unknown") : t.id, t.type)) return;
+            if (t.id.empty()) return g.ack();  // nothing to store without an id: the dead letter is the record
+            task bare = t;
+            bare.payload_json = "null";
+            return d_.committer->commit(
+                record_of(bare, task_status::dead, "invalid message: " + why, std::move(started), d_.opts.worker),
+                std::move(g));
+        }
+        if (dv.redelivered) return redelivered(std::move(g), t, max_attempts_of(t), std::move(started));
+        run(std::move(g), t, std::move(started));
+    } catch (const std::exception& e) {
+        // Only resource exhaustion gets here; the guard hands the delivery back.
+        PFO3_LOG(error, "delivery handed back to the broker after an unexpected error", {{"error", e.what()}});
+    }
+}
+
+void task_processor::run(delivery_guard g, const task& t, std::string started) {
+    const int max_attempts = max_attempts_of(t);
+    if (std::chrono::milliseconds(t.timeout_ms) >= default_consumer_timeout) {
+        static std::atomic<bool> warned{false};
+        if (!warned.exchange(true))
+            PFO3_LOG(warn, "a task's time limit reaches RabbitMQ's default consumer_timeout (30 min); unless the "
+                           "broker's consumer_timeout is raised, it closes our channel and the task is redelivered",
+                     {{"task_id", t.id}, {"timeout_ms", std::to_string(t.timeout_ms)}});
+    }
+
+    PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
+    auto out = d_.registry.run(t);
+    task_record r = record_of(t, task_status::done, {}, std::move(started), d_.opts.worker);
+    switch (out.status) {
+    case handlers::outcome::kind::done:
+        r.result_json = std::move(out.result_json);
+        break;
+    case handlers::outcome::kind::failed:
+        r.error = out.error;
+        if (t.attempt < max_attempts) {
+            // The record says `failed` while the task waits, so `status` shows its progress;
+            // the retry message, confirmed before the record is committed, carries the task on.
+            // A late commit of this record cannot hide the retry's own: stores keep the newest.
+            r.status = task_status::failed;
+            task next = t;
+            next.attempt = t.attempt + 1;
+            auto msg = message_for(next, std::string());
+            msg.retry_delay = queue::retry_base_delay(d_.opts.retry_backoff, t.attempt);
+            auto wait = queue::retry_delay(d_.opts.retry_backoff, t.attempt, random01());
+            msg.expiration_ms = wait.count();
+            PFO3_LOG(info, "task failed; will be retried",
+                     {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)},
+                      {"max_attempts", std::to_string(max_attempts)}, {"retry_in_ms", std::to_string(wait.count())},
+                      {"error", out.error}});
+            if (!publish_confirmed(msg, "retry")) return;
+        } else {
+            r.status = task_status::dead;
+            PFO3_LOG(warn, "task failed on its last attempt: dead-lettered",
+                     {{"task_id", t.id}, {"type", t.type}, {"attempts", std::to_string(t.attempt)},
+                      {"error", out.error}});
+            if (!dead_letter(dead_body(t, out.error), t.id, t.type)) return;
+        }
+        break;
+    case handlers::outcome::kind::permanent:
+        r.status = task_status::dead;
+        r.error = out.error;
+        PFO3_LOG(warn, "task cannot succeed: dead-lettered", {{"task_id", t.id}, {"type", t.type}, {"error", out.error}});
+        if (!dead_letter(dead_body(t, out.error), t.id, t.type)) return;
+        break;
+    }
+    d_.committer->commit(std::move(r), std::move(g));
+}
+
+void task_processor::redelivered(delivery_guard g, const task& t, int max_attempts, std::string started) {
+    // Ask the store first: a worker whose ack was lost (connection cut after the commit) has
+    // already stored this attempt's outcome. A final record, or a `failed` one of this attempt
+    // (committed only after its retry was confirmed), means the attempt ended: ack, run nothing.
+    auto stored = stored_record(t.id);
+    if (!stored) return;  // stopping before the store answered: handed back
+    if (const auto& rec = *stored; rec && (is_final(rec->status) || rec->attempts >= t.attempt)) {
+        PFO3_LOG(info, "redelivered task already has its record: acked without running it again",
+                 {{"task_id", t.id}, {"attempt", std::to_string(t.attempt)}, {"stored", std::string(to_string(rec->status))},
+                  {"stored_attempts", std::to_string(rec->attempts)}});
+        return g.ack();
+    }
+    // The attempt was interrupted (its worker died or lost the connection before storing).
+    if (t.attempt >= max_attempts) {
+        std::string error = "attempt " + std::to_string(t.attempt) + " of " + std::to_string(max_attempts) +
+                            " was redelivered: the worker running it crashed or lost its broker connection";
+        PFO3_LOG(error, "task keeps being redelivered (it may kill its worker): dead-lettered",
+                 {{"task_id", t.id}, {"type", t.type}, {"attempts", std::to_string(t.attempt)}});
+        if (!dead_letter(dead_body(t, error), t.id, t.type)) return;
+        return d_.committer->commit(record_of(t, task_status::dead, std::move(error), std::move(started), d_.opts.worker),
+                                    std::move(g));
+    }
+    task next = t;
+    next.attempt = t.attempt + 1;
+    PFO3_LOG(warn, "redelivered task: its attempt was interrupted, counted, and the task queued again",
+             {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)},
+              {"max_attempts", std::to_string(max_attempts)}});
+    if (!publish_confirmed(message_for(next, d_.opts.topo.queue), "republish")) return;
+    g.ack();
+}
+
+std::optional<std::optional<task_record>> task_processor::stored_record(const std::string& id) {
+    backoff wait(broker_and_store_backoff);
+    bool logged = false;
+    while (true) {
+        try {
+            return d_.store.read(id);
+        } catch (const std::exception& e) {
+            if (!logged) {
+                logged = true;
+                PFO3_LOG(warn, "cannot read the record of a redelivered task; asking again",
+                         {{"task_id", id}, {"store", d_.store.describe()}, {"error", e.what()}});
+            }
+        }
+        if (d_.give_up.load()) return std::nullopt;
+        pause(wait.next(), d_.give_up);
+        if (d_.give_up.load()) return std::nullopt;
+    }
+}
+
+void task_processor::store_refused(task_record r, delivery_guard g, const std::string& why) {
+    try {
+        const std::string error = "result store refused the record: " + why;
+        task t;
+        t.id = r.id;
+        t.type = r.type;
+        t.payload_json = r.payload_json;
+        t.submitted_at = r.submitted_at;
+        t.attempt = r.attempts;
+        if (!dead_letter(dead_body(t, error), t.id, t.type)) return;
+        // What the store can take: the verdict without the values it refused.
+        task_record bare = r;
+        bare.status = task_status::dead;
+        bare.payload_json = "null";
+        bare.result_json = "null";
+        bare.error = error;
+        try {
+            d_.store.write(std::span<const task_record>(&bare, 1));
+        } catch (const std::exception& e) {
+            // The dead letter holds the task and its error; nothing is lost.
+            PFO3_LOG(error, "result store refused even the dead record; the dead-letter queue holds the task",
+                     {{"task_id", r.id}, {"store", d_.store.describe()}, {"error", e.what()}});
+        }
+        g.ack();
+    } catch (const std::exception& e) {
+        PFO3_LOG(error, "delivery handed back to the broker after an unexpected error", {{"error", e.what()}});
+    }
+}
+
+bool task_processor::publish_confirmed(const queue::outgoing_message& msg, const char* what) {
+    backoff wait(broker_and_store_backoff);
+    while (true) {
+        if (d_.sink.publish(msg) == queue::publish_outcome::confirmed) return true;
+        PFO3_LOG(warn, "publish not confirmed; will try again", {{"task_id", msg.message_id}, {"what", what}});
+        if (d_.give_up.load()) return false;
+        pause(wait.next(), d_.give_up);
+        if (d_.give_up.load()) return false;
+    }
+}
+
+bool task_processor::dead_letter(const std::string& body, const std::string& id, const std::string& type) {
+    queue::outgoing_message msg;
+    msg.routing_key = d_.opts.topo.dead_queue();
+    msg.body = body;
+    msg.message_id = id;
+    msg.type = type;
+    msg.timestamp = now_seconds();
+    return publish_confirmed(msg, "dead letter");
+}
+
+}  // namespace pfo3::worker

@@ -1,0 +1,58 @@
+#pragma once
+// What a worker does with one delivery: decode, (for a redelivery) ask the store whether the
+// attempt already ended, run the handler, hand the outcome to the group committer, which
+// stores it and only then acks. A failed attempt is published to a retry queue (or, after the
+// last one, to the dead-letter queue) with a confirm before its record is committed, so a
+// stored `failed` of attempt N means attempt N+1 is queued (decision 0005). Called on handler
+// threads; thread-safe (the registry, store, sink and committer are).
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "pfo3/handlers/registry.hpp"
+#include "pfo3/store/result_store.hpp"
+#include "pfo3/worker/delivery_guard.hpp"
+#include "pfo3/worker/engine.hpp"
+#include "result_committer.hpp"
+
+namespace pfo3::worker {
+
+/// See the file comment.
+class task_processor {
+public:
+    struct deps {
+        const handlers::registry& registry;
+        store::result_store& store;      ///< read for redeliveries only
+        result_committer* committer;     ///< set before the first delivery
+        message_sink& sink;              ///< retries, dead letters, redeliveries
+        const engine_options& opts;
+        const std::atomic<bool>& give_up;  ///< set when the grace period is over: stop retrying
+    };
+
+    explicit task_processor(deps d) : d_(std::move(d)) {}
+
+    /// Runs one delivery to its end: its record goes to the committer (acked once durable),
+    /// or the guard is dropped (nacked back) if it cannot get that far. Never throws.
+    void process(delivery_guard g);
+    /// The committer's record_rejected path: dead-letters the task with the store's reason and
+    /// stores what the store can take of a `dead` record. Never throws.
+    void store_refused(task_record r, delivery_guard g, const std::string& why);
+
+private:
+    void run(delivery_guard g, const task& t, std::string started);
+    // A redelivery: the worker that held it died, lost its connection, or lost only its ack.
+    void redelivered(delivery_guard g, const task& t, int max_attempts, std::string started);
+    // The stored record of `id`, reading again with backoff while the store is down; nullopt
+    // also when give_up was set before an answer (the caller then hands the delivery back).
+    std::optional<std::optional<task_record>> stored_record(const std::string& id);
+    int max_attempts_of(const task& t) const;
+    // Publishes `msg` and waits for the broker's confirm, trying again with backoff until
+    // confirmed or give_up; true once confirmed.
+    bool publish_confirmed(const queue::outgoing_message& msg, const char* what);
+    // Publishes `body` to the dead-letter queue and waits for the broker's confirm.
+    bool dead_letter(const std::string& body, const std::string& id, const std::string& type);
+
+    deps d_;
+};
+
+}  // namespace pfo3::worker
