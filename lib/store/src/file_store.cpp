@@ -232,8 +232,8 @@ void place(int dir_fd, const std::string& dir, const task_record& r, Link&& link
         } else if (!may_replace(stored, r)) {
             PFO3_LOG(debug, "file store: kept the stored record; the one written is not newer",
                      {{"task_id", r.id},
-                      {"stored", std::string(to_string(stored.status)) + " attempt " + std::to_string(stored.attempts)},
-                      {"skipped", std::string(to_string(r.status)) + " attempt " + std::to_string(r.attempts)}});
+                      {"stored", standing(stored)},
+                      {"skipped", standing(r)}});
             return;
         }
         replace();

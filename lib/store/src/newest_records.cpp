@@ -19,4 +19,8 @@ std::vector<const task_record*> newest_per_id(std::span<const task_record> group
     return out;
 }
 
+std::string standing(const task_record& r) {
+    return std::string(to_string(r.status)) + ", attempt " + std::to_string(r.attempts);
+}
+
 }  // namespace pfo3::store
