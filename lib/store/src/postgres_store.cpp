@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "newest_records.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/core/task_id.hpp"
@@ -48,12 +50,47 @@ constexpr int default_connect_timeout_s = 10;
 constexpr std::string_view upsert_head =
     "INSERT INTO pfo3_tasks (id, type, payload, status, result, error, attempts, worker, "
     "submitted_at, started_at, finished_at) VALUES ";
-constexpr std::string_view upsert_tail =
+constexpr std::string_view upsert_update =
     " ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, payload = EXCLUDED.payload, "
     "status = EXCLUDED.status, result = EXCLUDED.result, error = EXCLUDED.error, "
     "attempts = EXCLUDED.attempts, worker = EXCLUDED.worker, "
     "submitted_at = EXCLUDED.submitted_at, started_at = EXCLUDED.started_at, "
     "finished_at = EXCLUDED.finished_at, updated_at = now()";
+
+// The end of the upsert: its update only where may_replace(stored row, new row) holds.
+// Written out from may_replace() itself rather than by hand, so the two never differ:
+//   WHERE (EXCLUDED.attempts > pfo3_tasks.attempts AND pfo3_tasks.status IN ('pending', 'failed'))
+//      OR (EXCLUDED.attempts = pfo3_tasks.attempts AND (pfo3_tasks.status, EXCLUDED.status) IN
+//          (('pending', 'pending'), ..., ('failed', 'done'), ('failed', 'failed'), ('failed', 'dead')))
+// i.e. never over a final row; a later attempt, or the same one at least as far along. A row
+// whose status pfo3 does not know is never updated.
+const std::string& upsert_tail() {
+    static const std::string tail = [] {
+        constexpr task_status all[] = {task_status::pending, task_status::done, task_status::failed,
+                                       task_status::dead};
+        auto row = [](task_status s, int attempts) {
+            task_record r;
+            r.status = s;
+            r.attempts = attempts;
+            return r;
+        };
+        auto quoted = [](task_status s) { return "'" + std::string(to_string(s)) + "'"; };
+        std::string later, same;
+        for (auto stored : all) {
+            // may_replace depends only on the statuses and on how the attempts compare.
+            if (may_replace(row(stored, 1), row(task_status::failed, 2)))
+                later += (later.empty() ? "" : ", ") + quoted(stored);
+            for (auto incoming : all)
+                if (may_replace(row(stored, 1), row(incoming, 1)))
+                    same += (same.empty() ? "(" : ", (") + quoted(stored) + ", " + quoted(incoming) + ")";
+        }
+        std::string out(upsert_update);
+        out += " WHERE (EXCLUDED.attempts > pfo3_tasks.attempts AND pfo3_tasks.status IN (" + later + "))";
+        out += " OR (EXCLUDED.attempts = pfo3_tasks.attempts AND (pfo3_tasks.status, EXCLUDED.status) IN (" + same + "))";
+        return out;
+    }();
+    return tail;
+}
 
 #define PFO3_PG_RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 constexpr const char* select_one =
@@ -221,6 +258,10 @@ socket_wait wait_for_socket(int fd, short events, std::chrono::steady_clock::tim
 
 }  // namespace
 
+bool postgres_record_fault(std::string_view sqlstate) noexcept {
+    return sqlstate.size() == 5 && (sqlstate.starts_with("22") || sqlstate.starts_with("23") || sqlstate.starts_with("54"));
+}
+
 bool postgres_retryable(std::string_view sqlstate, bool connection_ok) noexcept {
     if (sqlstate.empty()) return true;  // no answer from the server: lost or never reached
     if (sqlstate.starts_with("08")) return true;   // connection exception
@@ -254,9 +295,11 @@ struct postgres_store::connection {
 namespace {
 
 // The one translator of libpq failures into service_error: operation, masked URI, the
-// server's message and SQLSTATE, and whether trying again may help.
+// server's message and SQLSTATE, and whether trying again may help. `record_id` is set for a
+// statement that writes records (empty when it holds several): a refusal of their values is
+// then record_rejected.
 [[noreturn]] void fail(const std::string& masked, const std::string& password, std::string_view op,
-                       PGconn* c, const PGresult* r) {
+                       PGconn* c, const PGresult* r, const std::string* record_id) {
     std::string sqlstate;
     std::string msg;
     if (r) {
@@ -268,9 +311,10 @@ namespace {
     msg = one_line(msg);
     scrub(msg, password);
     bool ok = c && PQstatus(c) == CONNECTION_OK;
-    throw service_error("postgresql store " + masked + ": " + std::string(op) + ": " + msg +
-                            (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")"),
-                        postgres_retryable(sqlstate, ok));
+    std::string what = "postgresql store " + masked + ": " + std::string(op) + ": " + msg +
+                       (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")");
+    if (record_id && postgres_record_fault(sqlstate)) throw record_rejected(std::move(what), *record_id);
+    throw service_error(std::move(what), postgres_retryable(sqlstate, ok));
 }
 
 }  // namespace
@@ -396,10 +440,11 @@ std::optional<result_ptr> exec_until(PGconn* c, const char* sql, int n_params, c
 }
 
 // Runs one statement that returns no rows or some rows; throws through fail() otherwise, and
-// a retryable service_error if the server does not answer within `timeout`.
+// a retryable service_error if the server does not answer within `timeout`. `record_id`: see
+// fail().
 result_ptr run(const std::string& masked, const std::string& password, std::chrono::milliseconds timeout,
                std::string_view op, PGconn* c, const char* sql, int n_params = 0,
-               const char* const* values = nullptr) {
+               const char* const* values = nullptr, const std::string* record_id = nullptr) {
     auto answered = exec_until(c, sql, n_params, values, timeout);
     if (!answered)
         throw service_error("postgresql store " + masked + ": " + std::string(op) + ": no answer within " +
@@ -407,7 +452,7 @@ result_ptr run(const std::string& masked, const std::string& password, std::chro
                             true);
     result_ptr r = std::move(*answered);
     auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(masked, password, op, c, r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(masked, password, op, c, r.get(), record_id);
     return r;
 }
 
@@ -450,8 +495,9 @@ void postgres_store::create_schema(connection& conn) {
 }
 
 void postgres_store::write_rows(connection& conn, std::span<const task_record* const> rows) {
+    const std::string& tail = upsert_tail();
     std::string sql;
-    sql.reserve(upsert_head.size() + upsert_tail.size() + rows.size() * 140);
+    sql.reserve(upsert_head.size() + tail.size() + rows.size() * 140);
     sql += upsert_head;
     std::vector<const char*> values;
     values.reserve(rows.size() * columns);
@@ -499,9 +545,17 @@ void postgres_store::write_rows(connection& conn, std::span<const task_record* c
         values.push_back(timestamp_param(r.started_at));
         values.push_back(timestamp_param(r.finished_at));
     }
-    sql += upsert_tail;
-    run(masked_, password_, answer_timeout_, "upsert " + std::to_string(rows.size()) + " results", conn.pg.get(),
-        sql.c_str(), n, values.data());
+    sql += tail;
+    const std::string refused_id = rows.size() == 1 ? rows[0]->id : std::string();
+    auto r = run(masked_, password_, answer_timeout_, "upsert " + std::to_string(rows.size()) + " results",
+                 conn.pg.get(), sql.c_str(), n, values.data(), &refused_id);
+    // Rows inserted or updated; the others were older than (or the same final record as) the
+    // stored ones and were left as they are.
+    const long written = std::atol(PQcmdTuples(r.get()));
+    if (written < static_cast<long>(rows.size()))
+        PFO3_LOG(debug, "postgresql store: kept stored records; the ones written were not newer",
+                 {{"store", masked_}, {"kept", std::to_string(static_cast<long>(rows.size()) - written)},
+                  {"of", std::to_string(rows.size())}});
 }
 
 template <class F>
@@ -533,23 +587,14 @@ auto postgres_store::with_connection(F&& f) {
 
 void postgres_store::write(std::span<const task_record> records) {
     if (records.empty()) return;
-    // Sorted by id so concurrent writers lock rows in one order (no deadlocks); of repeated
-    // ids the last wins, as if written one after another (one statement may not upsert a row
-    // twice).
-    std::vector<const task_record*> rows;
-    rows.reserve(records.size());
-    for (const auto& r : records) {
+    for (const auto& r : records)
         if (!is_valid_task_id(r.id))
-            throw service_error("postgresql store " + masked_ + ": invalid task id '" +
-                                    json::valid_utf8(std::string_view(r.id).substr(0, 140)) + "'",
-                                false);
-        rows.push_back(&r);
-    }
-    std::stable_sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->id < b->id; });
-    std::vector<const task_record*> unique;
-    unique.reserve(rows.size());
-    for (std::size_t i = 0; i < rows.size(); ++i)
-        if (i + 1 == rows.size() || rows[i + 1]->id != rows[i]->id) unique.push_back(rows[i]);
+            throw record_rejected("postgresql store " + masked_ + ": invalid task id '" +
+                                      json::valid_utf8(std::string_view(r.id).substr(0, 140)) + "'",
+                                  r.id);
+    // One row per id (one statement may not upsert a row twice), sorted by id so concurrent
+    // writers lock rows in one order (no deadlocks).
+    const std::vector<const task_record*> unique = newest_per_id(records);
 
     with_connection([&](connection& c) {
         std::span<const task_record* const> all(unique);
@@ -563,8 +608,9 @@ void postgres_store::write(std::span<const task_record> records) {
         run(masked_, password, answer_timeout_, "begin", c.pg.get(), "BEGIN");
         for (std::size_t at = 0; at < all.size(); at += max_rows_per_statement)
             write_rows(c, all.subspan(at, std::min(max_rows_per_statement, all.size() - at)));
+        const std::string unknown_record;  // a deferred constraint does not say which
         run(masked_, password, answer_timeout_, "commit " + std::to_string(all.size()) + " results", c.pg.get(),
-            "COMMIT");
+            "COMMIT", 0, nullptr, &unknown_record);
     });
 }
 

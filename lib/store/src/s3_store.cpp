@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "newest_records.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/core/task_id.hpp"
@@ -113,6 +114,7 @@ void check_multi(CURLMcode rc, const char* call) {
 struct s3_store::request {
     const char* method = "GET";
     std::string key;
+    std::string record_id;  // the record this request writes or reads, if any
     std::string url;
     std::string_view body;
     std::string body_sha256;
@@ -270,26 +272,31 @@ void s3_store::perform(std::span<request* const> batch) {
 s3_store::verdict s3_store::judge(const request& r) const {
     if (r.code != CURLE_OK) {
         if (r.response.too_large)
-            return {verdict_kind::fail, "the answer is larger than " + std::to_string(r.response.limit) + " bytes"};
+            return {verdict_kind::fail, "the answer is larger than " + std::to_string(r.response.limit) + " bytes",
+                    false};
         return {curl_code_retryable(r.code) ? verdict_kind::retry : verdict_kind::fail,
-                curl_code_text(r.code, r.error)};
+                curl_code_text(r.code, r.error), false};
     }
-    if (r.status >= 200 && r.status < 300) return {verdict_kind::ok, {}};
+    if (r.status >= 200 && r.status < 300) return {verdict_kind::ok, {}, false};
     std::string code = xml_tag(r.response.text, "Code");
     std::string why = "HTTP " + std::to_string(r.status);
     if (!code.empty()) why += " " + code;
     if (auto message = xml_tag(r.response.text, "Message"); !message.empty()) why += ": " + message;
     why += hint(code, credentials_.from_config);
     if (r.status == 404 && std::string_view(r.method) == "GET" && (code.empty() || code == "NoSuchKey"))
-        return {verdict_kind::not_found, std::move(why)};
+        return {verdict_kind::not_found, std::move(why), false};
     bool retry = r.status >= 500 || r.status == 429 || r.status == 408 || code == "RequestTimeout" ||
                  code == "SlowDown" || code == "InternalError";
-    return {retry ? verdict_kind::retry : verdict_kind::fail, std::move(why)};
+    // The object or its key is too large: the record's own size, whatever the store's state.
+    const bool too_large =
+        r.status == 413 || (r.status == 400 && (code == "EntityTooLarge" || code == "KeyTooLongError"));
+    return {retry ? verdict_kind::retry : verdict_kind::fail, std::move(why), too_large};
 }
 
 void s3_store::fail(const request& r, const verdict& v, const char* what) const {
-    throw service_error("s3 store " + where_.describe() + ": " + what + " " + r.key + ": " + v.why,
-                        v.kind == verdict_kind::retry);
+    std::string message = "s3 store " + where_.describe() + ": " + what + " " + r.key + ": " + v.why;
+    if (v.record_fault && !r.record_id.empty()) throw record_rejected(std::move(message), r.record_id);
+    throw service_error(std::move(message), v.kind == verdict_kind::retry);
 }
 
 void s3_store::run_with_retries(std::span<request* const> batch, const char* what) {
@@ -321,28 +328,76 @@ void s3_store::run_with_retries(std::span<request* const> batch, const char* wha
 
 void s3_store::write(std::span<const task_record> records) {
     if (records.empty()) return;
+    for (const auto& r : records)
+        if (!is_valid_task_id(r.id)) throw record_rejected("s3 store: invalid task id " + shown_id(r.id), r.id);
+    // One PUT per id: two of one id in parallel would land in any order.
+    const auto rows = newest_per_id(records);
     std::vector<std::string> bodies;
-    bodies.reserve(records.size());
-    for (const auto& r : records) {
-        if (!is_valid_task_id(r.id))
-            throw service_error("s3 store: invalid task id " + shown_id(r.id), false);
+    bodies.reserve(rows.size());
+    for (const task_record* r : rows) {
         try {
-            bodies.push_back(encode_record(r));
+            bodies.push_back(encode_record(*r));
         } catch (const std::invalid_argument& e) {
-            throw service_error(std::string("s3 store: cannot encode ") + e.what(), false);
+            throw record_rejected(std::string("s3 store: cannot encode ") + e.what(), r->id);
         }
     }
-    std::vector<request> requests(records.size());
-    std::vector<request*> batch;
-    batch.reserve(records.size());
-    for (std::size_t i = 0; i < records.size(); ++i) {
-        requests[i].method = "PUT";
-        requests[i].key = where_.key(records[i].id + ".json");
-        requests[i].body = bodies[i];
-        batch.push_back(&requests[i]);
-    }
     std::lock_guard lock(mutex_);
-    run_with_retries(batch, "PUT");
+    const std::vector<bool> wanted = worth_writing(rows);
+    std::vector<request> puts(rows.size());
+    std::vector<request*> batch;
+    batch.reserve(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (!wanted[i]) continue;
+        puts[i].method = "PUT";
+        puts[i].record_id = rows[i]->id;
+        puts[i].key = where_.key(rows[i]->id + ".json");
+        puts[i].body = bodies[i];
+        batch.push_back(&puts[i]);
+    }
+    if (!batch.empty()) run_with_retries(batch, "PUT");
+}
+
+// S3 has no conditional PUT that could compare records, so the rule is kept by reading first,
+// but only where it can matter: a failed record (a late failed of an earlier attempt must not
+// hide a retry's done). Final records are PUT at once: a GET each would double the requests of
+// the normal path, and a final record can only meet a stored final or newer record when two
+// workers ran the task at the same time (a redelivery while the first run went on). Between a
+// GET and its PUT another writer may store a newer record, which the PUT then replaces.
+std::vector<bool> s3_store::worth_writing(std::span<const task_record* const> rows) {
+    std::vector<bool> wanted(rows.size(), true);
+    std::vector<request> gets;
+    std::vector<std::size_t> of;  // the row each GET is for
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (is_final(rows[i]->status)) continue;
+        auto& get = gets.emplace_back();
+        get.method = "GET";
+        get.record_id = rows[i]->id;
+        get.key = where_.key(rows[i]->id + ".json");
+        get.response.limit = max_record_bytes;
+        of.push_back(i);
+    }
+    if (gets.empty()) return wanted;
+    std::vector<request*> batch;
+    for (auto& g : gets) batch.push_back(&g);
+    run_with_retries(batch, "GET");
+    for (std::size_t k = 0; k < gets.size(); ++k) {
+        if (gets[k].outcome == verdict_kind::not_found) continue;
+        const task_record& incoming = *rows[of[k]];
+        task_record stored;
+        std::string why;
+        if (!decode_record(gets[k].response.text, stored, why) || stored.id != incoming.id) {
+            // A foreign object, or one a non-atomic server is still writing: the PUT replaces it.
+            PFO3_LOG(warn, "s3 store: replacing an object that holds no record of its id",
+                     {{"task_id", incoming.id}, {"key", gets[k].key}, {"error", why.empty() ? "other id" : why}});
+        } else if (!may_replace(stored, incoming)) {
+            PFO3_LOG(debug, "s3 store: kept the stored record; the one written is not newer",
+                     {{"task_id", incoming.id},
+                      {"stored", standing(stored)},
+                      {"skipped", standing(incoming)}});
+            wanted[of[k]] = false;
+        }
+    }
+    return wanted;
 }
 
 std::optional<task_record> s3_store::read(std::string_view id) {

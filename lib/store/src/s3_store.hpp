@@ -50,9 +50,12 @@ public:
     s3_store(const s3_store&) = delete;
     s3_store& operator=(const s3_store&) = delete;
 
-    /// PUTs every record as PREFIX/ID.json and returns only after each got a 2xx answer.
-    /// Retries 5xx, 429, timeouts and connection errors up to max_attempts, then throws a
-    /// retryable service_error; refusals (403, 404 NoSuchBucket, ...) throw at once, not retryable.
+    /// PUTs every record as PREFIX/ID.json and returns only after each got a 2xx answer. One
+    /// PUT per id (newest_per_id); a failed record is first read and skipped where
+    /// may_replace() forbids (see worth_writing). Retries 5xx, 429, timeouts and connection
+    /// errors up to max_attempts, then throws a retryable service_error; refusals (403, 404
+    /// NoSuchBucket, ...) throw at once, not retryable; a record too large for S3 (413, 400
+    /// EntityTooLarge or KeyTooLongError) throws record_rejected.
     void write(std::span<const task_record> records) override;
     /// GETs PREFIX/ID.json; nullopt on 404 NoSuchKey.
     std::optional<task_record> read(std::string_view id) override;
@@ -65,8 +68,11 @@ private:
     struct verdict {
         verdict_kind kind;
         std::string why;
+        bool record_fault;  ///< the request's record is too large for S3
     };
 
+    /// Per row, whether to PUT it: false where the stored record may not be replaced by it.
+    std::vector<bool> worth_writing(std::span<const task_record* const> rows);
     void perform(std::span<request* const> batch);
     void configure(CURL* handle, request& r);
     verdict judge(const request& r) const;

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -37,14 +39,15 @@ struct temp_dir {
     }
 };
 
-task_record record(std::string id, std::string result = "42") {
+task_record record(std::string id, std::string result = "42", task_status status = task_status::done,
+                   int attempts = 1) {
     task_record r;
     r.id = std::move(id);
     r.type = "echo";
     r.payload_json = R"({"n":1})";
-    r.status = task_status::done;
+    r.status = status;
     r.result_json = std::move(result);
-    r.attempts = 1;
+    r.attempts = attempts;
     r.worker = "test:1";
     r.submitted_at = "2026-01-01T00:00:00.000Z";
     return r;
@@ -60,7 +63,7 @@ void write_file(const fs::path& p, const std::string& text) {
 std::vector<std::string> temp_files(const fs::path& dir) {
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(dir))
-        if (e.path().filename().string().find(".tmp.") != std::string::npos) out.push_back(e.path().string());
+        if (e.path().filename().string().find('~') != std::string::npos) out.push_back(e.path().string());
     return out;
 }
 
@@ -84,7 +87,7 @@ TEST_CASE("writing an existing id replaces it (upsert)") {
     const auto method = GENERATE(file_write_method::unnamed, file_write_method::named_temp);
     temp_dir d;
     file_store s(d.path.string(), method);
-    write_one(s, record("same", "1"));
+    write_one(s, record("same", "1", task_status::failed));
     auto second = record("same", R"({"v":2})");
     second.status = task_status::dead;
     second.error = "boom";
@@ -168,9 +171,12 @@ TEST_CASE("a group larger than the open-file bound is written whole, replacing w
     temp_dir d;
     file_store s(d.path.string(), file_write_method::unnamed);
     std::vector<task_record> group;
-    for (int i = 0; i < 600; ++i) group.push_back(record("big-" + std::to_string(i), "1"));
+    for (int i = 0; i < 600; ++i) group.push_back(record("big-" + std::to_string(i), "1", task_status::failed));
     s.write(group);
-    for (auto& r : group) r.result_json = "2";
+    for (auto& r : group) {
+        r.result_json = "2";
+        r.status = task_status::done;
+    }
     s.write(group);  // every name exists now: each is replaced, none fails
     std::size_t files = 0;
     for (const auto& e : fs::directory_iterator(d.path)) files += e.is_regular_file() ? 1 : 0;
@@ -231,8 +237,8 @@ TEST_CASE("concurrent writers of the same id leave one whole record") {
 
 TEST_CASE("stale temp files from a crash are ignored by read and removed at start") {
     temp_dir d;
-    auto stale = d.path / ".crashed.json.tmp.0123456789abcdef";
-    auto fresh = d.path / ".busy.json.tmp.fedcba9876543210";
+    auto stale = d.path / ".crashed.json~tmp~0123456789abcdef";
+    auto fresh = d.path / ".busy.json~tmp~fedcba9876543210";
     write_file(stale, "{\"id\":\"crashed\"");
     write_file(fresh, "{");
     timeval old[2] = {{1000000000, 0}, {1000000000, 0}};
@@ -242,6 +248,126 @@ TEST_CASE("stale temp files from a crash are ignored by read and removed at star
     CHECK(fs::exists(fresh));  // may be another worker's write in progress
     CHECK_FALSE(s.read("crashed"));
     CHECK_FALSE(s.read("busy"));
+}
+
+TEST_CASE("a record whose id looks like a temp file of old survives a restart") {
+    // Ids may contain dots: `.a.json.tmp.b` is valid, and its file `.a.json.tmp.b.json` once
+    // looked like a stale temp file to the start-up cleaner.
+    temp_dir d;
+    const std::string id = ".a.json.tmp.b";
+    {
+        file_store s(d.path.string());
+        write_one(s, record(id, "\"kept\""));
+    }
+    const auto file = d.path / (id + ".json");
+    REQUIRE(fs::exists(file));
+    const time_t old = ::time(nullptr) - 120;
+    timeval times[2] = {{old, 0}, {old, 0}};
+    REQUIRE(::utimes(file.c_str(), times) == 0);
+    file_store again(d.path.string());
+    auto got = again.read(id);
+    REQUIRE(got);
+    CHECK(got->result_json == "\"kept\"");
+}
+
+TEST_CASE("a record never goes backwards: older or duplicate records leave the stored one") {
+    const auto method = GENERATE(file_write_method::unnamed, file_write_method::named_temp);
+    temp_dir d;
+    file_store s(d.path.string(), method);
+    using st = task_status;
+    auto stored_after = [&](const std::string& id, const task_record& first, const task_record& second) {
+        write_one(s, first);
+        write_one(s, second);
+        auto got = s.read(id);
+        REQUIRE(got);
+        return *got;
+    };
+    SECTION("a late failed of attempt 1 after attempt 2's done") {
+        auto got = stored_after("t", record("t", "2", st::done, 2), record("t", "null", st::failed, 1));
+        CHECK(got.status == st::done);
+        CHECK(got.attempts == 2);
+    }
+    SECTION("a second done with another result") {
+        auto got = stored_after("t", record("t", "\"first\""), record("t", "\"second\""));
+        CHECK(got.result_json == "\"first\"");
+    }
+    SECTION("a later attempt's failed replaces an earlier one") {
+        auto got = stored_after("t", record("t", "1", st::failed, 1), record("t", "2", st::failed, 2));
+        CHECK(got.status == st::failed);
+        CHECK(got.attempts == 2);
+    }
+    SECTION("dead stays dead") {
+        auto got = stored_after("t", record("t", "null", st::dead, 5), record("t", "1", st::done, 6));
+        CHECK(got.status == st::dead);
+        CHECK(got.attempts == 5);
+    }
+    CHECK(temp_files(d.path).empty());
+}
+
+TEST_CASE("a group holding one id twice stores the newest record of it") {
+    const auto method = GENERATE(file_write_method::unnamed, file_write_method::named_temp);
+    temp_dir d;
+    file_store s(d.path.string(), method);
+    // A retry's done and its own attempt's late failed, committed together.
+    std::vector<task_record> group{record("r", "2", task_status::done, 2), record("other"),
+                                   record("r", "null", task_status::failed, 1)};
+    s.write(group);
+    auto got = s.read("r");
+    REQUIRE(got);
+    CHECK(got->status == task_status::done);
+    CHECK(got->attempts == 2);
+    CHECK(s.read("other"));
+    CHECK(temp_files(d.path).empty());
+}
+
+TEST_CASE("a record the store cannot hold is rejected as such, naming it") {
+    temp_dir d;
+    file_store s(d.path.string());
+    auto bad = record("bad-json", "{not json");
+    try {
+        write_one(s, bad);
+        FAIL("invalid JSON was written");
+    } catch (const pfo3::record_rejected& e) {
+        CHECK(e.id() == "bad-json");
+        CHECK_THAT(e.what(), Catch::Contains("not valid JSON"));
+    }
+    auto bad_id = record("a/b");
+    CHECK_THROWS_AS(write_one(s, bad_id), pfo3::record_rejected);
+    CHECK(fs::is_empty(d.path));
+    write_one(s, record("fine"));  // the store works on
+    CHECK(s.read("fine"));
+}
+
+TEST_CASE("a record larger than the file size limit is rejected as such") {
+    // RLIMIT_FSIZE makes write() fail with EFBIG once SIGXFSZ is ignored: the record, not the
+    // store, is at fault, and the next record is stored.
+    const auto method = GENERATE(file_write_method::unnamed, file_write_method::named_temp);
+    temp_dir d;
+    file_store s(d.path.string(), method);
+    struct sigaction ignore {}, saved {};
+    ignore.sa_handler = SIG_IGN;
+    REQUIRE(::sigaction(SIGXFSZ, &ignore, &saved) == 0);
+    rlimit old {};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+    rlimit small = old;
+    small.rlim_cur = 4096;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+    auto big = record("big", "\"" + std::string(10000, 'x') + "\"");
+    std::string caught;
+    try {
+        write_one(s, big);
+    } catch (const pfo3::record_rejected& e) {
+        caught = e.id();
+    } catch (const std::exception& e) {
+        caught = std::string("other: ") + e.what();
+    }
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    REQUIRE(::sigaction(SIGXFSZ, &saved, nullptr) == 0);
+    CHECK(caught == "big");
+    CHECK_FALSE(s.read("big"));
+    write_one(s, record("small"));
+    CHECK(s.read("small"));
+    CHECK(temp_files(d.path).empty());
 }
 
 TEST_CASE("open_store opens file:// URIs and refuses unknown schemes as config errors") {

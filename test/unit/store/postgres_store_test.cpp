@@ -61,14 +61,15 @@ struct test_schema {
     std::string sql(const std::string& q) const { return psql(admin, "SET search_path TO " + name + "; " + q); }
 };
 
-task_record record(std::string id, std::string result = "42") {
+task_record record(std::string id, std::string result = "42", task_status status = task_status::done,
+                   int attempts = 1) {
     task_record r;
     r.id = std::move(id);
     r.type = "echo";
     r.payload_json = R"({"n":1,"s":"x"})";
-    r.status = task_status::done;
+    r.status = status;
     r.result_json = std::move(result);
-    r.attempts = 1;
+    r.attempts = attempts;
     r.worker = "host:1";
     r.submitted_at = "2026-11-28T02:18:54.123Z";
     r.started_at = "2026-11-28T02:18:55.000Z";
@@ -158,12 +159,13 @@ TEST_CASE("postgres store: a rewrite replaces the row, never adds one") {
     }
     test_schema s(server());
     postgres_store store(s.uri());
-    auto first = record("same", "1");
+    auto first = record("same", "1", task_status::failed);
     auto second = record("same", "2");
     store.write(std::span(&first, 1));
     store.write(std::span(&second, 1));
     // The same id twice in one group: the later one wins, as if written one after the other.
-    std::vector<task_record> group{record("g", "\"old\""), record("h"), record("g", "\"new\"")};
+    std::vector<task_record> group{record("g", "\"old\"", task_status::failed), record("h"),
+                                   record("g", "\"new\"", task_status::failed)};
     store.write(group);
     CHECK(store.read("same")->result_json == "2");
     CHECK(store.read("g")->result_json == "\"new\"");
@@ -189,9 +191,10 @@ TEST_CASE("postgres store: groups larger than one statement commit together") {
     try {
         store.write(bad);
         FAIL("no error");
-    } catch (const pfo3::service_error& e) {
+    } catch (const pfo3::record_rejected& e) {
         CHECK_FALSE(e.retryable());
         CHECK(std::string(e.what()).find("22P02") != std::string::npos);
+        CHECK(e.id().empty());  // the server does not say which row of the statement
     }
     CHECK(s.sql("SELECT count(*) FROM pfo3_tasks WHERE id LIKE 'bad-%'") == "0");
     // And the store carries on.
@@ -220,6 +223,90 @@ TEST_CASE("postgres store: any JSON and awkward text are stored") {
     CHECK(got->error == "nul\xEF\xBF\xBD" "byte and bad \xEF\xBF\xBD utf-8");
     CHECK(got->started_at.empty());
     CHECK(s.sql("SELECT started_at IS NULL FROM pfo3_tasks") == "t");
+}
+
+TEST_CASE("postgres store: a record never goes backwards") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    using st = task_status;
+    auto stored_after = [&](const std::string& id, const task_record& first, const task_record& second) {
+        store.write(std::span(&first, 1));
+        store.write(std::span(&second, 1));
+        auto got = store.read(id);
+        REQUIRE(got);
+        return *got;
+    };
+    auto got = stored_after("late", record("late", "2", st::done, 2), record("late", "null", st::failed, 1));
+    CHECK(got.status == st::done);
+    CHECK(got.attempts == 2);
+    got = stored_after("twice", record("twice", "\"first\""), record("twice", "\"second\""));
+    CHECK(got.result_json == "\"first\"");
+    got = stored_after("retried", record("retried", "1", st::failed, 1), record("retried", "2", st::failed, 2));
+    CHECK(got.status == st::failed);
+    CHECK(got.attempts == 2);
+    got = stored_after("dead", record("dead", "null", st::dead, 5), record("dead", "1", st::done, 6));
+    CHECK(got.status == st::dead);
+    CHECK(got.attempts == 5);
+    got = stored_after("on", record("on", "null", st::failed, 3), record("on", "7", st::done, 3));
+    CHECK(got.status == st::done);  // the same attempt, further along
+    // A group with a retry's done and its attempt's late failed keeps the done.
+    std::vector<task_record> group{record("g", "2", st::done, 2), record("other"), record("g", "null", st::failed, 1)};
+    store.write(group);
+    CHECK(store.read("g")->status == st::done);
+    CHECK(store.read("g")->attempts == 2);
+    CHECK(s.sql("SELECT count(*) FROM pfo3_tasks") == "7");
+}
+
+TEST_CASE("postgres store: a record the server refuses is rejected as such, and the connection carries on") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    // An application name of its own, to find the store's session among the server's.
+    std::random_device rd;
+    const std::string app = "pfo3_rejects_" + std::to_string(rd() % 1000000000u);
+    postgres_store store(s.uri() + "&application_name=" + app);
+    auto session = [&] { return psql(s.admin, "SELECT pid FROM pg_stat_activity WHERE application_name = '" + app + "'"); };
+    const std::string pid = session();
+    REQUIRE_FALSE(pid.empty());
+
+    // Values valid for pfo3 that the column types refuse: a JSON number numeric cannot hold
+    // (22003) and a submitted_at from a foreign producer that is no time (22007).
+    auto huge = record("huge-number");
+    huge.payload_json = "1e-20000";
+    auto when = record("no-time");
+    when.submitted_at = "yesterday at noon";
+    for (const auto* bad : {&huge, &when}) {
+        INFO(bad->id);
+        try {
+            store.write(std::span(bad, 1));
+            FAIL("no error");
+        } catch (const pfo3::record_rejected& e) {
+            CHECK(e.id() == bad->id);
+            CHECK_FALSE(e.retryable());
+            CHECK_THAT(e.what(), Catch::Contains("SQLSTATE 22"));
+        }
+        CHECK_FALSE(store.read(bad->id));
+    }
+    // In a group the server does not say which record it refused.
+    std::vector<task_record> group{record("fine-1"), when, record("fine-2")};
+    try {
+        store.write(group);
+        FAIL("no error");
+    } catch (const pfo3::record_rejected& e) {
+        CHECK(e.id().empty());
+    }
+    CHECK_FALSE(store.read("fine-1"));
+    // The next write goes through on the same session.
+    auto after = record("after");
+    store.write(std::span(&after, 1));
+    CHECK(store.read("after"));
+    CHECK(session() == pid);
 }
 
 TEST_CASE("postgres store: quotes, backslashes, braces, commas and the word NULL come back as written") {
@@ -265,7 +352,7 @@ TEST_CASE("postgres store: an invalid id is refused and never found") {
     test_schema s(server());
     postgres_store store(s.uri());
     auto r = record("bad id");
-    CHECK_THROWS_AS(store.write(std::span(&r, 1)), pfo3::service_error);
+    CHECK_THROWS_AS(store.write(std::span(&r, 1)), pfo3::record_rejected);
     CHECK_FALSE(store.read("bad id"));
 }
 

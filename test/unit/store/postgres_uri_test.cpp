@@ -9,6 +9,7 @@
 
 using pfo3::store::is_postgres_uri;
 using pfo3::store::mask_postgres_uri;
+using pfo3::store::postgres_record_fault;
 using pfo3::store::postgres_retryable;
 using pfo3::store::sqlstate_in_message;
 
@@ -39,6 +40,13 @@ TEST_CASE("what a retry can cure is retryable, what it cannot is not") {
         CHECK(postgres_retryable(code, true));
     for (auto code : {"28P01", "28000", "3D000", "42P01", "42501", "22P02", "22021", "23505", "XX000"})
         CHECK_FALSE(postgres_retryable(code, false));
+}
+
+TEST_CASE("data, constraint and size refusals are the record's fault, nothing else is") {
+    for (auto code : {"22P02", "22003", "22007", "22008", "22021", "22P05", "23505", "23502", "54000", "54001"})
+        CHECK(postgres_record_fault(code));
+    for (auto code : {"", "08006", "57P01", "53100", "28P01", "42P01", "42501", "40001", "XX000", "2200"})
+        CHECK_FALSE(postgres_record_fault(code));
 }
 
 TEST_CASE("the SQLSTATE of a refused connection is read from libpq's verbose message") {

@@ -218,12 +218,15 @@ std::unique_ptr<pfo3::store::result_store> open_fake(fake_s3& s3) {
     return pfo3::store::open_store("s3://bkt/res/2024?endpoint=" + s3.endpoint() + "&region=eu-west-1");
 }
 
-task_record record(std::string id, std::string result = "42") {
+task_record record(std::string id, std::string result = "42", pfo3::task_status status = pfo3::task_status::done,
+                   int attempts = 1) {
     task_record r;
     r.id = std::move(id);
     r.type = "echo";
     r.payload_json = result;
     r.result_json = result;
+    r.status = status;
+    r.attempts = attempts;
     r.worker = "host:1";
     r.submitted_at = "2024-01-01T00:00:00.000Z";
     r.started_at = "2024-01-01T00:00:00.001Z";
@@ -457,4 +460,76 @@ TEST_CASE("a refused secret from the config names the config key to check, not t
                       Catch::Contains("check store.s3_access_key_id"));
     ::setenv("AWS_ACCESS_KEY_ID", saved_id.c_str(), 1);
     ::setenv("AWS_SECRET_ACCESS_KEY", saved_secret.c_str(), 1);
+}
+
+TEST_CASE("final records are PUT without a read; a failed one is read first and skipped if older", "[s3_store]") {
+    fake_s3 s3;
+    auto store = open_fake(s3);
+    using st = pfo3::task_status;
+    // The normal path: a group of final records costs one PUT each, nothing more.
+    std::vector<task_record> group{record("a", "1"), record("b", "null", st::dead, 5)};
+    store->write(group);
+    auto methods = [&] {
+        std::string out;
+        for (const auto& r : s3.requests()) out += r.method + " " + r.path.substr(r.path.rfind('/') + 1) + "; ";
+        return out;
+    };
+    CHECK(methods() == "PUT .pfo3-probe; PUT a.json; PUT b.json; ");
+    // A failed record over a final one: one GET, no PUT.
+    auto late = record("a", "null", st::failed, 2);
+    store->write({&late, 1});
+    CHECK(methods() == "PUT .pfo3-probe; PUT a.json; PUT b.json; GET a.json; ");
+    // A failed record with nothing stored yet, and one of a later attempt: GET (404) or GET, then PUT.
+    auto first = record("c", "null", st::failed, 1);
+    store->write({&first, 1});
+    auto second = record("c", "null", st::failed, 2);
+    store->write({&second, 1});
+    CHECK(methods() ==
+          "PUT .pfo3-probe; PUT a.json; PUT b.json; GET a.json; GET c.json; PUT c.json; GET c.json; PUT c.json; ");
+    CHECK(s3.object("/bkt/res/2024/a.json") == pfo3::store::encode_record(group[0]));
+    CHECK(s3.object("/bkt/res/2024/c.json") == pfo3::store::encode_record(second));
+}
+
+TEST_CASE("a group holding one id twice PUTs it once, the newest record", "[s3_store]") {
+    fake_s3 s3;
+    auto store = open_fake(s3);
+    std::vector<task_record> group{record("r", "2", pfo3::task_status::done, 2),
+                                   record("r", "null", pfo3::task_status::failed, 1)};
+    store->write(group);
+    auto seen = s3.requests();
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[1].method == "PUT");
+    CHECK(s3.object("/bkt/res/2024/r.json") == pfo3::store::encode_record(group[0]));
+}
+
+TEST_CASE("a record S3 refuses as too large, or that cannot be encoded, is rejected as such", "[s3_store]") {
+    fake_s3 s3;
+    auto store = open_fake(s3);
+    auto big = record("big");
+    const std::pair<int, const char*> refusals[] = {{400, "EntityTooLarge"}, {400, "KeyTooLongError"}, {413, ""}};
+    for (auto [status, code] : refusals) {
+        INFO(status << " " << code);
+        s3.fail_next(status, *code ? s3_error(code) : std::string());
+        try {
+            store->write({&big, 1});
+            FAIL("write succeeded");
+        } catch (const pfo3::record_rejected& e) {
+            CHECK(e.id() == "big");
+            CHECK_THAT(e.what(), Catch::Contains("HTTP " + std::to_string(status)));
+        }
+    }
+    auto bad = record("bad", "{not json");
+    CHECK_THROWS_AS(store->write({&bad, 1}), pfo3::record_rejected);
+    auto bad_id = record("a b");
+    CHECK_THROWS_AS(store->write({&bad_id, 1}), pfo3::record_rejected);
+    // Any other refusal is the store's, not the record's.
+    s3.fail_next(400, s3_error("InvalidArgument"));
+    try {
+        store->write({&big, 1});
+        FAIL("write succeeded");
+    } catch (const pfo3::record_rejected&) {
+        FAIL("a refusal that is not about the record was record_rejected");
+    } catch (const service_error& e) {
+        CHECK_FALSE(e.retryable());
+    }
 }

@@ -11,12 +11,14 @@ namespace pfo3::store {
 enum class file_write_method {
     automatic,   ///< unnamed: O_TMPFILE + linkat where the file system has it, else named_temp
     unnamed,     ///< an O_TMPFILE inode, data flushed, then linked to ID.json (one directory op)
-    named_temp,  ///< .ID.json.tmp.RANDOM, data flushed, then renamed to ID.json (three)
+    named_temp,  ///< .ID.json~tmp~RANDOM, data flushed, then moved to ID.json (three)
 };
 
 /// DIR/ID.json, each written atomically: data flushed before any name points at it, then one
-/// fsync of the directory per write() group. Thread-safe (no shared mutable state besides
-/// the directory).
+/// fsync of the directory per write() group. A record only replaces a stored one that
+/// may_replace() allows; one of an older attempt, or any after a final record, is skipped.
+/// Thread-safe (no shared mutable state besides the directory). Temp files carry '~' in
+/// their names, which no task id has.
 class file_store final : public result_store {
 public:
     /// Creates `dir` (and parents) if missing; throws service_error if it is not writable.
@@ -28,8 +30,8 @@ public:
     file_write_method method() const noexcept { return method_; }
 
 private:
-    void write_unnamed(int dir_fd, std::span<const task_record> records, const std::vector<std::string>& bodies);
-    void write_named(int dir_fd, std::span<const task_record> records, const std::vector<std::string>& bodies);
+    void write_unnamed(int dir_fd, std::span<const task_record* const> rows, const std::vector<std::string>& bodies);
+    void write_named(int dir_fd, std::span<const task_record* const> rows, const std::vector<std::string>& bodies);
 
     std::string dir_;
     file_write_method method_;

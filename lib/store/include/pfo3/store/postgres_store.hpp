@@ -29,7 +29,10 @@ public:
     postgres_store(const postgres_store&) = delete;
     postgres_store& operator=(const postgres_store&) = delete;
 
-    /// Upserts all records in one transaction; returns once it has committed.
+    /// Upserts all records in one transaction; returns once it has committed. A row is only
+    /// updated where may_replace() allows (the statement's WHERE says it in SQL); an older or
+    /// duplicate record changes nothing. Throws record_rejected when the server refuses a
+    /// record's values (postgres_record_fault), with its id if the statement held only it.
     void write(std::span<const task_record> records) override;
     std::optional<task_record> read(std::string_view id) override;
     std::string describe() const override;
@@ -59,6 +62,11 @@ private:
 /// when tried again: lost connections, shutdowns, serialization failures and deadlocks may;
 /// authentication, missing databases, SQL and data errors never will.
 bool postgres_retryable(std::string_view sqlstate, bool connection_ok) noexcept;
+
+/// Whether a write refused with `sqlstate` was refused for the values of its records, not for
+/// the server's state: data exceptions (class 22: a number or time out of range, a text the
+/// column cannot hold), constraints (class 23) and limits (class 54, a value too large).
+bool postgres_record_fault(std::string_view sqlstate) noexcept;
 
 /// The SQLSTATE in a libpq message written with PQERRORS_VERBOSE ("FATAL:  28P01: …"), or
 /// empty. libpq offers no other way to learn the code of a failed connection attempt.
