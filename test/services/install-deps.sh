@@ -8,6 +8,7 @@ packages=(build-essential cmake ninja-build pkg-config
           rabbitmq-server amqp-tools postgresql
           python3-celery python3-pika python3-pytest systemd graphviz netcat-openbsd
           gnuplot-nox
+          dpkg-dev file man-db
           clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do

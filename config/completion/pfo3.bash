@@ -1,0 +1,83 @@
+# bash completion for pfo3 (installed as share/bash-completion/completions/pfo3).
+# Plain bash: needs nothing from the bash-completion package. The words are those of
+# `pfo3 --help` and `pfo3 COMMAND --help`; test/integration/test_package.py fails when they part.
+
+_pfo3_files() {
+    mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+    # Directories get their slash; outside a completion (a test calling _pfo3) there is no compopt.
+    compopt -o filenames 2>/dev/null || true
+}
+
+_pfo3() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=
+    [ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD-1]}
+    local global="--help --config --log-level --log-format"
+
+    # Values of the options that take one we can offer.
+    case $prev in
+        --config)     _pfo3_files; return 0 ;;
+        --log-level)  mapfile -t COMPREPLY < <(compgen -W "trace debug info warn error" -- "$cur"); return 0 ;;
+        --log-format) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur"); return 0 ;;
+        --type)       mapfile -t COMPREPLY < <(compgen -W "echo sum sumar multiply multiplicar sleep" -- "$cur"); return 0 ;;
+        --listen|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
+        -c|--connections|-w|--window|--payload-bytes|--payload|--rate|--results-timeout|\
+        --serve-pid|--worker-pids|--cpu-pids|--label|--broker-messages|--broker-window|\
+        --broker-prefetch)
+            COMPREPLY=(); return 0 ;;
+    esac
+
+    # The command (and for dead its subcommand): the first words that are not options or the
+    # values of the options before them.
+    local i word command= sub=
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        case $word in
+            --config|--log-level|--log-format|--amqp|--queue) ((i++)); continue ;;
+            -*) continue ;;
+        esac
+        if [ -z "$command" ]; then command=$word
+        elif [ "$command" = dead ] && [ -z "$sub" ]; then sub=$word
+        fi
+    done
+
+    # bench --json names a file; send --json and dead list --json are flags.
+    if [ "$command" = bench ] && [ "$prev" = --json ]; then
+        _pfo3_files
+        return 0
+    fi
+
+    # Words that are not options: the command, dead's subcommand; payloads and ids have no list.
+    if [[ $cur != -* ]]; then
+        case $command/$sub in
+            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead" -- "$cur") ;;
+            dead/) mapfile -t COMPREPLY < <(compgen -W "list requeue purge" -- "$cur") ;;
+            *)     COMPREPLY=() ;;
+        esac
+        return 0
+    fi
+
+    local words
+    case $command in
+        "")     words="$global --version" ;;
+        serve)  words="--listen --amqp --queue" ;;
+        work)   words="--prefetch --concurrency --amqp --queue --store" ;;
+        send)   words="--server --type --json --wait" ;;
+        status) words="--server" ;;
+        bench)  words="--server --tasks --connections --window --payload-bytes --payload --type
+                       --rate --store --no-results --results-timeout --serve-pid --worker-pids
+                       --cpu-pids --json --label --broker-ceiling --broker-only --amqp
+                       --broker-messages --broker-window --broker-prefetch" ;;
+        dead)   case $sub in
+                    "")      words="--amqp --queue" ;;
+                    list)    words="--limit --json --amqp --queue" ;;
+                    requeue) words="--all --amqp --queue" ;;
+                    purge)   words="--yes --amqp --queue" ;;
+                esac ;;
+    esac
+    # Global options are accepted after the command too.
+    [ -n "$command" ] && words="$words $global"
+    mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+    return 0
+}
+
+complete -F _pfo3 pfo3
