@@ -6,15 +6,23 @@ broker does afterwards, and no single task can stall a worker.
   again nor turned `dead`.
 - A redelivered task whose attempt already failed and whose retry is already published is not
   run a third time.
+- A record the store refuses as such is dead-lettered; the tasks behind it complete.
+- A task whose `type` is too long for an AMQP property can still be dead-lettered.
+- A task id that looks like a file store temporary is never deleted as one.
 """
 import collections
+import json
+import os
+import time
 
+import pika
 import pytest
 
 from helpers.processes import (REPO, rabbitmqctl, read_records, submit_ids, wait_for_results,
                                wait_until, write_file)
 from helpers.proxy import TcpProxy, amqp_url_via, broker_address
 from helpers.retries import counting_script, read_record, retry_queue_name, runs
+from helpers.stores import PostgresDatabase, statuses
 
 #: Bound on every wait in this file.
 DEADLINE_S = 60
@@ -150,3 +158,120 @@ command = ["{script}"]
         assert worker.proc.poll() is None
     finally:
         broker.delete_queues([retry_queue])  # a delay no suite schedule names
+
+
+def last_log_line(daemon, word):
+    """The last line `daemon` logged that contains `word` (for failure messages)."""
+    lines = [line for line in daemon.stderr().splitlines() if word in line]
+    return lines[-1] if lines else f"(no line with {word!r})"
+
+
+def publish_task(broker, queue, body):
+    """Publishes a task body straight to the queue (as another producer would)."""
+    broker.publish(queue, json.dumps(body).encode(),
+                   pika.BasicProperties(content_type="application/json", delivery_mode=2,
+                                        message_id=body["id"]))
+
+
+@pytest.fixture
+def pg_database():
+    admin = os.environ.get("PFO3_TEST_POSTGRES_URL")
+    if not admin:
+        pytest.skip("needs PFO3_TEST_POSTGRES_URL (test/run starts a PostgreSQL)")
+    db = PostgresDatabase(admin)
+    yield db
+    db.close()
+
+
+@pytest.mark.parametrize("refused", ["result", "submitted_at"])
+def test_record_the_store_refuses_is_dead_lettered_and_the_tasks_behind_it_complete(
+        pfo3, queue, broker, pg_database, tmp_path, refused):
+    """`result`: the handler answers a number with 20000 fractional digits (valid JSON, kept
+    verbatim; PostgreSQL's numeric refuses it: value overflows numeric format) and the dead
+    record (no result) can be stored. `submitted_at`: a message from another producer whose
+    submitted_at is no time (timestamptz refuses it); that field may make even the dead record
+    unstorable, so the dead letter is what must exist."""
+    config = write_file(tmp_path / "pfo3.toml", f"""
+[handlers.overflow]
+command = ["{HANDLERS / 'numeric_overflow.sh'}"]
+""")
+    uri = pg_database.url
+    serve = pfo3.serve(queue, env={"PFO3_STORE": uri})
+    worker = pfo3.work(queue, extra=["--store", uri], prefetch=8, concurrency=2, config=config)
+    if refused == "result":
+        bad_id = submit_ids(pfo3.send(serve.address, [{"id": "bad-result", "type": "overflow",
+                                                       "payload": "overflow"}],
+                                      json_mode=True), 1)[0]
+    else:
+        bad_id = "bad-time"
+        publish_task(broker, queue, {"id": bad_id, "type": "overflow", "payload": 1,
+                                     "submitted_at": "not a time", "attempt": 1})
+    good = submit_ids(pfo3.send(serve.address, [{"id": f"good-{i}", "type": "overflow",
+                                                 "payload": i} for i in range(5)],
+                                json_mode=True), 5)
+
+    def good_done():
+        return all(a["status"] == "done" for a in statuses(pfo3, serve.address, good).values())
+    try:
+        wait_until(good_done, DEADLINE_S, "the 5 tasks behind the refused one to be done")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; statuses: {statuses(pfo3, serve.address, good)}; worker: "
+                             f"{last_log_line(worker, 'store')}") from None
+
+    [(_, body)] = broker.get_messages(f"{queue}.dead", 1, timeout=DEADLINE_S)
+    letter = json.loads(body)
+    assert letter["id"] == bad_id, letter
+    cause = "numeric" if refused == "result" else "timestamp"
+    assert cause in letter["error"], f"the dead letter names the store's reason: {letter}"
+    answer = statuses(pfo3, serve.address, [bad_id])[bad_id]
+    if refused == "result":
+        assert answer["status"] == "dead", answer
+        assert "value overflows numeric format" in answer["error"], answer
+    else:
+        assert answer["status"] in ("dead", "pending"), answer
+    assert worker.proc.poll() is None
+
+
+def test_task_with_a_300_byte_type_is_dead_lettered_and_the_next_task_is_done(
+        pfo3, queue, store, broker):
+    serve = pfo3.serve(queue)
+    worker = pfo3.work(queue, store)
+    wait_until(lambda: broker.consumer_count(queue) == 1, DEADLINE_S, "the worker to consume")
+    long_type = "t" * 300  # an AMQP short string (the `type` property) holds 255 bytes
+    publish_task(broker, queue, {"id": "long-type", "type": long_type, "payload": 1, "attempt": 1})
+    ids = submit_ids(pfo3.send(serve.address, [{"id": "after-long-type", "type": "echo",
+                                                "payload": 2}], json_mode=True), 1)
+
+    try:
+        records = wait_for_results(store, ["long-type"] + ids, timeout=DEADLINE_S)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; worker: {last_log_line(worker, 'encode')}") from None
+    assert records["long-type"]["status"] == "dead", records["long-type"]
+    assert records["long-type"]["type"] == long_type
+    assert records["after-long-type"]["status"] == "done", records["after-long-type"]
+    [(_, body)] = broker.get_messages(f"{queue}.dead", 1, timeout=DEADLINE_S)
+    letter = json.loads(body)
+    assert letter["id"] == "long-type" and letter["type"] == long_type, letter
+    assert broker.message_count(queue) == 0
+    assert worker.proc.poll() is None
+
+
+def test_task_id_that_looks_like_a_temp_file_is_kept_across_a_worker_restart(
+        pfo3, queue, store):
+    serve = pfo3.serve(queue)
+    worker = pfo3.work(queue, store)
+    task_id = ".a.json.tmp.b"  # valid: [A-Za-z0-9._:-], not "." or ".."
+    submit_ids(pfo3.send(serve.address, [{"id": task_id, "type": "echo", "payload": "kept"}],
+                         json_mode=True), 1)
+    wait_for_results(store, [task_id], timeout=DEADLINE_S)
+    path = store / f"{task_id}.json"
+    # Old enough for any stale-temp rule (pfo3 removes temps older than 60 s at start).
+    old = time.time() - 120
+    os.utime(path, (old, old))
+    assert worker.terminate() == 0
+
+    pfo3.work(queue, store)  # ready: its store is open, any start-up cleaning is over
+
+    assert path.exists(), f"{path.name} was deleted at the worker's start"
+    record = read_record(store, task_id)
+    assert record["status"] == "done" and record["result"] == "kept", record
