@@ -45,8 +45,9 @@ public:
     /// True if `type` names a built-in or an external handler.
     bool knows(const std::string& type) const;
     /// Runs the handler for t.type on t.payload_json. Never throws for task-level problems:
-    /// they come back as failed/permanent outcomes. A non-zero t.timeout_ms replaces the
-    /// external command's timeout; `sleep` longer than it fails as a timeout.
+    /// they come back as failed/permanent outcomes. A non-zero t.timeout_ms shorter than the
+    /// external command's timeout replaces it (a client may ask for less, never more); it
+    /// bounds built-ins as given: `sleep` longer than it fails as a timeout.
     outcome run(const task& t) const;
 
 private:
