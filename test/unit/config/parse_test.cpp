@@ -3,26 +3,18 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
 
+#include "config_test_support.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 
 using namespace pfo3::config;
+using namespace pfo3::config::test;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 namespace {
-
-// The message of the config_error `f` throws; a marker when it throws nothing.
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const pfo3::config_error& e) {
-        return e.what();
-    }
-    return "<no config_error>";
-}
 
 std::string parse_error(std::string_view text) {
     return error_of([&] { parse_settings(text, "pfo3.toml"); });
