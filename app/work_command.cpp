@@ -27,7 +27,7 @@ namespace {
 handlers::registry make_registry(const config::settings& s) {
     std::map<std::string, handlers::external_command> ext;
     for (const auto& [name, h] : s.handlers)
-        ext[name] = {h.command, std::chrono::milliseconds(static_cast<long long>(h.timeout_s * 1000))};
+        ext[name] = {h.command, std::chrono::milliseconds(static_cast<long long>(h.timeout_s * 1000)), h.env};
     return handlers::registry(std::move(ext));
 }
 

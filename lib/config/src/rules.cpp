@@ -186,7 +186,17 @@ const std::vector<key_spec>& table() {
     return t;
 }
 
-constexpr std::array<std::string_view, 2> handler_key_names{"command", "timeout_s"};
+constexpr std::array<std::string_view, 3> handler_key_names{"command", "timeout_s", "env"};
+
+// The worker's own variables: its broker URL, password files, store and cloud credentials.
+constexpr std::string_view worker_own_prefixes[] = {"PFO3_", "AWS_", "PG"};
+
+bool is_variable_name(std::string_view v) noexcept {
+    if (v.empty() || (v.front() >= '0' && v.front() <= '9')) return false;
+    return std::all_of(v.begin(), v.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    });
+}
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
@@ -323,6 +333,27 @@ problem check_handler_command(const std::vector<std::string>& command) {
     return "the program (first element) must be an absolute path or a name looked up in PATH, "
            "got " +
            quote(program);
+}
+
+problem check_handler_env(const std::vector<std::string>& env) {
+    for (std::size_t i = 0; i < env.size(); ++i) {
+        const std::string element = "element " + std::to_string(i + 1);
+        std::string_view entry = env[i];
+        if (entry.find('\0') != std::string_view::npos) return element + " contains a NUL character";
+        const auto eq = entry.find('=');
+        const auto name = entry.substr(0, eq);
+        if (!is_variable_name(name))
+            return element + " must be NAME or NAME=VALUE with NAME of [A-Za-z0-9_] not starting with a digit, got " +
+                   quote(name);
+        if (eq != std::string_view::npos) continue;  // an explicit value is the operator's choice
+        for (auto prefix : worker_own_prefixes)
+            if (name.starts_with(prefix))
+                return element + " names the worker's own " + std::string(prefix) +
+                       "* variable " + quote(name) +
+                       ", which is never passed on (it may hold a secret); give the handler its own value "
+                       "with NAME=VALUE";
+    }
+    return std::nullopt;
 }
 
 problem check_handler_timeout(double seconds) {

@@ -81,6 +81,9 @@ struct send_settings {
 struct handler_settings {
     std::vector<std::string> command;
     double timeout_s = 30;
+    /// What the handler's environment holds besides PATH, LANG, HOME, TZ: "NAME" passes the
+    /// worker's NAME, "NAME=VALUE" sets it. Never the worker's own PFO3_*, AWS_*, PG* by name.
+    std::vector<std::string> env;
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const handler_settings&) const = default;
