@@ -86,6 +86,7 @@ int run_work(config::settings s, const work_options& opts) {
     if (opts.queue) s.amqp.queue = *opts.queue;
     if (opts.store) s.store.uri = *opts.store;
     config::validate(s);
+    config::apply_password_files(s);
 
     // Block the stop signals before any thread exists so that every thread inherits the mask
     // and only wait_signal() receives them.

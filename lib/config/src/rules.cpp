@@ -95,6 +95,12 @@ problem check_credential(std::string_view v) {
     return std::nullopt;
 }
 
+// A file path; empty means none.
+problem check_path(std::string_view v) {
+    if (v.find('\0') == std::string_view::npos) return std::nullopt;
+    return std::string("must not contain a NUL character");
+}
+
 problem check_store_uri(std::string_view v) {
     constexpr std::string_view need_location[] = {"file://", "s3://"};
     for (auto scheme : need_location)
@@ -145,6 +151,7 @@ constexpr double max_seconds = 86400;
 const std::vector<key_spec>& table() {
     static const std::vector<key_spec> t = {
         text<&settings::amqp, &amqp_settings::url>("amqp", "url", check_amqp_url),
+        text<&settings::amqp, &amqp_settings::password_file>("amqp", "password_file", check_path),
         text<&settings::amqp, &amqp_settings::queue>("amqp", "queue", check_queue),
         text<&settings::amqp, &amqp_settings::queue_type>("amqp", "queue_type", check_queue_type),
         text<&settings::serve, &serve_settings::listen>("serve", "listen", check_listen),
@@ -167,6 +174,7 @@ const std::vector<key_spec>& table() {
         integer<&settings::work, &work_settings::shutdown_grace_s>("work", "shutdown_grace_s", 0,
                                                                    3600),
         text<&settings::store, &store_settings::uri>("store", "uri", check_store_uri),
+        text<&settings::store, &store_settings::password_file>("store", "password_file", check_path),
         text<&settings::store, &store_settings::s3_access_key_id>("store", "s3_access_key_id", check_credential),
         text<&settings::store, &store_settings::s3_secret_access_key>("store", "s3_secret_access_key",
                                                                       check_credential),

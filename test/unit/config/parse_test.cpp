@@ -60,6 +60,7 @@ TEST_CASE("an empty file gives the defaults of SPEC section 3", "[parse]") {
 TEST_CASE("every key is read", "[parse]") {
     auto s = parse_settings(read_file(PFO3_TEST_DATA "/config/every_key.toml"), "every_key.toml");
     CHECK(s.amqp.url == "amqps://pfo3:s3cret@broker.example:5671/prod");
+    CHECK(s.amqp.password_file == "/run/secrets/amqp");
     CHECK(s.amqp.queue == "jobs.v2");
     CHECK(s.amqp.queue_type == "quorum");
     CHECK(s.serve.listen == "[::1]:6000");
@@ -74,6 +75,7 @@ TEST_CASE("every key is read", "[parse]") {
     CHECK(s.work.concurrency == 8);
     CHECK(s.work.shutdown_grace_s == 120);
     CHECK(s.store.uri == "postgresql://pfo3:pw@db.example/pfo3");
+    CHECK(s.store.password_file == "/run/secrets/store");
     CHECK(s.store.s3_access_key_id == "AKIDEXAMPLE");
     CHECK(s.store.s3_secret_access_key == "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
     CHECK(s.store.s3_session_token == "FwoGZXIvYXdzEXAMPLE//token==");
