@@ -188,6 +188,7 @@ int run_bench(config::settings s, const bench_options& opts) {
     if (opts.server) s.send.server = *opts.server;
     if (opts.amqp) s.amqp.url = *opts.amqp;
     config::validate(s);
+    config::apply_password_files(s);
 
     bench_report rep;
     rep.label = opts.label;

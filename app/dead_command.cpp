@@ -156,6 +156,7 @@ int run_dead(config::settings s, const dead_options& opts) {
     if (opts.amqp) s.amqp.url = *opts.amqp;
     if (opts.queue) s.amqp.queue = *opts.queue;
     config::validate(s);
+    config::apply_password_files(s);
     if (opts.action == "requeue" && opts.all == !opts.ids.empty()) {
         std::cerr << "error: dead requeue: give task ids or --all (not both)\n";
         return exit_usage;

@@ -123,6 +123,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     if (opts.amqp) s.amqp.url = *opts.amqp;
     if (opts.queue) s.amqp.queue = *opts.queue;
     config::validate(s);
+    config::apply_password_files(s);
 
     raise_descriptor_limit(s.serve.max_connections);
 

@@ -25,7 +25,7 @@ namespace {
 handlers::registry make_registry(const config::settings& s) {
     std::map<std::string, handlers::external_command> ext;
     for (const auto& [name, h] : s.handlers)
-        ext[name] = {h.command, std::chrono::milliseconds(static_cast<long long>(h.timeout_s * 1000))};
+        ext[name] = {h.command, std::chrono::milliseconds(static_cast<long long>(h.timeout_s * 1000)), h.env};
     return handlers::registry(std::move(ext));
 }
 
@@ -93,6 +93,7 @@ int run_work(config::settings s, const work_options& opts) {
     if (opts.queue) s.amqp.queue = *opts.queue;
     if (opts.store) s.store.uri = *opts.store;
     config::validate(s);
+    config::apply_password_files(s);
 
     // Block the stop signals before any thread exists so that every thread inherits the mask
     // and only wait_signal() receives them.

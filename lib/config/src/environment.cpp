@@ -19,6 +19,8 @@ struct binding {
 constexpr binding bindings[] = {
     {"PFO3_AMQP_URL", "amqp", "url"},      {"PFO3_QUEUE", "amqp", "queue"},
     {"PFO3_STORE", "store", "uri"},        {"PFO3_SERVER", "send", "server"},
+    {"PFO3_AMQP_PASSWORD_FILE", "amqp", "password_file"},
+    {"PFO3_STORE_PASSWORD_FILE", "store", "password_file"},
     {"PFO3_LISTEN", "serve", "listen"},    {"PFO3_PREFETCH", "work", "prefetch"},
     {"PFO3_CONCURRENCY", "work", "concurrency"}, {"PFO3_TYPE", "send", "type"},
 };

@@ -167,10 +167,13 @@ private:
         for (auto&& [key, value] : *table) {
             std::string key_name = dotted + "." + std::string(key.str());
             if (key.str() == "command") {
-                h.command = read_command(key_name, value);
+                h.command = read_strings(key_name, value);
                 if (auto p = detail::check_handler_command(h.command))
                     fail(value.source(), key_name, *p);
                 has_command = true;
+            } else if (key.str() == "env") {
+                h.env = read_strings(key_name, value);
+                if (auto p = detail::check_handler_env(h.env)) fail(value.source(), key_name, *p);
             } else if (key.str() == "timeout_s") {
                 h.timeout_s = number(value, key_name);
                 if (auto p = detail::check_handler_timeout(h.timeout_s))
@@ -186,11 +189,10 @@ private:
         return h;
     }
 
-    std::vector<std::string> read_command(const std::string& key_name,
-                                          const toml::node& node) const {
+    std::vector<std::string> read_strings(const std::string& key_name, const toml::node& node) const {
         const auto* array = node.as_array();
         if (!array) fail(node.source(), key_name, expected("an array of strings", node));
-        std::vector<std::string> command;
+        std::vector<std::string> strings;
         for (std::size_t i = 0; i < array->size(); ++i) {
             const auto& element = *array->get(i);
             const auto* text = element.as_string();
@@ -198,9 +200,9 @@ private:
                 fail(element.source(), key_name,
                      "expected an array of strings, element " + std::to_string(i + 1) + " is " +
                          std::string(a_type(element.type())));
-            command.push_back(text->get());
+            strings.push_back(text->get());
         }
-        return command;
+        return strings;
     }
 
     std::string_view source_;

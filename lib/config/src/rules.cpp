@@ -95,6 +95,12 @@ problem check_credential(std::string_view v) {
     return std::nullopt;
 }
 
+// A file path; empty means none.
+problem check_path(std::string_view v) {
+    if (v.find('\0') == std::string_view::npos) return std::nullopt;
+    return std::string("must not contain a NUL character");
+}
+
 problem check_store_uri(std::string_view v) {
     constexpr std::string_view need_location[] = {"file://", "s3://"};
     for (auto scheme : need_location)
@@ -145,6 +151,7 @@ constexpr double max_seconds = 86400;
 const std::vector<key_spec>& table() {
     static const std::vector<key_spec> t = {
         text<&settings::amqp, &amqp_settings::url>("amqp", "url", check_amqp_url),
+        text<&settings::amqp, &amqp_settings::password_file>("amqp", "password_file", check_path),
         text<&settings::amqp, &amqp_settings::queue>("amqp", "queue", check_queue),
         text<&settings::amqp, &amqp_settings::queue_type>("amqp", "queue_type", check_queue_type),
         text<&settings::serve, &serve_settings::listen>("serve", "listen", check_listen),
@@ -167,6 +174,7 @@ const std::vector<key_spec>& table() {
         integer<&settings::work, &work_settings::shutdown_grace_s>("work", "shutdown_grace_s", 0,
                                                                    3600),
         text<&settings::store, &store_settings::uri>("store", "uri", check_store_uri),
+        text<&settings::store, &store_settings::password_file>("store", "password_file", check_path),
         text<&settings::store, &store_settings::s3_access_key_id>("store", "s3_access_key_id", check_credential),
         text<&settings::store, &store_settings::s3_secret_access_key>("store", "s3_secret_access_key",
                                                                       check_credential),
@@ -186,7 +194,17 @@ const std::vector<key_spec>& table() {
     return t;
 }
 
-constexpr std::array<std::string_view, 2> handler_key_names{"command", "timeout_s"};
+constexpr std::array<std::string_view, 3> handler_key_names{"command", "timeout_s", "env"};
+
+// The worker's own variables: its broker URL, password files, store and cloud credentials.
+constexpr std::string_view worker_own_prefixes[] = {"PFO3_", "AWS_", "PG"};
+
+bool is_variable_name(std::string_view v) noexcept {
+    if (v.empty() || (v.front() >= '0' && v.front() <= '9')) return false;
+    return std::all_of(v.begin(), v.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    });
+}
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
@@ -323,6 +341,27 @@ problem check_handler_command(const std::vector<std::string>& command) {
     return "the program (first element) must be an absolute path or a name looked up in PATH, "
            "got " +
            quote(program);
+}
+
+problem check_handler_env(const std::vector<std::string>& env) {
+    for (std::size_t i = 0; i < env.size(); ++i) {
+        const std::string element = "element " + std::to_string(i + 1);
+        std::string_view entry = env[i];
+        if (entry.find('\0') != std::string_view::npos) return element + " contains a NUL character";
+        const auto eq = entry.find('=');
+        const auto name = entry.substr(0, eq);
+        if (!is_variable_name(name))
+            return element + " must be NAME or NAME=VALUE with NAME of [A-Za-z0-9_] not starting with a digit, got " +
+                   quote(name);
+        if (eq != std::string_view::npos) continue;  // an explicit value is the operator's choice
+        for (auto prefix : worker_own_prefixes)
+            if (name.starts_with(prefix))
+                return element + " names the worker's own " + std::string(prefix) +
+                       "* variable " + quote(name) +
+                       ", which is never passed on (it may hold a secret); give the handler its own value "
+                       "with NAME=VALUE";
+    }
+    return std::nullopt;
 }
 
 problem check_handler_timeout(double seconds) {

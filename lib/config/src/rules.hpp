@@ -81,6 +81,9 @@ problem check_s3_pair(const store_settings& st);
 problem check_handler_name(std::string_view name);
 /// A handler's command: non-empty, the program an absolute path or a bare name, no NUL.
 problem check_handler_command(const std::vector<std::string>& command);
+/// A handler's env: "NAME" or "NAME=VALUE" entries; a bare NAME may not be one of the worker's
+/// own variables (PFO3_*, AWS_*, PG*), which hold its secrets.
+problem check_handler_env(const std::vector<std::string>& env);
 /// A handler's timeout_s: greater than 0, at most 86400.
 problem check_handler_timeout(double seconds);
 

@@ -18,6 +18,7 @@ void validate(const settings& s) {
         if (auto p = detail::check_handler_name(name)) fail(dotted, *p);
         if (auto p = detail::check_handler_command(h.command)) fail(dotted + ".command", *p);
         if (auto p = detail::check_handler_timeout(h.timeout_s)) fail(dotted + ".timeout_s", *p);
+        if (auto p = detail::check_handler_env(h.env)) fail(dotted + ".env", *p);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "pfo3/core/clock.hpp"
+#include "pfo3/core/url.hpp"
 
 namespace pfo3::log {
 
@@ -127,18 +128,11 @@ void write(level l, std::string_view message, std::initializer_list<field> field
 }
 
 std::string mask_url(std::string_view url) {
-    auto scheme = url.find("://");
-    if (scheme == std::string_view::npos) return std::string(url);
-    auto auth_begin = scheme + 3;
-    auto auth_end = url.find_first_of("/?#", auth_begin);
-    if (auth_end == std::string_view::npos) auth_end = url.size();
-    auto at = url.rfind('@', auth_end);
-    if (at == std::string_view::npos || at < auth_begin) return std::string(url);
-    auto colon = url.find(':', auth_begin);
-    if (colon == std::string_view::npos || colon > at) return std::string(url);
-    std::string out(url.substr(0, colon + 1));
+    const auto u = find_userinfo(url);
+    if (!u || !u->has_password) return std::string(url);
+    std::string out(url.substr(0, u->password_begin));
     out += "***";
-    out += url.substr(at);
+    out += url.substr(u->password_end);
     return out;
 }
 

@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -18,8 +20,6 @@
 #include "pfo3/core/unique_fd.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/text.hpp"
-
-extern char** environ;
 
 namespace pfo3::handlers::detail {
 
@@ -112,19 +112,38 @@ int make_pipe(pipe_ends& p) {
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// The child's environment: ours, plus what the handler needs to know about its task.
-std::vector<std::string> child_environment(const task& t) {
+// Passed on from the worker when it has them; nothing else is, unless the handler's env lists
+// it: the worker's own variables hold its secrets (PFO3_AMQP_URL, AWS_*, PG*).
+constexpr std::string_view always_passed[] = {"PATH", "LANG", "HOME", "TZ"};
+
+// Sets NAME=VALUE in `env`, replacing an earlier value of NAME.
+void set_variable(std::vector<std::string>& env, std::string_view name, std::string_view value) {
+    std::string entry(name);
+    entry += '=';
+    auto same = [&](const std::string& e) { return e.starts_with(entry); };
+    env.erase(std::remove_if(env.begin(), env.end(), same), env.end());
+    entry += value;
+    env.push_back(std::move(entry));
+}
+
+// The child's environment: always_passed, then the handler's list in order ("NAME" passes the
+// worker's value if it has one, "NAME=VALUE" sets it), then what it needs to know of its task.
+std::vector<std::string> child_environment(const external_command& cmd, const task& t) {
     std::vector<std::string> env;
-    for (char** e = environ; e && *e; ++e) {
-        std::string_view v(*e);
-        if (v.starts_with("PFO3_TASK_ID=") || v.starts_with("PFO3_TASK_TYPE=") ||
-            v.starts_with("PFO3_TASK_ATTEMPT="))
-            continue;
-        env.emplace_back(v);
+    auto pass = [&](const std::string& name) {
+        if (const char* value = std::getenv(name.c_str())) set_variable(env, name, value);
+    };
+    for (auto name : always_passed) pass(std::string(name));
+    for (const auto& entry : cmd.env) {
+        auto eq = entry.find('=');
+        if (eq == std::string::npos)
+            pass(entry);
+        else
+            set_variable(env, std::string_view(entry).substr(0, eq), std::string_view(entry).substr(eq + 1));
     }
-    env.push_back("PFO3_TASK_ID=" + t.id);
-    env.push_back("PFO3_TASK_TYPE=" + t.type);
-    env.push_back("PFO3_TASK_ATTEMPT=" + std::to_string(t.attempt));
+    set_variable(env, "PFO3_TASK_ID", t.id);
+    set_variable(env, "PFO3_TASK_TYPE", t.type);
+    set_variable(env, "PFO3_TASK_ATTEMPT", std::to_string(t.attempt));
     return env;
 }
 
@@ -252,7 +271,7 @@ outcome run_external(const external_command& cmd, const task& t) {
 
     std::vector<std::string> args(cmd.argv.begin(), cmd.argv.end());
     auto argv = c_strings(args);
-    auto env_strings = child_environment(t);
+    auto env_strings = child_environment(cmd, t);
     auto envp = c_strings(env_strings);
 
     pid_t pid = -1;

@@ -12,10 +12,12 @@ bool registry::knows(const std::string& type) const {
 }
 
 outcome registry::run(const task& t) const {
-    // A task's own time limit replaces the handler's, shorter or longer.
+    // A client may ask for less time than the operator allows, never more: the task's limit
+    // only shortens an external command's timeout. Built-ins have no operator limit; the task's
+    // bounds them as given (sleep never runs past its own maximum of an hour either).
     const std::chrono::milliseconds limit(t.timeout_ms);
     if (auto it = external_.find(t.type); it != external_.end()) {
-        if (limit.count() <= 0) return detail::run_external(it->second, t);
+        if (limit.count() <= 0 || limit >= it->second.timeout) return detail::run_external(it->second, t);
         external_command cmd = it->second;
         cmd.timeout = limit;
         return detail::run_external(cmd, t);

@@ -4,6 +4,7 @@
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
+#include "pfo3/core/url.hpp"
 
 // RabbitMQ's URI spec (https://www.rabbitmq.com/uri-spec.html) with two decisions of ours:
 //  - "amqp://host" (no path) and "amqp://host/" (empty path) both mean vhost "/". The spec
@@ -11,6 +12,8 @@
 //    is what users mean.
 //  - query parameters (?heartbeat=...) are rejected rather than silently ignored: pfo3 sets
 //    those itself.
+//  - the password runs to the last '@' (find_userinfo in url.hpp), so it may hold '/', '?',
+//    '#' and '@' unencoded, as users paste it; a vhost after a password writes '@' as %40.
 
 namespace pfo3::queue {
 
@@ -48,23 +51,6 @@ std::string percent_decode(std::string_view url, std::string_view s, std::string
     return out;
 }
 
-std::string percent_encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : s) {
-        bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                          c == '-' || c == '.' || c == '_' || c == '~';
-        if (unreserved) {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 0xf]);
-        }
-    }
-    return out;
-}
-
 bool iequals_prefix(std::string_view s, std::string_view prefix) noexcept {
     if (s.size() < prefix.size()) return false;
     for (std::size_t i = 0; i < prefix.size(); ++i) {
@@ -89,25 +75,22 @@ amqp_url amqp_url::parse(std::string_view url) {
     } else {
         fail(url, "the scheme must be amqp:// or amqps://");
     }
+    // The user information first: its password may hold '/', '?', '#' and '@' (url.hpp).
+    if (auto ui = find_userinfo(url)) {
+        out.user = percent_decode(url, url.substr(ui->user_begin, ui->user_end - ui->user_begin), "user name");
+        out.password = ui->has_password ? percent_decode(url, url.substr(ui->password_begin,
+                                                                         ui->password_end - ui->password_begin),
+                                                         "password")
+                                        : std::string();
+        if (out.user.empty()) fail(url, "empty user name");
+        rest = url.substr(ui->at + 1);
+    }
     if (rest.find_first_of("?#") != std::string_view::npos)
         fail(url, "query parameters and fragments are not supported");
 
     auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
     std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-
-    // The last '@' ends the user info: a password may contain a raw '@' in sloppy URLs.
-    auto at = authority.rfind('@');
-    if (at != std::string_view::npos) {
-        std::string_view userinfo = authority.substr(0, at);
-        authority = authority.substr(at + 1);
-        auto colon = userinfo.find(':');
-        out.user = percent_decode(url, userinfo.substr(0, colon), "user name");
-        out.password = colon == std::string_view::npos
-                           ? std::string()
-                           : percent_decode(url, userinfo.substr(colon + 1), "password");
-        if (out.user.empty()) fail(url, "empty user name");
-    }
 
     std::string_view host;
     std::string_view port;
@@ -130,7 +113,7 @@ amqp_url amqp_url::parse(std::string_view url) {
             port = authority.substr(colon + 1);
             has_port = true;
         }
-        if (host.find_first_of("[]") != std::string_view::npos) fail(url, "bad host");
+        if (host.find_first_of("[]@") != std::string_view::npos) fail(url, "bad host");
     }
     if (!host.empty()) out.host = percent_decode(url, host, "host");
     if (has_port) {

@@ -47,11 +47,39 @@ void close_frame(std::string& out, std::size_t at, std::size_t payload) {
     out.push_back(static_cast<char>(frame_end));
 }
 
+constexpr std::size_t max_shortstr = 255;
+
+// Cuts `b` to the longest prefix of at most max_shortstr bytes that does not end inside a UTF-8
+// sequence (the byte after the cut is no continuation byte 10xxxxxx); unsets `flag` if nothing
+// is left.
+void fit(amqp_bytes_t& b, amqp_flags_t& flags, amqp_flags_t flag) noexcept {
+    if (!(flags & flag) || b.len <= max_shortstr) return;
+    const auto* bytes = static_cast<const unsigned char*>(b.bytes);
+    std::size_t len = max_shortstr;
+    while (len > 0 && (bytes[len] & 0xC0) == 0x80) --len;
+    b.len = len;
+    if (len == 0) flags &= ~flag;
+}
+
 }  // namespace
+
+void fit_short_strings(amqp_basic_properties_t& p) noexcept {
+    fit(p.content_type, p._flags, AMQP_BASIC_CONTENT_TYPE_FLAG);
+    fit(p.content_encoding, p._flags, AMQP_BASIC_CONTENT_ENCODING_FLAG);
+    fit(p.correlation_id, p._flags, AMQP_BASIC_CORRELATION_ID_FLAG);
+    fit(p.reply_to, p._flags, AMQP_BASIC_REPLY_TO_FLAG);
+    fit(p.expiration, p._flags, AMQP_BASIC_EXPIRATION_FLAG);
+    fit(p.message_id, p._flags, AMQP_BASIC_MESSAGE_ID_FLAG);
+    fit(p.type, p._flags, AMQP_BASIC_TYPE_FLAG);
+    fit(p.user_id, p._flags, AMQP_BASIC_USER_ID_FLAG);
+    fit(p.app_id, p._flags, AMQP_BASIC_APP_ID_FLAG);
+    fit(p.cluster_id, p._flags, AMQP_BASIC_CLUSTER_ID_FLAG);
+}
 
 void append_publish(std::string& out, amqp_channel_t channel, amqp_bytes_t exchange, amqp_bytes_t routing_key,
                     bool mandatory, const amqp_basic_properties_t& props, std::string_view body,
                     std::size_t frame_max) {
+    const std::size_t start = out.size();
     // Method frame: method id, then the encoded arguments.
     amqp_basic_publish_t m{};
     m.exchange = exchange;
@@ -63,7 +91,7 @@ void append_publish(std::string& out, amqp_channel_t channel, amqp_bytes_t excha
     int n = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, &m,
                                amqp_bytes_t{method_room, &out[at + frame_header + 4]});
     if (n < 0) {
-        out.resize(at);
+        out.resize(start);
         throw service_error(std::string("encode basic.publish: ") + amqp_error_string2(n), false);
     }
     close_frame(out, at, 4 + static_cast<std::size_t>(n));
@@ -73,10 +101,12 @@ void append_publish(std::string& out, amqp_channel_t channel, amqp_bytes_t excha
     put16(&out[at + frame_header], AMQP_BASIC_CLASS);
     put16(&out[at + frame_header + 2], 0);
     put64(&out[at + frame_header + 4], body.size());
-    n = amqp_encode_properties(AMQP_BASIC_CLASS, const_cast<amqp_basic_properties_t*>(&props),
-                               amqp_bytes_t{properties_room, &out[at + frame_header + 12]});
+    amqp_basic_properties_t fitted = props;
+    fit_short_strings(fitted);
+    n = amqp_encode_properties(AMQP_BASIC_CLASS, &fitted, amqp_bytes_t{properties_room, &out[at + frame_header + 12]});
     if (n < 0) {
-        out.resize(at);
+        // Cannot happen with fitted short strings and no header table; kept as a guard.
+        out.resize(start);
         throw service_error(std::string("encode message properties: ") + amqp_error_string2(n), false);
     }
     close_frame(out, at, 12 + static_cast<std::size_t>(n));

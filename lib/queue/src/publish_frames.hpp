@@ -15,9 +15,17 @@
 
 namespace pfo3::queue::detail {
 
+/// Cuts every short-string property of `p` longer than 255 bytes (all an AMQP shortstr holds)
+/// at the last UTF-8 character boundary within 255 bytes, and leaves out one that would be
+/// empty. A property is only a copy of what the body says (the task's type, id), so the body
+/// keeps the full value; without this a message with a long field could never be published,
+/// not even as a dead letter. The cut properties point into the original bytes.
+void fit_short_strings(amqp_basic_properties_t& p) noexcept;
+
 /// Appends the method, content header and body frames of one basic.publish to `out`.
-/// `frame_max` is the connection's negotiated frame size. Throws service_error if the method
-/// or the properties cannot be encoded (a field too long for its AMQP type).
+/// `frame_max` is the connection's negotiated frame size. The properties always encode (they
+/// go through fit_short_strings); throws service_error if the method cannot be encoded (a
+/// routing key longer than 255 bytes), leaving `out` as it was.
 void append_publish(std::string& out, amqp_channel_t channel, amqp_bytes_t exchange, amqp_bytes_t routing_key,
                     bool mandatory, const amqp_basic_properties_t& props, std::string_view body,
                     std::size_t frame_max);

@@ -253,6 +253,9 @@ struct publisher::impl {
             p._flags |= AMQP_BASIC_EXPIRATION_FLAG;
             p.expiration = as_bytes(expiration);
         }
+        // A long type (a message published by anything but serve) must not make the publish,
+        // typically its dead letter, fail for ever: both paths below send the cut properties.
+        detail::fit_short_strings(p);
         // Enter the entry before writing: if the write fails, the connection-lost path
         // completes it with the others.
         pend.push_back(pending{next_tag++, r.msg.message_id, clock::now() + opts.confirm_timeout, std::move(r.done)});

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "amqp_connection.hpp"
+#include "publish_frames.hpp"
 
 namespace pfo3::queue {
 
@@ -179,6 +180,7 @@ publish_outcome queue_admin::publish(const outgoing_message& msg, std::chrono::m
         p._flags |= AMQP_BASIC_TYPE_FLAG;
         p.type = as_bytes(msg.type);
     }
+    detail::fit_short_strings(p);  // a requeued dead letter may carry any type
     const auto deadline = clock::now() + confirm_timeout;
     const std::uint64_t tag = s.next_publish_tag++;
     c.check(amqp_basic_publish(c.get(), detail::channel, amqp_empty_bytes, as_bytes(msg.routing_key),

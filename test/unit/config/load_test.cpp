@@ -11,61 +11,16 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "config_test_support.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 
 using namespace pfo3::config;
+using namespace pfo3::config::test;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const pfo3::config_error& e) {
-        return e.what();
-    }
-    return "<no config_error>";
-}
-
-// A fake environment: only the variables given are set.
-env_lookup fake_env(std::map<std::string, std::string> vars) {
-    return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-        auto it = vars.find(std::string(name));
-        if (it == vars.end()) return std::nullopt;
-        return it->second;
-    };
-}
-
-// A fresh directory under $TMPDIR, removed with everything in it.
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "pfo3-config-XXXXXX").string();
-        if (!::mkdtemp(pattern.data()))
-            throw std::system_error(errno, std::generic_category(), "mkdtemp");
-        path_ = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-
-    const fs::path& path() const { return path_; }
-    std::string write(const std::string& name, const std::string& text) const {
-        auto p = path_ / name;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p, std::ios::binary) << text;
-        return p.string();
-    }
-
-private:
-    fs::path path_;
-};
 
 // Changes the working directory for one scope and always changes it back.
 class scoped_chdir {

@@ -3,26 +3,18 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
 
+#include "config_test_support.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 
 using namespace pfo3::config;
+using namespace pfo3::config::test;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 namespace {
-
-// The message of the config_error `f` throws; a marker when it throws nothing.
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const pfo3::config_error& e) {
-        return e.what();
-    }
-    return "<no config_error>";
-}
 
 std::string parse_error(std::string_view text) {
     return error_of([&] { parse_settings(text, "pfo3.toml"); });
@@ -68,6 +60,7 @@ TEST_CASE("an empty file gives the defaults of SPEC section 3", "[parse]") {
 TEST_CASE("every key is read", "[parse]") {
     auto s = parse_settings(read_file(PFO3_TEST_DATA "/config/every_key.toml"), "every_key.toml");
     CHECK(s.amqp.url == "amqps://pfo3:s3cret@broker.example:5671/prod");
+    CHECK(s.amqp.password_file == "/run/secrets/amqp");
     CHECK(s.amqp.queue == "jobs.v2");
     CHECK(s.amqp.queue_type == "quorum");
     CHECK(s.serve.listen == "[::1]:6000");
@@ -82,6 +75,7 @@ TEST_CASE("every key is read", "[parse]") {
     CHECK(s.work.concurrency == 8);
     CHECK(s.work.shutdown_grace_s == 120);
     CHECK(s.store.uri == "postgresql://pfo3:pw@db.example/pfo3");
+    CHECK(s.store.password_file == "/run/secrets/store");
     CHECK(s.store.s3_access_key_id == "AKIDEXAMPLE");
     CHECK(s.store.s3_secret_access_key == "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
     CHECK(s.store.s3_session_token == "FwoGZXIvYXdzEXAMPLE//token==");
@@ -96,7 +90,10 @@ TEST_CASE("every key is read", "[parse]") {
     CHECK(s.handlers.at("resize").command ==
           std::vector<std::string>{"/usr/local/bin/resize", "--quality", "80"});
     CHECK(s.handlers.at("resize").timeout_s == 12.5);
+    CHECK(s.handlers.at("resize").env ==
+          std::vector<std::string>{"LC_ALL", "RESIZE_CACHE=/var/cache/resize", "PGPASSWORD=resize-own"});
     CHECK(s.handlers.at("img.thumb").command == std::vector<std::string>{"thumbnailer"});
+    CHECK(s.handlers.at("img.thumb").env.empty());
     CHECK(s.handlers.at("img.thumb").timeout_s == 30);
     CHECK_NOTHROW(validate(s));
 }
@@ -305,6 +302,40 @@ TEST_CASE("handlers are read and checked", "[parse][handlers]") {
     CHECK(parse_error("handlers = 5") == "pfo3.toml:1: handlers: expected a table, got an integer");
 }
 
+TEST_CASE("a handler's env lists variables; the worker's own are refused by bare name",
+          "[parse][handlers][secrets]") {
+    auto s = parse_settings("[handlers.r]\ncommand = [\"r\"]\nenv = [\"LC_ALL\", \"A_B=x=y\", \"PGPASSWORD=own\", "
+                            "\"PFO3_TOKEN=t\", \"AWS_PROFILE=p\"]\n",
+                            "x");
+    CHECK(s.handlers.at("r").env ==
+          std::vector<std::string>{"LC_ALL", "A_B=x=y", "PGPASSWORD=own", "PFO3_TOKEN=t", "AWS_PROFILE=p"});
+    const std::pair<std::string, std::string> own[] = {{"PFO3_AMQP_URL", "PFO3_"},
+                                                       {"AWS_SECRET_ACCESS_KEY", "AWS_"},
+                                                       {"PGPASSWORD", "PG"},
+                                                       {"PFO3_STORE_PASSWORD_FILE", "PFO3_"}};
+    for (const auto& [name, prefix] : own) {
+        INFO(name);
+        CHECK(parse_error("[handlers.r]\ncommand = [\"r\"]\nenv = [\"LANG\",\n  \"" + name + "\"]") ==
+              "pfo3.toml:3: handlers.r.env: element 2 names the worker's own " + prefix + "* variable \"" + name +
+                  "\", which is never passed on (it may hold a secret); give the handler its own value with "
+                  "NAME=VALUE");
+    }
+    CHECK(parse_error("[handlers.r]\ncommand = [\"r\"]\nenv = [\"1X\"]") ==
+          "pfo3.toml:3: handlers.r.env: element 1 must be NAME or NAME=VALUE with NAME of [A-Za-z0-9_] not "
+          "starting with a digit, got \"1X\"");
+    CHECK(parse_error("[handlers.r]\ncommand = [\"r\"]\nenv = [\"=v\"]") ==
+          "pfo3.toml:3: handlers.r.env: element 1 must be NAME or NAME=VALUE with NAME of [A-Za-z0-9_] not "
+          "starting with a digit, got \"\"");
+    CHECK(parse_error("[handlers.r]\ncommand = [\"r\"]\nenv = \"LANG\"") ==
+          "pfo3.toml:3: handlers.r.env: expected an array of strings, got a string");
+    CHECK(parse_error("[handlers.r]\ncommand = [\"r\"]\nenvs = []") ==
+          "pfo3.toml:3: handlers.r.envs: unknown key (did you mean handlers.r.env?)");
+
+    settings flagged;
+    flagged.handlers["r"] = handler_settings{{"r"}, 30, {"AWS_SECRET_ACCESS_KEY"}};
+    CHECK_THAT(error_of([&] { validate(flagged); }), StartsWith("handlers.r.env: element 1 names the worker's own AWS_*"));
+}
+
 TEST_CASE("validate re-checks ranges after flags, naming the key without a file",
           "[validate]") {
     settings s;
@@ -340,9 +371,9 @@ TEST_CASE("validate re-checks ranges after flags, naming the key without a file"
           "retry.jitter: must be between 0 and 1, got -0.1");
     CHECK(broken([](settings& s) { s.handlers["x"] = {}; }) ==
           "handlers.x.command: must not be empty: give the program and its arguments");
-    CHECK(broken([](settings& s) { s.handlers["x"] = {{"/bin/x"}, -1}; }) ==
+    CHECK(broken([](settings& s) { s.handlers["x"] = {{"/bin/x"}, -1, {}}; }) ==
           "handlers.x.timeout_s: must be greater than 0 and at most 86400, got -1");
-    CHECK(broken([](settings& s) { s.handlers["a/b"] = {{"/bin/x"}, 1}; }) ==
+    CHECK(broken([](settings& s) { s.handlers["a/b"] = {{"/bin/x"}, 1, {}}; }) ==
           "handlers.a/b: a handler name must be 1 to 128 characters of [A-Za-z0-9._:-], got "
           "\"a/b\"");
 }

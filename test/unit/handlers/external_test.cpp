@@ -2,10 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "pfo3/handlers/registry.hpp"
 
@@ -69,6 +74,30 @@ pid_t read_pid(const fs::path& p) {
     f >> pid;
     return pid;
 }
+
+// Sets (or, with nullptr, unsets) a variable of this process for one test, then restores it.
+class scoped_env {
+public:
+    scoped_env(const char* name, const char* value) : name_(name) {
+        if (const char* old = std::getenv(name)) old_ = old;
+        if (value)
+            ::setenv(name, value, 1);
+        else
+            ::unsetenv(name);
+    }
+    ~scoped_env() {
+        if (old_)
+            ::setenv(name_, old_->c_str(), 1);
+        else
+            ::unsetenv(name_);
+    }
+    scoped_env(const scoped_env&) = delete;
+    scoped_env& operator=(const scoped_env&) = delete;
+
+private:
+    const char* name_;
+    std::optional<std::string> old_;
+};
 
 }  // namespace
 
@@ -198,4 +227,55 @@ TEST_CASE("concurrent runs from several threads are independent") {
         INFO(results[i].error);
         CHECK(results[i].result_json == std::to_string(i));
     }
+}
+
+TEST_CASE("a handler gets a clean environment: PATH, LANG, HOME, TZ and what its env lists") {
+    // The worker's own secrets, as a deployment would have them.
+    scoped_env amqp("PFO3_AMQP_URL", "amqp://pfo3:worker-secret@broker/");
+    scoped_env aws("AWS_SECRET_ACCESS_KEY", "aws-worker-secret");
+    scoped_env pg("PGPASSWORD", "pg-worker-secret");
+    scoped_env unlisted("HANDLER_TEST_UNLISTED", "not-for-the-handler");
+    scoped_env passed("HANDLER_TEST_PASSED", "passed-on");
+    scoped_env absent("HANDLER_TEST_ABSENT", nullptr);
+    scoped_env lang("LANG", "C.UTF-8");
+    scoped_env tz("TZ", "UTC");
+
+    registry r({{"ext", external_command{{"env"},
+                                         10s,
+                                         {"HANDLER_TEST_PASSED", "SET_HERE=a=b c", "PGPASSWORD=handler-own",
+                                          "HANDLER_TEST_ABSENT"}}}});
+    pfo3::task t;
+    t.id = "task-42";
+    t.type = "ext";
+    t.attempt = 2;
+    auto o = r.run(t);
+    INFO(o.error);
+    REQUIRE(o.status == outcome::kind::done);
+    // One variable per line of `env`'s output.
+    std::vector<std::string> names;
+    std::string text = o.result_json.substr(1, o.result_json.size() - 2);
+    for (std::size_t at = 0; at <= text.size();) {
+        auto end = text.find("\\n", at);
+        if (end == std::string::npos) end = text.size();
+        names.push_back(text.substr(at, end - at));
+        at = end + 2;
+    }
+    INFO(o.result_json);
+    auto has = [&](const std::string& line) { return std::find(names.begin(), names.end(), line) != names.end(); };
+    CHECK(o.result_json.find("worker-secret") == std::string::npos);
+    CHECK(o.result_json.find("PFO3_AMQP_URL") == std::string::npos);
+    CHECK(o.result_json.find("AWS_SECRET_ACCESS_KEY") == std::string::npos);
+    CHECK(o.result_json.find("pg-worker-secret") == std::string::npos);
+    CHECK(o.result_json.find("HANDLER_TEST_UNLISTED") == std::string::npos);
+    CHECK(o.result_json.find("HANDLER_TEST_ABSENT") == std::string::npos);
+    CHECK(has("HANDLER_TEST_PASSED=passed-on"));
+    CHECK(has("SET_HERE=a=b c"));
+    CHECK(has("PGPASSWORD=handler-own"));
+    CHECK(has("PATH=" + std::string(std::getenv("PATH"))));
+    CHECK(has("LANG=C.UTF-8"));
+    CHECK(has("TZ=UTC"));
+    CHECK(has("PFO3_TASK_ID=task-42"));
+    CHECK(has("PFO3_TASK_ATTEMPT=2"));
+    // PATH, LANG, HOME (when set), TZ, three listed, three of the task.
+    CHECK(names.size() == (std::getenv("HOME") ? 10u : 9u));
 }

@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <cctype>
+#include <cstdio>
+#include <string>
+#include <vector>
+
 #include "pfo3/core/error.hpp"
 #include "pfo3/queue/amqp_url.hpp"
 
@@ -84,6 +89,61 @@ TEST_CASE("bad URLs are config errors that never show the password", "[amqp_url]
             std::string what = e.what();
             CHECK(what.find("topsecret") == std::string::npos);
             CHECK(what.find("AMQP URL") != std::string::npos);
+        }
+    }
+}
+
+namespace {
+
+// The ways a user writes a password holding `c`: as is, and percent-encoded (either case).
+std::vector<std::string> written_forms(char c) {
+    char encoded[4];
+    std::snprintf(encoded, sizeof encoded, "%%%02X", static_cast<unsigned char>(c));
+    std::string lower = encoded;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return {std::string("Secr") + c + "et9", std::string("Secr") + encoded + "et9",
+            std::string("Secr") + lower + "et9"};
+}
+
+// Neither half of the password may show: a mask that stops at the special character would
+// still leak the rest.
+void check_hidden(const std::string& text) {
+    CHECK(text.find("Secr") == std::string::npos);
+    CHECK(text.find("et9") == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("passwords with / ? # @, raw or percent-encoded, parse and never show masked", "[amqp_url]") {
+    for (char c : {'/', '?', '#', '@'}) {
+        for (const auto& form : written_forms(c)) {
+            const std::string url = "amqp://pfo3:" + form + "@broker.example:5673/v1";
+            INFO(url);
+            auto u = amqp_url::parse(url);
+            CHECK(u.user == "pfo3");
+            CHECK(u.password == std::string("Secr") + c + "et9");
+            CHECK(u.host == "broker.example");
+            CHECK(u.port == 5673);
+            CHECK(u.vhost == "v1");
+            CHECK(u.masked() == "amqp://pfo3:***@broker.example:5673/v1");
+            check_hidden(u.masked());
+        }
+    }
+}
+
+TEST_CASE("a bad URL whose password holds / ? # @ is an error that never shows it", "[amqp_url]") {
+    for (char c : {'/', '?', '#', '@'}) {
+        for (const auto& form : written_forms(c)) {
+            for (const std::string& url : {"amqp://pfo3:" + form + "@h:0/v", "amqp://pfo3:" + form + "@h/a/b",
+                                           "amqp://pfo3:" + form + "@h:99999", "http://pfo3:" + form + "@h/v"}) {
+                INFO(url);
+                try {
+                    amqp_url::parse(url);
+                    FAIL("accepted");
+                } catch (const config_error& e) {
+                    check_hidden(e.what());
+                }
+            }
         }
     }
 }

@@ -78,3 +78,45 @@ TEST_CASE("a routing key too long for a short string is refused, and the buffer 
     CHECK_THROWS(pfo3::queue::detail::append_publish(out, 1, amqp_empty_bytes, bytes_of(key), true, p, "body", 131072));
     CHECK(out == "kept");
 }
+
+TEST_CASE("a property too long for a short string is cut at a UTF-8 boundary, never refused", "[publish_frames]") {
+    // 'é' is two bytes and U+1F600 four: 255 falls inside a character in both.
+    std::string two_byte, four_byte = "a";
+    for (int i = 0; i < 150; ++i) two_byte += "\xc3\xa9";
+    for (int i = 0; i < 100; ++i) four_byte += "\xf0\x9f\x98\x80";
+    const std::string key = "tareas", body = R"({"id":"x1","payload":1})";
+    struct example {
+        std::string id, type, cut_id, cut_type;
+    };
+    for (const auto& e : {example{"x1", two_byte, "x1", two_byte.substr(0, 254)},
+                          example{std::string(300, 'i'), four_byte, std::string(255, 'i'), four_byte.substr(0, 253)}}) {
+        auto p = pfo3_properties(e.id, e.type, "");
+        std::string ours;
+        std::size_t frame_max = 0;
+        const std::string expected = rabbitmq_c_bytes(pfo3_properties(e.cut_id, e.cut_type, ""), key, body, frame_max);
+        REQUIRE_NOTHROW(pfo3::queue::detail::append_publish(ours, 1, amqp_empty_bytes, bytes_of(key), true, p, body,
+                                                            frame_max));
+        CHECK(ours == expected);
+        // The body is not touched: it keeps the full value.
+        CHECK(ours.find(body) != std::string::npos);
+    }
+}
+
+TEST_CASE("fit_short_strings makes properties rabbitmq-c's own publish can encode", "[publish_frames]") {
+    const std::string long_type(256, 't'), key = "tareas", body = "{}", id = "id-1";
+    auto p = pfo3_properties(id, long_type, "");
+    // rabbitmq-c alone refuses a 256-byte type; the publisher fits properties first on its TLS path.
+    pfo3::queue::detail::fit_short_strings(p);
+    CHECK(p.type.len == 255);
+    CHECK((p._flags & AMQP_BASIC_TYPE_FLAG) != 0);
+    std::size_t frame_max = 0;
+    CHECK(rabbitmq_c_bytes(p, key, body, frame_max) ==
+          rabbitmq_c_bytes(pfo3_properties(id, long_type.substr(0, 255), ""), key, body, frame_max));
+
+    // Nothing but continuation bytes in reach: the property is left out, not sent broken.
+    const std::string broken(300, '\x80'), id2 = "id-2";
+    auto q = pfo3_properties(id2, broken, "");
+    pfo3::queue::detail::fit_short_strings(q);
+    CHECK((q._flags & AMQP_BASIC_TYPE_FLAG) == 0);
+    CHECK(q.message_id.len == 4);
+}

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <string>
 
 #include "pfo3/core/error.hpp"
@@ -31,6 +32,28 @@ TEST_CASE("masking hides the password in the authority and in the query") {
     CHECK(mask_postgres_uri("postgresql://db/pfo3") == "postgresql://db/pfo3");
     CHECK(mask_postgres_uri("postgresql:///pfo3?host=/run/postgresql") ==
           "postgresql:///pfo3?host=/run/postgresql");
+}
+
+TEST_CASE("masking hides passwords with / ? # @, raw or percent-encoded, wherever they are written") {
+    for (char c : {'/', '?', '#', '@'}) {
+        char encoded[4];
+        std::snprintf(encoded, sizeof encoded, "%%%02X", static_cast<unsigned char>(c));
+        for (const std::string& form : {std::string("Secr") + c + "et9", std::string("Secr") + encoded + "et9"}) {
+            INFO(form);
+            // In the user information...
+            const auto authority = mask_postgres_uri("postgresql://pfo3:" + form + "@db:5432/pfo3?sslmode=require");
+            CHECK(authority == "postgresql://pfo3:***@db:5432/pfo3?sslmode=require");
+            // ...and as a query parameter, also when it is the last one.
+            const auto query = mask_postgres_uri("postgresql://pfo3@db/pfo3?password=" + form + "&sslmode=require");
+            CHECK(query == "postgresql://pfo3@db/pfo3?password=***&sslmode=require");
+            const auto last = mask_postgres_uri("postgres://pfo3@db/pfo3?sslmode=require&password=" + form);
+            CHECK(last == "postgres://pfo3@db/pfo3?sslmode=require&password=***");
+            for (const auto& masked : {authority, query, last}) {
+                CHECK(masked.find("Secr") == std::string::npos);
+                CHECK(masked.find("et9") == std::string::npos);
+            }
+        }
+    }
 }
 
 TEST_CASE("what a retry can cure is retryable, what it cannot is not") {

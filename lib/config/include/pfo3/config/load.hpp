@@ -37,8 +37,8 @@ std::optional<std::string> find_config_file(const std::optional<std::string>& fl
 settings parse_settings(std::string_view toml_text, std::string_view source);
 
 /// Applies PFO3_AMQP_URL, PFO3_QUEUE, PFO3_STORE, PFO3_SERVER, PFO3_LISTEN, PFO3_PREFETCH,
-/// PFO3_CONCURRENCY, PFO3_TYPE over `s` (environment beats file). Bad values are errors that
-/// name the variable.
+/// PFO3_CONCURRENCY, PFO3_TYPE, PFO3_AMQP_PASSWORD_FILE, PFO3_STORE_PASSWORD_FILE over `s`
+/// (environment beats file). Bad values are errors that name the variable.
 void apply_environment(settings& s, const env_lookup& env);
 
 /// find_config_file + parse_settings (or defaults) + apply_environment.
@@ -47,5 +47,14 @@ settings load_settings(const std::optional<std::string>& flag, const env_lookup&
 /// Checks cross-field rules and ranges once flags were applied too; throws config_error
 /// naming the setting.
 void validate(const settings& s);
+
+/// Puts the password of amqp.password_file into amqp.url and that of store.password_file into
+/// store.uri (postgresql:// only), so that everything after holds the final URLs and no
+/// password has to be on a command line or in a config file. Call once, after the flags were
+/// applied. The file's first line (without its line end) is the password of the URL's user,
+/// percent-encoded into it. A URL with a password of its own: the file wins, with a warning; a
+/// file group or others may read: a warning. A file that cannot be read, whose first line is
+/// empty, or a URL without a user: config_error naming the key and the path, never the content.
+void apply_password_files(settings& s);
 
 }  // namespace pfo3::config

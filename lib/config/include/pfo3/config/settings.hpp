@@ -12,6 +12,8 @@ namespace pfo3::config {
 /// [amqp]: the broker and the queue every role uses.
 struct amqp_settings {
     std::string url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    /// Its first line is the password of url's user (apply_password_files); empty: none.
+    std::string password_file;
     std::string queue = "tareas";
     std::string queue_type = "classic";  ///< "classic" or "quorum"
 
@@ -47,6 +49,8 @@ struct work_settings {
 /// [store]: where results go (file://, postgresql://, s3://).
 struct store_settings {
     std::string uri = "file:///var/lib/pfo3/results";
+    /// Its first line is the password of a postgresql:// uri's user (apply_password_files).
+    std::string password_file;
     /// S3 credentials when AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set; empty: none.
     std::string s3_access_key_id;
     std::string s3_secret_access_key;  ///< never logged or quoted in errors
@@ -81,6 +85,9 @@ struct send_settings {
 struct handler_settings {
     std::vector<std::string> command;
     double timeout_s = 30;
+    /// What the handler's environment holds besides PATH, LANG, HOME, TZ: "NAME" passes the
+    /// worker's NAME, "NAME=VALUE" sets it. Never the worker's own PFO3_*, AWS_*, PG* by name.
+    std::vector<std::string> env;
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const handler_settings&) const = default;

@@ -35,7 +35,8 @@ bool enabled(level l) noexcept;
 /// Writes one line. Prefer PFO3_LOG, which skips building the arguments when disabled.
 void write(level l, std::string_view message, std::initializer_list<field> fields = {});
 
-/// The URL with its password replaced by "***" (amqp://u:***@h/), for logs and errors.
+/// The URL with its password replaced by "***" (amqp://u:***@h/), for logs and errors; the
+/// password is found as find_userinfo (url.hpp) finds it, so one holding / ? # @ is hidden whole.
 std::string mask_url(std::string_view url);
 
 }  // namespace pfo3::log

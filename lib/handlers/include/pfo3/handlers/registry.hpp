@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pfo3/core/task.hpp"
@@ -22,19 +23,28 @@ struct outcome {
     std::string error;  ///< human text when not done
 };
 
-/// An external handler: argv, and how long one run may take before its process group is
-/// killed.
+/// An external handler: argv, how long one run may take before its process group is killed,
+/// and what of the environment it gets.
 ///
 /// How it runs: argv[0] is looked up in PATH unless it contains '/'; it gets its own process
-/// group, the task's payload JSON on stdin, the worker's environment plus PFO3_TASK_ID,
-/// PFO3_TASK_TYPE and PFO3_TASK_ATTEMPT. Its stdout, trailing whitespace trimmed, is the result
-/// (as is if it is JSON, else as a JSON string); more than 16 MiB of it is a failure. Exit
-/// status 0 is success; a non-zero status, a signal or the timeout is a failure whose text
-/// ends with the last lines of stderr. When it exits (or times out), whatever is left in its
-/// process group is killed.
+/// group, the task's payload JSON on stdin and a clean environment: PATH, LANG, HOME and TZ
+/// when the worker has them, then `env` in order ("NAME" passes the worker's NAME if it is
+/// set, "NAME=VALUE" sets it; a later entry replaces an earlier one), then PFO3_TASK_ID,
+/// PFO3_TASK_TYPE and PFO3_TASK_ATTEMPT. Nothing else of the worker's environment (its
+/// PFO3_*, AWS_*, PG* secrets) reaches it; config refuses to list those by bare name. Its
+/// stdout, trailing whitespace trimmed, is the result (as is if it is JSON, else as a JSON
+/// string); more than 16 MiB of it is a failure. Exit status 0 is success; a non-zero status,
+/// a signal or the timeout is a failure whose text ends with the last lines of stderr. When it
+/// exits (or times out), whatever is left in its process group is killed.
 struct external_command {
+    external_command() = default;
+    external_command(std::vector<std::string> argv_, std::chrono::milliseconds timeout_,
+                     std::vector<std::string> env_ = {})
+        : argv(std::move(argv_)), timeout(timeout_), env(std::move(env_)) {}
+
     std::vector<std::string> argv;
     std::chrono::milliseconds timeout{30000};
+    std::vector<std::string> env;
 };
 
 /// Maps types to handlers. Immutable after construction, so run() is thread-safe.
@@ -45,8 +55,9 @@ public:
     /// True if `type` names a built-in or an external handler.
     bool knows(const std::string& type) const;
     /// Runs the handler for t.type on t.payload_json. Never throws for task-level problems:
-    /// they come back as failed/permanent outcomes. A non-zero t.timeout_ms replaces the
-    /// external command's timeout; `sleep` longer than it fails as a timeout.
+    /// they come back as failed/permanent outcomes. A non-zero t.timeout_ms shorter than the
+    /// external command's timeout replaces it (a client may ask for less, never more); it
+    /// bounds built-ins as given: `sleep` longer than it fails as a timeout.
     outcome run(const task& t) const;
 
 private:
