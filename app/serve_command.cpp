@@ -141,6 +141,12 @@ int run_serve(config::settings s, const serve_options& opts) {
     sopts.max_connections = s.serve.max_connections;
     sopts.idle_timeout = std::chrono::seconds(s.serve.idle_timeout_s);
     sopts.max_pipelined = s.serve.max_pipelined;
+    sopts.max_connections_per_address = s.serve.max_connections_per_address;
+    sopts.max_unsent_reply_bytes = s.serve.max_unsent_reply_bytes;
+    sopts.max_status_in_flight = status_threads;
+    sopts.request_timeout = std::chrono::seconds(s.serve.request_timeout_s);
+    sopts.write_timeout = std::chrono::seconds(s.serve.write_timeout_s);
+    sopts.request.max_attempts = s.retry.max_attempts_limit;
 
     asio::io_context io(1);
     // Before the server, so it outlives every session that may still be waiting for a reply.
