@@ -150,7 +150,10 @@ int run_serve(config::settings s, const serve_options& opts) {
 
     asio::io_context io(1);
     // Before the server, so it outlives every session that may still be waiting for a reply.
-    status_reader status([&s] { return open_configured_store(s); }, status_threads, max_waiting_status);
+    // The opener owns a copy of the settings: a status thread stuck on the store outlives
+    // this function (see status_reader).
+    status_reader status([settings = s] { return open_configured_store(settings); }, status_threads,
+                         max_waiting_status);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status);
     net::server server(io, sopts, dispatcher);
 
