@@ -28,7 +28,7 @@ struct session_limits {
     std::size_t max_request_bytes = 1048576;
     std::size_t max_pipelined = 1024;
     std::size_t max_unsent_reply_bytes = 1048576;
-    std::size_t max_status_in_flight = 4;
+    std::size_t max_status_in_flight = 16;
     std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(300);
     std::chrono::steady_clock::duration request_timeout = std::chrono::seconds(30);
     std::chrono::steady_clock::duration write_timeout = std::chrono::seconds(30);

@@ -114,6 +114,7 @@ TEST_CASE("a peer that reads no replies is not read from once its unsent replies
           "[server][limits]") {
     auto o = local_options();
     o.max_unsent_reply_bytes = 64 * 1024;
+    o.max_status_in_flight = 4;
     running_server s(o);
     constexpr std::size_t result_bytes = 256 * 1024;
     s.d.answer_status_with(result_bytes);

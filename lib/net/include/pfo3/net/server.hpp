@@ -25,7 +25,7 @@ struct server_options {
     std::size_t max_unsent_reply_bytes = 1048576;
     /// Status reads one connection may await at once: a status reply is as large as the stored
     /// result, so these (with the byte budget) bound the reply memory of a connection.
-    std::size_t max_status_in_flight = 4;
+    std::size_t max_status_in_flight = 16;
     /// A request must arrive whole this long after its first byte (else bad_request, closed).
     std::chrono::seconds request_timeout{30};
     /// Replies waiting this long with none of their bytes taken: the connection is closed.
