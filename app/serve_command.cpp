@@ -31,6 +31,11 @@ namespace asio = boost::asio;
 constexpr std::size_t status_threads = 4;
 // Beyond this many status reads waiting for the store, answer `overloaded` at once.
 constexpr std::size_t max_waiting_status = 4096;
+// Status reads one connection may await at once. A status reply is as large as the stored
+// result, so this bounds what replies arriving after a connection stopped being read can add
+// to its memory; 16 keeps a pipelining client at about the speed of an unbounded one (20000
+// file-store reads: 0.16 s, against 0.13 s unbounded and 0.37 s with 4).
+constexpr std::size_t max_status_per_connection = 16;
 
 // Turns requests into publishes and status look-ups. Runs on the I/O thread; publish
 // completions arrive on the publisher thread, status answers on a status_reader thread, and
@@ -142,10 +147,19 @@ int run_serve(config::settings s, const serve_options& opts) {
     sopts.max_connections = s.serve.max_connections;
     sopts.idle_timeout = std::chrono::seconds(s.serve.idle_timeout_s);
     sopts.max_pipelined = s.serve.max_pipelined;
+    sopts.max_connections_per_address = s.serve.max_connections_per_address;
+    sopts.max_unsent_reply_bytes = s.serve.max_unsent_reply_bytes;
+    sopts.max_status_in_flight = max_status_per_connection;
+    sopts.request_timeout = std::chrono::seconds(s.serve.request_timeout_s);
+    sopts.write_timeout = std::chrono::seconds(s.serve.write_timeout_s);
+    sopts.request.max_attempts = s.retry.max_attempts_limit;
 
     asio::io_context io(1);
     // Before the server, so it outlives every session that may still be waiting for a reply.
-    status_reader status([&s] { return open_configured_store(s); }, status_threads, max_waiting_status);
+    // The opener owns a copy of the settings: a status thread stuck on the store outlives
+    // this function (see status_reader).
+    status_reader status([settings = s] { return open_configured_store(settings); }, status_threads,
+                         max_waiting_status);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status);
     net::server server(io, sopts, dispatcher);
 

@@ -19,8 +19,9 @@ status_reader::status_reader(opener open, std::size_t threads, std::size_t max_w
     s_->open = std::move(open);
     s_->max_waiting = max_waiting;
     s_->running = threads;
+    s_->in_flight.resize(threads);
     threads_.reserve(threads);
-    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([s = s_] { run(s); });
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([s = s_, i] { run(s, i); });
 }
 
 status_reader::~status_reader() {
@@ -31,6 +32,9 @@ status_reader::~status_reader() {
         s_->waiting.clear();
         s_->cv.notify_all();
         all_exited = s_->exited.wait_for(lk, exit_wait, [this] { return s_->running == 0; });
+        // A reply callback holds its connection, whose socket belongs to the I/O loop; it is
+        // dropped here, while that loop still exists, never later by a thread left behind.
+        for (auto& done : s_->in_flight) done = nullptr;
     }
     if (!all_exited)
         PFO3_LOG(warn, "a status read is still waiting for the result store; not waiting for it any longer");
@@ -53,38 +57,45 @@ void status_reader::read(std::string id, net::dispatcher::reply done) {
                                id));
 }
 
-void status_reader::run(const std::shared_ptr<shared>& s) {
+void status_reader::run(const std::shared_ptr<shared>& s, std::size_t index) {
     // Opened on first use, so serve runs on hosts where only workers reach the store; dropped
     // after a failure, so the next read connects afresh.
     std::unique_ptr<store::result_store> store;
     for (;;) {
-        job j;
+        std::string id;
         {
             std::unique_lock lk(s->mu);
             s->cv.wait(lk, [&] { return s->stopping || !s->waiting.empty(); });
-            if (s->stopping) {
-                --s->running;
-                s->exited.notify_all();
-                return;
-            }
-            j = std::move(s->waiting.front());
+            if (s->stopping) break;
+            job j = std::move(s->waiting.front());
             s->waiting.pop_front();
+            id = std::move(j.id);
+            s->in_flight[index] = std::move(j.done);
         }
         std::string line;
+        std::string failure;
         try {
             if (!store) store = s->open();
-            line = json::encode_status(j.id, store->read(j.id));
+            line = json::encode_status(id, store->read(id));
         } catch (const std::exception& e) {
             store.reset();
-            PFO3_LOG(warn, "status request failed: result store unavailable", {{"task_id", j.id}, {"error", e.what()}});
-            line = json::encode_rejected(request_error::unavailable,
-                                         std::string("result store unavailable: ") + e.what(), j.id);
+            failure = e.what();
+            // The store's detail (paths, hosts, SQL) is for the operator, never for clients.
+            line = json::encode_rejected(request_error::unavailable, "result store unavailable", id);
         }
-        // Under the lock: once the destructor has set `stopping`, no reply reaches an I/O
-        // loop that may be gone (done() only posts, it never blocks).
+        // Under the lock: once the destructor has set `stopping`, nothing here reaches the I/O
+        // loop or the log again (done() only posts, it never blocks).
         std::lock_guard lk(s->mu);
-        if (!s->stopping) j.done(std::move(line));
+        if (s->stopping) break;
+        if (!failure.empty())
+            PFO3_LOG(warn, "status request failed: result store unavailable", {{"task_id", id}, {"error", failure}});
+        auto done = std::move(s->in_flight[index]);
+        s->in_flight[index] = nullptr;
+        done(std::move(line));
     }
+    std::lock_guard lk(s->mu);
+    --s->running;
+    s->exited.notify_all();
 }
 
 }  // namespace pfo3::app

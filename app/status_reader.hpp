@@ -22,19 +22,24 @@ namespace pfo3::app {
 class status_reader {
 public:
     /// Opens one store handle (called on a reader thread, on first use and after a failure).
+    /// It must own what it uses (capture settings by value): a thread left behind at exit
+    /// may still call it after the caller's objects are gone.
     using opener = std::function<std::unique_ptr<store::result_store>()>;
     /// Starts `threads` reader threads.
     status_reader(opener open, std::size_t threads, std::size_t max_waiting);
     /// Stops the threads; reads still waiting are dropped unanswered (their connections are
-    /// closed by then: serve destroys this only after its I/O loop has ended). A thread stuck
-    /// in a store round trip is waited for at most `exit_wait`, then left behind (it owns
-    /// what it uses), so a hung store cannot keep serve from exiting.
+    /// closed by then: serve destroys this only after its I/O loop has ended, and before that
+    /// loop's io_context). A thread stuck in a store round trip is waited for at most
+    /// `exit_wait`, then left behind, so a hung store cannot keep serve from exiting; the
+    /// reply callback of its read is dropped here, so the thread touches nothing but what it
+    /// owns with the others (`shared`: the opener and its copy of the settings).
     ~status_reader();
     status_reader(const status_reader&) = delete;
     status_reader& operator=(const status_reader&) = delete;
 
-    /// Queues a read of `id`; `done` gets the response line (status, `unavailable` with the
-    /// cause, or `overloaded` at once when max_waiting reads already wait). Thread-safe.
+    /// Queues a read of `id`; `done` gets the response line: the status, `unavailable` with a
+    /// generic message when the store fails (its detail goes to the log only), or `overloaded`
+    /// at once when max_waiting reads already wait. Thread-safe.
     void read(std::string id, net::dispatcher::reply done);
 
 private:
@@ -50,10 +55,12 @@ private:
         std::condition_variable cv;       // a job or the stop
         std::condition_variable exited;   // a thread returned
         std::deque<job> waiting;          // guarded by mu
+        /// The reply of the read each thread is doing (by thread index); guarded by mu.
+        std::vector<net::dispatcher::reply> in_flight;
         bool stopping = false;            // guarded by mu
         std::size_t running = 0;          // guarded by mu
     };
-    static void run(const std::shared_ptr<shared>& s);
+    static void run(const std::shared_ptr<shared>& s, std::size_t index);
 
     std::shared_ptr<shared> s_;
     std::vector<std::thread> threads_;

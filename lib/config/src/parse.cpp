@@ -48,6 +48,7 @@ public:
                 fail(key.source(), section, unknown_top_level(section, node));
         }
         check_backoff(s);
+        check_attempts(s);
         check_s3_keys(s);
         return s;
     }
@@ -135,6 +136,16 @@ private:
         } else if (auto base_at = where_.find("retry.backoff_base_s"); base_at != where_.end()) {
             if (auto p = detail::check_backoff_base(s.retry))
                 fail(base_at->second, "retry.backoff_base_s", *p);
+        }
+    }
+
+    void check_attempts(const settings& s) const {
+        // Blame the key the file set: max_attempts if present, else the limit.
+        if (auto at = where_.find("retry.max_attempts"); at != where_.end()) {
+            if (auto p = detail::check_attempts_within_limit(s.retry)) fail(at->second, "retry.max_attempts", *p);
+        } else if (auto limit_at = where_.find("retry.max_attempts_limit"); limit_at != where_.end()) {
+            if (auto p = detail::check_attempts_limit_covers(s.retry))
+                fail(limit_at->second, "retry.max_attempts_limit", *p);
         }
     }
 

@@ -169,6 +169,14 @@ const std::vector<key_spec>& table() {
                                                                   65536),
         integer<&settings::serve, &serve_settings::shutdown_grace_s>("serve",
                                                                      "shutdown_grace_s", 0, 3600),
+        integer<&settings::serve, &serve_settings::max_unsent_reply_bytes>(
+            "serve", "max_unsent_reply_bytes", 4096, 1073741824),
+        integer<&settings::serve, &serve_settings::write_timeout_s>("serve", "write_timeout_s", 1,
+                                                                    86400),
+        integer<&settings::serve, &serve_settings::request_timeout_s>("serve",
+                                                                      "request_timeout_s", 1, 86400),
+        integer<&settings::serve, &serve_settings::max_connections_per_address>(
+            "serve", "max_connections_per_address", 1, 1000000),
         integer<&settings::work, &work_settings::prefetch>("work", "prefetch", 1, 65535),
         integer<&settings::work, &work_settings::concurrency>("work", "concurrency", 1, 1024),
         integer<&settings::work, &work_settings::shutdown_grace_s>("work", "shutdown_grace_s", 0,
@@ -181,6 +189,8 @@ const std::vector<key_spec>& table() {
         text<&settings::store, &store_settings::s3_session_token>("store", "s3_session_token", check_credential),
         integer<&settings::retry, &retry_settings::max_attempts>("retry", "max_attempts", 1,
                                                                  1000),
+        integer<&settings::retry, &retry_settings::max_attempts_limit>(
+            "retry", "max_attempts_limit", 1, 1000),
         number<&settings::retry, &retry_settings::backoff_base_s>("retry", "backoff_base_s", 0,
                                                                   true, max_seconds),
         number<&settings::retry, &retry_settings::backoff_factor>("retry", "backoff_factor", 1,
@@ -313,6 +323,18 @@ problem check_backoff_base(const retry_settings& r) {
     if (r.backoff_max_s >= r.backoff_base_s) return std::nullopt;
     return "must be at most retry.backoff_max_s (" + format_number(r.backoff_max_s) +
            "), got " + format_number(r.backoff_base_s);
+}
+
+problem check_attempts_within_limit(const retry_settings& r) {
+    if (r.max_attempts <= r.max_attempts_limit) return std::nullopt;
+    return "must be at most retry.max_attempts_limit (" + std::to_string(r.max_attempts_limit) +
+           "), got " + std::to_string(r.max_attempts);
+}
+
+problem check_attempts_limit_covers(const retry_settings& r) {
+    if (r.max_attempts <= r.max_attempts_limit) return std::nullopt;
+    return "must be at least retry.max_attempts (" + std::to_string(r.max_attempts) + "), got " +
+           std::to_string(r.max_attempts_limit);
 }
 
 problem check_s3_pair(const store_settings& st) {

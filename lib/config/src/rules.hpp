@@ -73,6 +73,11 @@ problem check_backoff_max(const retry_settings& r);
 /// The same rule, worded for backoff_base_s (when only the base was set in a file).
 problem check_backoff_base(const retry_settings& r);
 
+/// The cross-field rule max_attempts <= max_attempts_limit, worded for max_attempts.
+problem check_attempts_within_limit(const retry_settings& r);
+/// The same rule, worded for max_attempts_limit (when only the limit was set in a file).
+problem check_attempts_limit_covers(const retry_settings& r);
+
 /// The S3 keys of [store]: a key id and a secret both or neither; a session token only with both
 /// (the store never mixes the file's keys with the environment's, so half a pair is useless).
 problem check_s3_pair(const store_settings& st);

@@ -12,6 +12,7 @@ void validate(const settings& s) {
     for (const auto& k : detail::keys())
         if (auto p = detail::check_current(k, s)) fail(k.dotted(), *p);
     if (auto p = detail::check_backoff_max(s.retry)) fail("retry.backoff_max_s", *p);
+    if (auto p = detail::check_attempts_within_limit(s.retry)) fail("retry.max_attempts", *p);
     if (auto p = detail::check_s3_pair(s.store)) fail("store", *p);
     for (const auto& [name, h] : s.handlers) {
         std::string dotted = "handlers." + name;

@@ -2,9 +2,10 @@
 
 #include <sys/random.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <random>
+#include <system_error>
 
 namespace pfo3 {
 
@@ -20,17 +21,22 @@ bool is_valid_task_id(std::string_view id) noexcept {
 
 namespace {
 
-std::uint64_t seed_from_kernel() {
-    std::uint64_t s = 0;
-    // getrandom never fails for 8 bytes once the pool is initialised; fall back to the clock
-    // rather than abort, since ids only need uniqueness, not secrecy.
-    if (getrandom(&s, sizeof s, 0) != static_cast<ssize_t>(sizeof s))
-        s = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    return s;
+// Random bytes from the kernel's CSPRNG, so an id gives nothing away about the ids made before
+// or after it (a seeded mt19937_64 does: its state can be recovered from its output).
+void fill_random(unsigned char* out, std::size_t n) {
+    while (n > 0) {
+        const ssize_t got = getrandom(out, n, 0);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            throw std::system_error(errno, std::generic_category(), "getrandom for a task id");
+        }
+        out += got;
+        n -= static_cast<std::size_t>(got);
+    }
 }
 
-struct generator {
-    std::mt19937_64 rng{seed_from_kernel()};
+// Per thread: ids made by one thread sort in the order they were made.
+struct order {
     std::uint64_t last_ms = 0;
     std::uint16_t counter = 0;  // 12-bit rand_a used as a counter within one millisecond
 };
@@ -38,13 +44,16 @@ struct generator {
 }  // namespace
 
 std::string make_task_id() {
-    thread_local generator g;
+    thread_local order g;
+    // One read per id: 2 bytes start the counter in a new millisecond, 8 fill rand_b.
+    unsigned char random[10];
+    fill_random(random, sizeof random);
     auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::system_clock::now().time_since_epoch())
                                              .count());
     if (ms > g.last_ms) {
         g.last_ms = ms;
-        g.counter = static_cast<std::uint16_t>(g.rng() & 0x3ff);  // leave room to count up
+        g.counter = static_cast<std::uint16_t>((random[0] | (random[1] << 8)) & 0x3ff);  // leave room to count up
     } else {
         ms = g.last_ms;  // clock went back or same ms: keep order with the counter
         if (++g.counter > 0xfff) {
@@ -57,8 +66,7 @@ std::string make_task_id() {
     for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
     b[6] = static_cast<unsigned char>(0x70 | ((g.counter >> 8) & 0x0f));
     b[7] = static_cast<unsigned char>(g.counter & 0xff);
-    std::uint64_t r = g.rng();
-    for (int i = 8; i < 16; ++i) b[i] = static_cast<unsigned char>(r >> (8 * (i - 8)));
+    for (int i = 8; i < 16; ++i) b[i] = random[i - 6];
     b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f));
 
     static constexpr char hex[] = "0123456789abcdef";

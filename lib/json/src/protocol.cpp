@@ -1,5 +1,7 @@
 #include "pfo3/json/protocol.hpp"
 
+#include <algorithm>
+
 #include "json_detail.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/text.hpp"
@@ -49,7 +51,7 @@ bool is_valid_task_type(std::string_view type) noexcept {
     return true;
 }
 
-decoded decode_request(std::string_view bytes) {
+decoded decode_request(std::string_view bytes, const request_limits& limits) {
     decoded out;
     // Small requests parse without touching the heap for their values.
     char value_buffer[8192];
@@ -141,9 +143,15 @@ decoded decode_request(std::string_view bytes) {
                       "invalid \"" + std::string(t.name) +
                           "\": must be 1-128 characters of [A-Za-z0-9._:-]");
     if (max_attempts) {
-        if (!max_attempts->IsInt() || max_attempts->GetInt() < 1 || max_attempts->GetInt() > 1000)
+        const int limit = std::clamp(limits.max_attempts, 1, max_attempts_ceiling);
+        if (!max_attempts->IsInt() || max_attempts->GetInt() < 1)
             return reject(out, request_error::bad_request,
-                          "\"max_attempts\" must be an integer from 1 to 1000");
+                          "\"max_attempts\" must be an integer from 1 to " + std::to_string(limit));
+        if (max_attempts->GetInt() > limit)
+            return reject(out, request_error::bad_request,
+                          "\"max_attempts\" must be at most " + std::to_string(limit) +
+                              " (the server's [retry] max_attempts_limit), got " +
+                              std::to_string(max_attempts->GetInt()));
         r.max_attempts = max_attempts->GetInt();
     }
     if (timeout_ms) {

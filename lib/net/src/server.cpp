@@ -54,7 +54,9 @@ struct server::impl : std::enable_shared_from_this<impl> {
           strand_(asio::make_strand(io)),
           acceptor_(strand_),
           retry_timer_(strand_),
-          overload_line_(json::encode_rejected(request_error::overloaded, "too many connections")) {
+          overload_line_(json::encode_rejected(request_error::overloaded, "too many connections")),
+          address_overload_line_(json::encode_rejected(request_error::overloaded,
+                                                       "too many connections from this address")) {
         const tcp::endpoint ep = resolve_listen(io, opts_.listen);
         auto fail = [&](const char* step, const error_code& ec) {
             throw service_error("listen on " + opts_.listen + ": " + step + ": " + ec.message(),
@@ -92,10 +94,17 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 });
                 return;
             }
-            if (count_.load() >= opts_.max_connections)
-                reject_overloaded(std::move(socket));
-            else
-                add_session(std::move(socket));
+            std::string address = client_address(socket);
+            if (count_.load() >= opts_.max_connections) {
+                refuse(std::move(socket), overload_line_, "too many connections", "max_connections",
+                       opts_.max_connections);
+            } else if (auto at = per_address_.find(address);
+                       at != per_address_.end() && at->second >= opts_.max_connections_per_address) {
+                refuse(std::move(socket), address_overload_line_, "too many connections from one address",
+                       "max_connections_per_address", opts_.max_connections_per_address);
+            } else {
+                add_session(std::move(socket), std::move(address));
+            }
         } catch (const std::exception& e) {
             PFO3_LOG(error, "cannot set up a new connection; it is closed",
                      {{"listen", opts_.listen}, {"error", e.what()}});
@@ -103,32 +112,49 @@ struct server::impl : std::enable_shared_from_this<impl> {
         do_accept();
     }
 
-    void add_session(tcp::socket socket) {
-        session_limits limits{opts_.max_request_bytes, opts_.max_pipelined,
-                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                  opts_.idle_timeout)};
+    // The peer's IP address (no port): what the per-address cap counts.
+    static std::string client_address(const tcp::socket& socket) {
+        error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        return ec ? std::string("?") : ep.address().to_string();
+    }
+
+    void add_session(tcp::socket socket, std::string address) {
+        session_limits limits;
+        limits.max_request_bytes = opts_.max_request_bytes;
+        limits.max_pipelined = opts_.max_pipelined;
+        limits.max_unsent_reply_bytes = opts_.max_unsent_reply_bytes;
+        limits.max_status_in_flight = opts_.max_status_in_flight;
+        limits.idle_timeout = opts_.idle_timeout;
+        limits.request_timeout = opts_.request_timeout;
+        limits.write_timeout = opts_.write_timeout;
+        limits.request = opts_.request;
         auto s = std::make_shared<session>(
             std::move(socket), dispatcher_, limits,
             [self = shared_from_this()](session* gone) {
                 asio::post(self->strand_, [self, gone] { self->remove(gone); });
             });
-        sessions_.emplace(s.get(), s);
+        ++per_address_[address];
+        sessions_.emplace(s.get(), registered{s, std::move(address)});
         ++count_;
         s->start();
     }
 
-    void reject_overloaded(tcp::socket socket) {
+    // Answers one `overloaded` line and closes; logged at most once a second, with a count.
+    void refuse(tcp::socket socket, const std::string& line, const char* why, const char* limit_key,
+                std::size_t limit) {
         ++overloaded_since_log_;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_overload_log_ >= overload_log_interval) {
-            PFO3_LOG(warn, "too many connections; new connections are answered overloaded and closed",
-                     {{"max_connections", std::to_string(opts_.max_connections)},
+            PFO3_LOG(warn, "connections refused: answered overloaded and closed",
+                     {{"reason", why},
+                      {limit_key, std::to_string(limit)},
                       {"refused_since_last_log", std::to_string(overloaded_since_log_)}});
             last_overload_log_ = now;
             overloaded_since_log_ = 0;
         }
         auto sock = std::make_shared<tcp::socket>(std::move(socket));
-        asio::async_write(*sock, asio::buffer(overload_line_),
+        asio::async_write(*sock, asio::buffer(line),
                           [self = shared_from_this(), sock](const error_code&, std::size_t) {
                               error_code ignored;
                               sock->shutdown(tcp::socket::shutdown_send, ignored);
@@ -137,7 +163,13 @@ struct server::impl : std::enable_shared_from_this<impl> {
     }
 
     void remove(session* gone) {
-        if (sessions_.erase(gone) > 0) --count_;
+        auto at = sessions_.find(gone);
+        if (at != sessions_.end()) {
+            if (auto n = per_address_.find(at->second.address); n != per_address_.end() && --n->second == 0)
+                per_address_.erase(n);
+            sessions_.erase(at);
+            --count_;
+        }
         check_drained();
     }
 
@@ -160,9 +192,15 @@ struct server::impl : std::enable_shared_from_this<impl> {
 
     template <class F>
     void for_each_session(F&& f) {
-        for (auto& [raw, weak] : sessions_)
-            if (auto s = weak.lock()) f(*s);
+        for (auto& [raw, r] : sessions_)
+            if (auto s = r.weak.lock()) f(*s);
     }
+
+    // Weak: a session lives as long as its own handlers; it tells us when it closes.
+    struct registered {
+        std::weak_ptr<session> weak;
+        std::string address;
+    };
 
     asio::io_context& io_;
     const server_options opts_;
@@ -171,10 +209,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
     tcp::acceptor acceptor_;
     asio::steady_timer retry_timer_;
     const std::string overload_line_;
+    const std::string address_overload_line_;
     std::uint16_t port_ = 0;  // written in the constructor only
     std::atomic<std::size_t> count_{0};
-    // Weak: a session lives as long as its own handlers; it tells us when it closes.
-    std::unordered_map<session*, std::weak_ptr<session>> sessions_;
+    std::unordered_map<session*, registered> sessions_;
+    std::unordered_map<std::string, std::size_t> per_address_;  // open sessions by peer address
     bool accepting_ = false;
     bool draining_ = false;
     std::function<void()> on_drained_;

@@ -91,7 +91,7 @@ void session::start() {
                 return;
             }
             self->last_activity_ = clock::now();
-            if (!self->lingering_) self->arm_timer(self->last_activity_ + self->limits_.idle_timeout);
+            if (!self->lingering_) self->arm_timer(self->next_deadline().first);
             PFO3_LOG(debug, "connection opened", {{"peer", self->peer_}});
             self->do_read();
         });
@@ -113,13 +113,18 @@ void session::close() {
     asio::post(strand_, [self = shared_from_this()] { self->close_now(); });
 }
 
+bool session::input_paused() const {
+    return outstanding() >= limits_.max_pipelined || unsent_bytes_ >= limits_.max_unsent_reply_bytes ||
+           status_in_flight_ >= limits_.max_status_in_flight;
+}
+
 bool session::may_read() const {
-    return !closed_ && !input_done_ && !waiting_readable_ &&
-           outstanding() < limits_.max_pipelined;
+    return !closed_ && !input_done_ && !waiting_readable_ && !input_paused();
 }
 
 void session::do_read() {
     const std::size_t cap = limits_.max_request_bytes + read_chunk;
+    if (!closed_ && !input_done_ && input_paused()) read_paused_ = true;
     for (int turn = 0; may_read(); ++turn) {
         if (turn == reads_per_turn) {
             do_read_later();
@@ -151,9 +156,9 @@ void session::do_read() {
             close_now();
             return;
         }
-        last_activity_ = clock::now();
         buf_.append(scratch.data(), got);
         process_buffer();
+        if (!closed_ && !input_done_ && input_paused()) read_paused_ = true;
     }
 }
 
@@ -184,14 +189,16 @@ void session::on_readable(const error_code& ec) {
 
 void session::process_buffer() {
     std::size_t start = 0;
-    while (!closed_ && !input_done_ && start < buf_.size() &&
-           outstanding() < limits_.max_pipelined) {
+    bool framed = false;
+    bool need_more = false;  // stopped for want of bytes, not on a limit
+    while (!closed_ && !input_done_ && start < buf_.size() && !input_paused()) {
         std::string_view rest(buf_);
         rest.remove_prefix(start);
         const json::frame f = framer_.next(rest);
         const std::size_t consumed = std::min(f.consumed, rest.size());
         if (f.status == json::frame_status::need_more) {
             start += consumed;
+            need_more = true;
             break;
         }
         if (f.status == json::frame_status::too_long) {
@@ -213,13 +220,14 @@ void session::process_buffer() {
             close_now();
             return;
         }
+        framed = true;
         if (f.status == json::frame_status::bad) {
             add_ready(json::encode_rejected(request_error::bad_json,
                                             default_message(request_error::bad_json)));
         } else {
             const std::size_t end = std::min(f.end, rest.size());
             const std::size_t begin = std::min(f.begin, end);
-            json::decoded d = json::decode_request(rest.substr(begin, end - begin));
+            json::decoded d = json::decode_request(rest.substr(begin, end - begin), limits_.request);
             if (d.req)
                 dispatch(std::move(*d.req));
             else
@@ -228,9 +236,11 @@ void session::process_buffer() {
         start += consumed;
     }
     if (closed_) return;
+    if (framed) last_activity_ = clock::now();
     buf_.erase(0, start);
     if (buf_.empty() && buf_.capacity() > keep_capacity) std::string().swap(buf_);
-    if (!input_done_ && buf_.size() >= limits_.max_request_bytes + read_chunk) {
+    note_partial_request(need_more);
+    if (!input_done_ && need_more && buf_.size() >= limits_.max_request_bytes + read_chunk) {
         // The framer keeps asking for more (e.g. an endless run of whitespace): the bound on
         // memory per connection wins.
         add_ready(json::encode_rejected(request_error::line_too_long,
@@ -241,13 +251,29 @@ void session::process_buffer() {
     maybe_write();
 }
 
+void session::note_partial_request(bool need_more) {
+    // What is left after framing is the start of a request only when it is more than
+    // whitespace and framing stopped for want of bytes (not on a limit of ours).
+    const bool partial = !input_done_ && need_more && !only_whitespace(buf_);
+    if (partial && !partial_) {
+        partial_since_ = clock::now();
+        arm_timer_by(partial_since_ + limits_.request_timeout);
+    }
+    partial_ = partial;
+}
+
 void session::add_ready(std::string line) {
+    unsent_bytes_ += line.size();
     slots_.push_back(slot{std::move(line), true});
 }
 
 void session::dispatch(json::request req) {
     const std::uint64_t seq = head_seq_ + slots_.size();
     slots_.emplace_back();
+    if (req.kind == json::op::status) {
+        slots_.back().status = true;
+        ++status_in_flight_;
+    }
     auto self = shared_from_this();
     dispatcher::reply done = [self, seq](std::string line) {
         // Any thread: hop onto the strand before touching the session.
@@ -260,28 +286,49 @@ void session::dispatch(json::request req) {
     } catch (const std::exception& e) {
         PFO3_LOG(error, "dispatcher threw; answering unavailable",
                  {{"peer", peer_}, {"error", e.what()}});
-        on_reply(seq, json::encode_rejected(request_error::unavailable,
-                                            "internal error; the request was NOT accepted"));
+        // Only the slot: this runs inside process_buffer(), which writes when it is done.
+        fill_slot(seq, json::encode_rejected(request_error::unavailable,
+                                             "internal error; the request was NOT accepted"));
     }
+}
+
+bool session::fill_slot(std::uint64_t seq, std::string line) {
+    if (seq < head_seq_ || seq - head_seq_ >= slots_.size()) {
+        PFO3_LOG(warn, "reply for an unknown request ignored", {{"peer", peer_}});
+        return false;
+    }
+    slot& s = slots_[static_cast<std::size_t>(seq - head_seq_)];
+    if (s.ready) {
+        PFO3_LOG(warn, "second reply for one request ignored", {{"peer", peer_}});
+        return false;
+    }
+    if (line.empty() || line.back() != '\n') line.push_back('\n');
+    unsent_bytes_ += line.size();
+    s.line = std::move(line);
+    s.ready = true;
+    if (s.status) --status_in_flight_;
+    return true;
 }
 
 void session::on_reply(std::uint64_t seq, std::string line) {
     guarded("reply", [&] {
         if (closed_) return;  // the connection is gone; nobody is left to tell
-        if (seq < head_seq_ || seq - head_seq_ >= slots_.size()) {
-            PFO3_LOG(warn, "reply for an unknown request ignored", {{"peer", peer_}});
-            return;
-        }
-        slot& s = slots_[static_cast<std::size_t>(seq - head_seq_)];
-        if (s.ready) {
-            PFO3_LOG(warn, "second reply for one request ignored", {{"peer", peer_}});
-            return;
-        }
-        if (line.empty() || line.back() != '\n') line.push_back('\n');
-        s.line = std::move(line);
-        s.ready = true;
+        if (!fill_slot(seq, std::move(line))) return;
         maybe_write();
+        resume_input();
     });
+}
+
+void session::resume_input() {
+    if (closed_ || input_done_ || waiting_readable_ || input_paused()) return;
+    if (read_paused_) {
+        read_paused_ = false;
+        // The peer could not send while we did not read: its request clock starts again.
+        if (partial_) partial_since_ = clock::now();
+    }
+    // Frame what is buffered first, then read on.
+    process_buffer();
+    do_read();
 }
 
 void session::maybe_write() {
@@ -300,30 +347,55 @@ void session::maybe_write() {
     write_buffers_.reserve(write_lines_.size());
     for (const auto& l : write_lines_) write_buffers_.push_back(asio::buffer(l));
     writing_ = true;
-    asio::async_write(socket_, write_buffers_,
-                      [self = shared_from_this()](const error_code& ec, std::size_t) {
-                          self->on_write(ec);
-                      });
+    write_progress_ = clock::now();
+    arm_timer_by(write_progress_ + limits_.write_timeout);
+    do_write();
 }
 
-void session::on_write(const error_code& ec) {
-    writing_ = false;
-    write_lines_.clear();
-    write_buffers_.clear();
+// One write_some at a time, so that every byte the peer takes counts as progress against
+// write_timeout (a whole async_write would only report at its end).
+void session::do_write() {
+    socket_.async_write_some(write_buffers_,
+                             [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                                 self->on_write(ec, n);
+                             });
+}
+
+void session::on_write(const error_code& ec, std::size_t written) {
     guarded("write", [&] {
-        if (closed_) return;
+        if (closed_) {
+            writing_ = false;
+            return;
+        }
         if (ec) {
+            writing_ = false;
             PFO3_LOG(debug, "write failed; closing the connection",
                      {{"peer", peer_}, {"error", ec.message()}});
             close_now();
             return;
         }
-        last_activity_ = clock::now();
-        if (!input_done_ && !waiting_readable_) {
-            // Reading may have paused on max_pipelined: frame what is buffered, then read on.
-            process_buffer();
-            do_read();
+        unsent_bytes_ -= std::min(unsent_bytes_, written);
+        if (written > 0) {
+            write_progress_ = clock::now();
+            last_activity_ = write_progress_;
         }
+        // Drop what was written from the front of the batch.
+        auto first = write_buffers_.begin();
+        while (first != write_buffers_.end() && written >= first->size()) {
+            written -= first->size();
+            ++first;
+        }
+        if (first != write_buffers_.end()) *first += written;
+        write_buffers_.erase(write_buffers_.begin(), first);
+        if (!write_buffers_.empty()) {
+            do_write();
+            return;
+        }
+        writing_ = false;
+        write_lines_.clear();
+        write_buffers_.clear();
+        // Reading may have paused on a limit: frame what is buffered, then read on.
+        resume_input();
         maybe_write();
     });
 }
@@ -388,10 +460,31 @@ void session::discard_input() {
 
 void session::arm_timer(clock::time_point deadline) {
     const std::uint64_t generation = ++timer_generation_;
+    timer_deadline_ = deadline;
     timer_.expires_at(deadline);
     timer_.async_wait([self = shared_from_this(), generation](const error_code&) {
         self->on_timer(generation);
     });
+}
+
+// The timer is armed lazily (it fires, then looks at what is due); a new deadline only needs
+// it re-armed when it falls before the one already set.
+void session::arm_timer_by(clock::time_point deadline) {
+    if (!lingering_ && deadline < timer_deadline_) arm_timer(deadline);
+}
+
+std::pair<clock::time_point, session::expiry> session::next_deadline() const {
+    if (writing_) {
+        // Replies wait for the peer: only its taking them counts.
+        return {write_progress_ + limits_.write_timeout, expiry::write};
+    }
+    if (partial_ && !input_done_ && !input_paused())
+        return {partial_since_ + limits_.request_timeout, expiry::request};
+    if (outstanding() > 0) {
+        // Waiting for the dispatcher: not idle; look again later.
+        return {clock::now() + limits_.idle_timeout, expiry::none};
+    }
+    return {last_activity_ + limits_.idle_timeout, expiry::idle};
 }
 
 void session::on_timer(std::uint64_t generation) {
@@ -401,20 +494,40 @@ void session::on_timer(std::uint64_t generation) {
             close_now();
             return;
         }
-        const auto now = clock::now();
-        if (outstanding() > 0) {
-            // Waiting for the dispatcher or for the peer to read: not idle.
-            arm_timer(now + limits_.idle_timeout);
+        const auto [deadline, why] = next_deadline();
+        if (why == expiry::none || clock::now() < deadline) {
+            arm_timer(deadline);
             return;
         }
-        const auto deadline = last_activity_ + limits_.idle_timeout;
-        if (now >= deadline) {
+        switch (why) {
+        case expiry::write:
+            PFO3_LOG(debug, "the peer takes no replies; closing the connection",
+                     {{"peer", peer_}, {"unsent_bytes", std::to_string(unsent_bytes_)}});
+            close_now();
+            return;
+        case expiry::request: request_timed_out(); return;
+        case expiry::idle:
             PFO3_LOG(debug, "closing idle connection", {{"peer", peer_}});
             close_now();
             return;
+        case expiry::none: break;
         }
-        arm_timer(deadline);
     });
+}
+
+void session::request_timed_out() {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(limits_.request_timeout).count();
+    PFO3_LOG(debug, "a request did not arrive in time; answering bad_request and closing",
+             {{"peer", peer_}, {"request_timeout_s", std::to_string(seconds)}, {"bytes", std::to_string(buf_.size())}});
+    add_ready(json::encode_rejected(request_error::bad_request,
+                                    "the request did not arrive whole within " + std::to_string(seconds) +
+                                        " s of its first byte; closing the connection"));
+    input_done_ = true;
+    partial_ = false;
+    std::string().swap(buf_);
+    maybe_write();
+    // The answer may not be writable right away (earlier replies pending): keep the timers.
+    if (!closed_ && !lingering_) arm_timer(next_deadline().first);
 }
 
 void session::close_now() noexcept {

@@ -2,6 +2,9 @@
 // One client connection of the server (SPEC 4.1): frames and decodes requests, hands them to
 // the dispatcher, writes responses in request order. Lives on its own strand; every member
 // below is touched only there. Kept alive by its pending handlers and reply callbacks.
+// What one client can hold is bounded: replies not yet taken by the peer (in bytes; past the
+// budget the connection is not read from), requests in flight, the time a request may take to
+// arrive and the time the peer may leave written replies untaken.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -11,9 +14,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pfo3/json/framer.hpp"
+#include "pfo3/json/protocol.hpp"
 #include "pfo3/net/dispatcher.hpp"
 
 namespace pfo3::net {
@@ -22,7 +27,12 @@ namespace pfo3::net {
 struct session_limits {
     std::size_t max_request_bytes = 1048576;
     std::size_t max_pipelined = 1024;
+    std::size_t max_unsent_reply_bytes = 1048576;
+    std::size_t max_status_in_flight = 16;
     std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(300);
+    std::chrono::steady_clock::duration request_timeout = std::chrono::seconds(30);
+    std::chrono::steady_clock::duration write_timeout = std::chrono::seconds(30);
+    json::request_limits request;
 };
 
 /// See the file comment. Thread-safe only through its public members, which post to the strand.
@@ -51,27 +61,38 @@ private:
     struct slot {
         std::string line;
         bool ready = false;
+        bool status = false;  // a status read: its reply may be as large as a stored result
     };
+    // Why on_timer() acts.
+    enum class expiry { none, idle, request, write };
 
     void do_read();
     void on_readable(const boost::system::error_code& ec);
     void process_buffer();
+    void note_partial_request(bool need_more);
     void add_ready(std::string line);
     void dispatch(json::request req);
     void do_read_later();
+    void resume_input();
+    bool fill_slot(std::uint64_t seq, std::string line);
     void on_reply(std::uint64_t seq, std::string line);
     void maybe_write();
-    void on_write(const boost::system::error_code& ec);
+    void do_write();
+    void on_write(const boost::system::error_code& ec, std::size_t written);
     void on_peer_eof();
     void maybe_finish();
     void start_linger();
     void discard_input();
     void arm_timer(std::chrono::steady_clock::time_point deadline);
+    void arm_timer_by(std::chrono::steady_clock::time_point deadline);
+    std::pair<std::chrono::steady_clock::time_point, expiry> next_deadline() const;
     void on_timer(std::uint64_t generation);
+    void request_timed_out();
     void close_now() noexcept;
     template <class F>
     void guarded(const char* step, F&& f) noexcept;
     std::size_t outstanding() const { return slots_.size() + write_lines_.size(); }
+    bool input_paused() const;
     bool may_read() const;
 
     boost::asio::ip::tcp::socket socket_;
@@ -90,11 +111,20 @@ private:
     std::vector<std::string> write_lines_;  // the batch being written
     std::vector<boost::asio::const_buffer> write_buffers_;
 
+    std::size_t unsent_bytes_ = 0;      // reply bytes known and not yet written
+    std::size_t status_in_flight_ = 0;  // status reads dispatched and not yet answered
+
+    // Activity is a whole request framed or reply bytes written, never a byte read.
     std::chrono::steady_clock::time_point last_activity_;
+    std::chrono::steady_clock::time_point partial_since_;  // first byte of the unfinished request
+    std::chrono::steady_clock::time_point write_progress_;  // last bytes the peer took
+    std::chrono::steady_clock::time_point timer_deadline_;  // what the timer is armed for
     std::uint64_t timer_generation_ = 0;  // a timer wait whose generation is stale is ignored
 
     bool waiting_readable_ = false;  // an async_wait for input is outstanding
     bool writing_ = false;
+    bool partial_ = false;     // buf_ ends in a request that has not arrived whole
+    bool read_paused_ = false;  // reading stopped on a limit (not the peer's doing)
     bool input_done_ = false;  // no more requests are read (EOF, too long, shutdown)
     bool peer_eof_ = false;
     bool lingering_ = false;   // our side shut down; draining input until the peer closes

@@ -61,6 +61,15 @@ def wait_until(condition, timeout, what):
         time.sleep(POLL_S)
 
 
+def rss_kib(pid):
+    """VmRSS of a process, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
 #: Lines a sanitizer build (-DPFO3_SANITIZE=ON) prints when it finds a bug.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 

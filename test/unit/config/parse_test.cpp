@@ -377,3 +377,51 @@ TEST_CASE("validate re-checks ranges after flags, naming the key without a file"
           "handlers.a/b: a handler name must be 1 to 128 characters of [A-Za-z0-9._:-], got "
           "\"a/b\"");
 }
+
+TEST_CASE("the serve limits against exhaustion and the attempts limit are read and checked",
+          "[parse][errors][limits]") {
+    const settings defaults;
+    CHECK(defaults.serve.max_unsent_reply_bytes == 1048576);
+    CHECK(defaults.serve.write_timeout_s == 30);
+    CHECK(defaults.serve.request_timeout_s == 30);
+    CHECK(defaults.serve.max_connections_per_address == 256);
+    CHECK(defaults.retry.max_attempts_limit == 25);
+
+    auto s = parse_settings("[serve]\nmax_unsent_reply_bytes = 65536\nwrite_timeout_s = 5\n"
+                            "request_timeout_s = 2\nmax_connections_per_address = 3\n"
+                            "[retry]\nmax_attempts_limit = 8\nmax_attempts = 8\n",
+                            "x");
+    CHECK(s.serve.max_unsent_reply_bytes == 65536);
+    CHECK(s.serve.write_timeout_s == 5);
+    CHECK(s.serve.request_timeout_s == 2);
+    CHECK(s.serve.max_connections_per_address == 3);
+    CHECK(s.retry.max_attempts_limit == 8);
+
+    CHECK(parse_error("[serve]\nmax_unsent_reply_bytes = 4095") ==
+          "pfo3.toml:2: serve.max_unsent_reply_bytes: must be between 4096 and 1073741824, got 4095");
+    CHECK(parse_error("[serve]\nwrite_timeout_s = 0") ==
+          "pfo3.toml:2: serve.write_timeout_s: must be between 1 and 86400, got 0");
+    CHECK(parse_error("[serve]\nrequest_timeout_s = 86401") ==
+          "pfo3.toml:2: serve.request_timeout_s: must be between 1 and 86400, got 86401");
+    CHECK(parse_error("[serve]\nmax_connections_per_address = 0") ==
+          "pfo3.toml:2: serve.max_connections_per_address: must be between 1 and 1000000, got 0");
+    CHECK(parse_error("[serve]\nwrite_timeout_s = \"30\"") ==
+          "pfo3.toml:2: serve.write_timeout_s: expected an integer, got a string");
+    CHECK(parse_error("[retry]\nmax_attempts_limit = 1001") ==
+          "pfo3.toml:2: retry.max_attempts_limit: must be between 1 and 1000, got 1001");
+    // The default of max_attempts may not exceed the limit a request is held to.
+    CHECK(parse_error("[retry]\nmax_attempts = 30\n") ==
+          "pfo3.toml:2: retry.max_attempts: must be at most retry.max_attempts_limit (25), got 30");
+    CHECK(parse_error("[retry]\nmax_attempts_limit = 3\n") ==
+          "pfo3.toml:2: retry.max_attempts_limit: must be at least retry.max_attempts (5), got 3");
+    CHECK_NOTHROW(parse_settings("[retry]\nmax_attempts = 30\nmax_attempts_limit = 30\n", "x"));
+
+    settings flagged;
+    flagged.retry.max_attempts = 26;
+    CHECK(error_of([&] { validate(flagged); }) ==
+          "retry.max_attempts: must be at most retry.max_attempts_limit (25), got 26");
+    flagged = settings{};
+    flagged.serve.request_timeout_s = 0;
+    CHECK(error_of([&] { validate(flagged); }) ==
+          "serve.request_timeout_s: must be between 1 and 86400, got 0");
+}

@@ -133,10 +133,10 @@ TEST_CASE("integers keep their exact value and kind", "[fuzz]") {
     CHECK(payload_of(R"({"type":"echo","payload":[0.1,1.5e3,-2.5E-3,1e22]})") ==
           "[0.1,1500.0,-0.0025,1e22]");
 
-    decoded d = decode_request(R"({"type":"echo","max_attempts":1000})");
+    decoded d = decode_request(R"({"type":"echo","max_attempts":1000})", request_limits{1000});
     REQUIRE(d.req);
     CHECK(d.req->max_attempts == 1000);
     // A double is not an integer, even when whole.
-    CHECK_FALSE(decode_request(R"({"type":"echo","max_attempts":1e3})").req);
-    CHECK_FALSE(decode_request(R"({"type":"echo","max_attempts":2147483648})").req);
+    CHECK_FALSE(decode_request(R"({"type":"echo","max_attempts":1e3})", request_limits{1000}).req);
+    CHECK_FALSE(decode_request(R"({"type":"echo","max_attempts":2147483648})", request_limits{1000}).req);
 }

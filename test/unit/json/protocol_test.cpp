@@ -136,12 +136,35 @@ TEST_CASE("decode_request validates the client id and never echoes a bad one", "
 
 TEST_CASE("decode_request checks max_attempts", "[protocol]") {
     CHECK(must_decode(R"({"type":"e","max_attempts":1})").max_attempts == 1);
-    CHECK(must_decode(R"({"type":"e","max_attempts":1000})").max_attempts == 1000);
-    for (const char* bad : {"0", "1001", "-1", "2.0", "2.5", "\"3\"", "null", "4294967297"}) {
+    CHECK(must_decode(R"({"type":"e","max_attempts":25})").max_attempts == 25);
+    for (const char* bad : {"0", "-1", "2.0", "2.5", "\"3\"", "null", "4294967297"}) {
         decoded d = must_reject(std::string(R"({"type":"e","max_attempts":)") + bad + "}",
                                 request_error::bad_request);
-        CHECK(d.message == "\"max_attempts\" must be an integer from 1 to 1000");
+        CHECK(d.message == "\"max_attempts\" must be an integer from 1 to 25");
     }
+}
+
+TEST_CASE("decode_request holds max_attempts to the operator's limit and names it", "[protocol]") {
+    // The default limit is [retry] max_attempts_limit's default.
+    decoded d = must_reject(R"({"type":"e","id":"t-1","max_attempts":26})", request_error::bad_request);
+    CHECK(d.message ==
+          "\"max_attempts\" must be at most 25 (the server's [retry] max_attempts_limit), got 26");
+    CHECK(d.id == "t-1");
+
+    const request_limits three{3};
+    CHECK(decode_request(R"({"type":"e","max_attempts":3})", three).req->max_attempts == 3);
+    d = decode_request(R"({"type":"e","max_attempts":4})", three);
+    REQUIRE_FALSE(d.req);
+    CHECK(d.error == request_error::bad_request);
+    CHECK(d.message ==
+          "\"max_attempts\" must be at most 3 (the server's [retry] max_attempts_limit), got 4");
+    // A request without max_attempts is not affected by the limit.
+    CHECK(decode_request(R"({"type":"e"})", three).req->max_attempts == 0);
+
+    // The protocol's own ceiling holds whatever limit is given.
+    const request_limits huge{1'000'000};
+    CHECK(decode_request(R"({"type":"e","max_attempts":1000})", huge).req->max_attempts == 1000);
+    CHECK_FALSE(decode_request(R"({"type":"e","max_attempts":1001})", huge).req);
 }
 
 TEST_CASE("decode_request ignores unknown fields and uses the first of duplicate keys", "[protocol]") {

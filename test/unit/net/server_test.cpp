@@ -1,145 +1,15 @@
 // The server against real sockets on 127.0.0.1 with a fake dispatcher: framing, pipelining
 // order, backpressure, limits, idle timeout and shutdown. Every wait has a deadline.
-#include <boost/asio/io_context.hpp>
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <chrono>
-#include <condition_variable>
 #include <future>
-#include <mutex>
 #include <random>
-#include <string>
-#include <thread>
-#include <utility>
-#include <vector>
 
 #include "pfo3/core/error.hpp"
-#include "pfo3/json/protocol.hpp"
-#include "pfo3/net/client.hpp"
-#include "pfo3/net/server.hpp"
+#include "server_harness.hpp"
 
 using namespace std::chrono_literals;
-using pfo3::net::client;
-
-namespace {
-
-constexpr auto deadline = 10s;
-
-// Answers ping with pong and submit with "accepted <id>"; in hold mode it keeps the replies
-// until the test releases them.
-class fake_dispatcher : public pfo3::net::dispatcher {
-public:
-    struct held_request {
-        pfo3::json::request req;
-        reply done;
-    };
-
-    void dispatch(pfo3::json::request req, reply done) override {
-        std::unique_lock lock(mutex_);
-        ++dispatched_;
-        if (hold_) {
-            held_.push_back({std::move(req), std::move(done)});
-            cv_.notify_all();
-            return;
-        }
-        lock.unlock();
-        cv_.notify_all();
-        done(answer(req));
-    }
-
-    static std::string answer(const pfo3::json::request& r) {
-        return r.kind == pfo3::json::op::ping ? pfo3::json::encode_pong()
-                                              : pfo3::json::encode_accepted(r.id);
-    }
-
-    void hold(bool on) {
-        std::lock_guard lock(mutex_);
-        hold_ = on;
-    }
-
-    /// Waits until at least n requests were dispatched.
-    bool wait_dispatched(std::size_t n, std::chrono::milliseconds timeout = deadline) {
-        std::unique_lock lock(mutex_);
-        return cv_.wait_for(lock, timeout, [&] { return dispatched_ >= n; });
-    }
-
-    std::size_t dispatched() {
-        std::lock_guard lock(mutex_);
-        return dispatched_;
-    }
-
-    /// Waits until at least one request is held, then takes all held ones.
-    std::vector<held_request> take_held(std::chrono::milliseconds timeout = deadline) {
-        std::unique_lock lock(mutex_);
-        cv_.wait_for(lock, timeout, [&] { return !held_.empty(); });
-        return std::exchange(held_, {});
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool hold_ = false;
-    std::size_t dispatched_ = 0;
-    std::vector<held_request> held_;
-};
-
-pfo3::net::server_options local_options() {
-    pfo3::net::server_options o;
-    o.listen = "127.0.0.1:0";
-    return o;
-}
-
-// A server on its own io_context, run by two threads so that strands matter.
-struct running_server {
-    explicit running_server(pfo3::net::server_options o = local_options()) : srv(io, std::move(o), d) {
-        srv.start();
-        for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
-    }
-    ~running_server() {
-        srv.close_all();
-        for (auto& t : threads) t.join();
-    }
-    std::string address() const { return "127.0.0.1:" + std::to_string(srv.port()); }
-    client connect() const { return client(address(), 5000ms); }
-
-    boost::asio::io_context io;
-    fake_dispatcher d;
-    pfo3::net::server srv;
-    std::vector<std::thread> threads;
-};
-
-std::string read(client& c) {
-    auto line = c.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(deadline));
-    REQUIRE(line);
-    return *line;
-}
-
-bool closed(client& c) {
-    return !c.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(deadline));
-}
-
-std::string submit(const std::string& id) {
-    return R"({"op":"submit","type":"echo","payload":1,"id":")" + id + "\"}";
-}
-
-std::string accepted(const std::string& id) {
-    auto line = pfo3::json::encode_accepted(id);
-    line.pop_back();
-    return line;
-}
-
-std::string pong() {
-    auto line = pfo3::json::encode_pong();
-    line.pop_back();
-    return line;
-}
-
-bool has_error(const std::string& line, const std::string& code) {
-    return line.find(R"("ok":false)") != std::string::npos &&
-           line.find(R"("error":")" + code + "\"") != std::string::npos;
-}
-
-}  // namespace
+using namespace server_harness;
 
 TEST_CASE("ping is answered with pong", "[server]") {
     running_server s;

@@ -31,6 +31,10 @@ struct serve_settings {
     std::size_t max_unconfirmed = 10000;   ///< in flight to the broker, all connections
     std::size_t max_pipelined = 1024;      ///< unanswered requests per connection
     int shutdown_grace_s = 10;             ///< answering in-flight requests at shutdown
+    std::size_t max_unsent_reply_bytes = 1048576;  ///< per connection; past it reading pauses
+    int write_timeout_s = 30;              ///< replies unread this long: the connection is closed
+    int request_timeout_s = 30;            ///< a request must arrive whole this long after its first byte
+    std::size_t max_connections_per_address = 256;  ///< open connections from one client address
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const serve_settings&) const = default;
@@ -63,6 +67,7 @@ struct store_settings {
 /// [retry]: how failed tasks are retried before they are dead-lettered.
 struct retry_settings {
     int max_attempts = 5;
+    int max_attempts_limit = 25;  ///< the most a request's "max_attempts" may ask for
     double backoff_base_s = 1;
     double backoff_factor = 4;
     double backoff_max_s = 600;

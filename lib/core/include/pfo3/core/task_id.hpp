@@ -10,7 +10,9 @@ namespace pfo3 {
 bool is_valid_task_id(std::string_view id) noexcept;
 
 /// A new RFC 9562 UUIDv7 in canonical lowercase text: ids made later sort later (millisecond
-/// timestamp, then a per-thread counter). Thread-safe.
+/// timestamp, then a per-thread counter); the random bits come from the kernel's CSPRNG
+/// (getrandom), so ids cannot be predicted from earlier ones. Thread-safe; throws
+/// std::system_error if the kernel gives no random bytes.
 std::string make_task_id();
 
 }  // namespace pfo3

@@ -15,6 +15,14 @@ namespace pfo3::json {
 /// server's framer uses the same bound so it can reject them before buffering.
 inline constexpr std::size_t max_request_depth = 64;
 
+/// The most any request may give as "max_attempts", whatever the operator allows.
+inline constexpr int max_attempts_ceiling = 1000;
+
+/// What the operator lets a client ask for (from [retry] and friends).
+struct request_limits {
+    int max_attempts = 25;  ///< [retry] max_attempts_limit; 1..max_attempts_ceiling
+};
+
 /// True for a task type a client may send: 1-128 characters of [A-Za-z0-9._:-].
 bool is_valid_task_type(std::string_view type) noexcept;
 
@@ -27,7 +35,7 @@ struct request {
     std::string id;            ///< submit: client id or empty (server makes one); status: the id
     std::string type;          ///< submit: task type ("type" or alias "accion"), non-empty
     std::string payload_json = "null";  ///< submit: "payload"/"datos" re-serialised compactly
-    int max_attempts = 0;      ///< submit: 0 = not given; else 1..1000
+    int max_attempts = 0;      ///< submit: 0 = not given; else 1..request_limits::max_attempts
     std::int64_t timeout_ms = 0;  ///< submit: 0 = not given; else 1..max_timeout_ms
 };
 
@@ -40,8 +48,10 @@ struct decoded {
 };
 
 /// Decodes one framed JSON value. Strict: invalid UTF-8 and non-object values are rejected,
-/// unknown fields are ignored (for forward compatibility), `op` defaults to submit.
-decoded decode_request(std::string_view bytes);
+/// unknown fields are ignored (for forward compatibility), `op` defaults to submit. A client may
+/// ask for less than `limits` allow, never more: above them the request is bad_request naming
+/// the limit.
+decoded decode_request(std::string_view bytes, const request_limits& limits = {});
 
 /// {"ok":true,"id":ID,"status":"queued"}\n
 std::string encode_accepted(std::string_view id);

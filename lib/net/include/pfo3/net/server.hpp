@@ -18,8 +18,19 @@ struct server_options {
     std::string listen = "0.0.0.0:5000";  ///< HOST:PORT; port 0 picks a free port
     std::size_t max_request_bytes = 1048576;
     std::size_t max_connections = 10000;
+    std::size_t max_connections_per_address = 256;  ///< beyond: `overloaded`, closed
     std::chrono::seconds idle_timeout{300};
     std::size_t max_pipelined = 1024;  ///< unanswered requests before reading pauses
+    /// Reply bytes a connection's peer has not taken yet; past them reading pauses.
+    std::size_t max_unsent_reply_bytes = 1048576;
+    /// Status reads one connection may await at once: a status reply is as large as the stored
+    /// result, so these (with the byte budget) bound the reply memory of a connection.
+    std::size_t max_status_in_flight = 16;
+    /// A request must arrive whole this long after its first byte (else bad_request, closed).
+    std::chrono::seconds request_timeout{30};
+    /// Replies waiting this long with none of their bytes taken: the connection is closed.
+    std::chrono::seconds write_timeout{30};
+    json::request_limits request;  ///< what a request may ask for (max_attempts)
 };
 
 /// See the file comment. start(), shutdown() and close_all() only post work to the server's
