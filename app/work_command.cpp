@@ -36,6 +36,7 @@ worker::engine_options make_engine_options(const config::settings& s, const queu
     o.concurrency = s.work.concurrency;
     o.max_group = static_cast<std::size_t>(s.work.prefetch);  // a group never exceeds what the broker lets us hold
     o.max_attempts = s.retry.max_attempts;
+    o.max_attempts_limit = s.retry.max_attempts_limit;
     o.retry_backoff = backoff_policy{ms(s.retry.backoff_base_s), s.retry.backoff_factor, ms(s.retry.backoff_max_s),
                                      s.retry.jitter};
     o.topo = topo;

@@ -84,7 +84,8 @@ def hostile(tmp_path_factory, amqp_url, broker):
     p = Pfo3(tmp_path_factory.mktemp("hostile"), amqp_url)
     queue = unique_queue()
     try:
-        yield Hostile(p.serve(queue), queue)
+        yield Hostile(p.serve(queue, config=write_file(p.workdir / "hostile.toml",
+                                                       "[serve]\nmax_connections_per_address = 2000\n")), queue)
     finally:
         try:
             p.close()
