@@ -28,6 +28,7 @@ int progress(task_status s) noexcept {
 }  // namespace
 
 bool may_replace(const task_record& stored, const task_record& incoming) noexcept {
+    if (incoming.requeues != stored.requeues) return incoming.requeues > stored.requeues;
     if (is_final(stored.status)) return false;
     if (incoming.attempts != stored.attempts) return incoming.attempts > stored.attempts;
     return progress(incoming.status) >= progress(stored.status);

@@ -52,6 +52,10 @@ std::string encode_message(const task& t) {
         out.append(",\"timeout_ms\":");
         out.append(std::to_string(t.timeout_ms));
     }
+    if (t.requeues != 0) {
+        out.append(",\"requeues\":");
+        out.append(std::to_string(t.requeues));
+    }
     out.push_back('}');
     return out;
 }
@@ -141,6 +145,13 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
             return false;
         }
         out.timeout_ms = limit->GetInt64();
+    }
+    if (const Value* requeues = member(doc, "requeues")) {
+        if (!requeues->IsInt() || requeues->GetInt() < 0) {
+            why = "message \"requeues\" must be an integer >= 0";
+            return false;
+        }
+        out.requeues = requeues->GetInt();
     }
     return true;
 }

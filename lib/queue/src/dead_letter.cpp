@@ -1,5 +1,7 @@
 #include "pfo3/queue/dead_letter.hpp"
 
+#include <climits>
+
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -202,6 +204,19 @@ std::optional<std::string> requeue_body(std::string_view dead_body, std::string&
     doc.EraseMember("error");
     if (auto it = doc.FindMember("attempt"); it != doc.MemberEnd()) it->value.SetInt(1);
     else doc.AddMember("attempt", 1, doc.GetAllocator());
+    // A new run of the task: its records replace the dead one (pfo3::may_replace), and a stale
+    // copy of an earlier run can never replace the new run's record.
+    int requeues = 0;
+    if (auto it = doc.FindMember("requeues"); it != doc.MemberEnd()) {
+        if (!it->value.IsInt() || it->value.GetInt() < 0 || it->value.GetInt() == INT_MAX) {
+            why = "the body's \"requeues\" is not a count";
+            return std::nullopt;
+        }
+        requeues = it->value.GetInt();
+        it->value.SetInt(requeues + 1);
+    } else {
+        doc.AddMember("requeues", 1, doc.GetAllocator());
+    }
     return compact(doc);
 }
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -41,7 +42,7 @@ using conninfo_ptr = std::unique_ptr<PQconninfoOption, conninfo_deleter>;
 // Any constant works as long as every pfo3 release uses the same one: it only keeps workers
 // that start together from creating the tables at the same time.
 constexpr long long schema_lock_key = 0x7066'6f33'7363'6831;  // "pfo3sch1"
-constexpr int columns = 11;
+constexpr int columns = 12;
 // 11 parameters a row stays far below libpq's 65535; larger groups take several statements
 // inside one explicit transaction.
 constexpr std::size_t max_rows_per_statement = 1000;
@@ -49,21 +50,22 @@ constexpr int default_connect_timeout_s = 10;
 
 constexpr std::string_view upsert_head =
     "INSERT INTO pfo3_tasks (id, type, payload, status, result, error, attempts, worker, "
-    "submitted_at, started_at, finished_at) VALUES ";
+    "submitted_at, started_at, finished_at, requeues) VALUES ";
 constexpr std::string_view upsert_update =
     " ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, payload = EXCLUDED.payload, "
     "status = EXCLUDED.status, result = EXCLUDED.result, error = EXCLUDED.error, "
     "attempts = EXCLUDED.attempts, worker = EXCLUDED.worker, "
     "submitted_at = EXCLUDED.submitted_at, started_at = EXCLUDED.started_at, "
-    "finished_at = EXCLUDED.finished_at, updated_at = now()";
+    "finished_at = EXCLUDED.finished_at, requeues = EXCLUDED.requeues, updated_at = now()";
 
 // The end of the upsert: its update only where may_replace(stored row, new row) holds.
 // Written out from may_replace() itself rather than by hand, so the two never differ:
 //   WHERE (EXCLUDED.attempts > pfo3_tasks.attempts AND pfo3_tasks.status IN ('pending', 'failed'))
 //      OR (EXCLUDED.attempts = pfo3_tasks.attempts AND (pfo3_tasks.status, EXCLUDED.status) IN
 //          (('pending', 'pending'), ..., ('failed', 'done'), ('failed', 'failed'), ('failed', 'dead')))
-// i.e. never over a final row; a later attempt, or the same one at least as far along. A row
-// whose status pfo3 does not know is never updated.
+// i.e. never over a final row; a later attempt, or the same one at least as far along; and
+// before all that, a row of a later requeue replaces any row of an earlier one. A row whose
+// status pfo3 does not know is never updated (except by a later requeue).
 const std::string& upsert_tail() {
     static const std::string tail = [] {
         constexpr task_status all[] = {task_status::pending, task_status::done, task_status::failed,
@@ -84,9 +86,14 @@ const std::string& upsert_tail() {
                 if (may_replace(row(stored, 1), row(incoming, 1)))
                     same += (same.empty() ? "(" : ", (") + quoted(stored) + ", " + quoted(incoming) + ")";
         }
+        task_record first = row(task_status::done, 1), requeued = row(task_status::failed, 1);
+        requeued.requeues = 1;
+        if (!may_replace(first, requeued) || may_replace(requeued, first))
+            throw std::logic_error("may_replace no longer puts requeues first: rewrite upsert_tail");
         std::string out(upsert_update);
-        out += " WHERE (EXCLUDED.attempts > pfo3_tasks.attempts AND pfo3_tasks.status IN (" + later + "))";
-        out += " OR (EXCLUDED.attempts = pfo3_tasks.attempts AND (pfo3_tasks.status, EXCLUDED.status) IN (" + same + "))";
+        out += " WHERE EXCLUDED.requeues > pfo3_tasks.requeues OR (EXCLUDED.requeues = pfo3_tasks.requeues AND (";
+        out += "(EXCLUDED.attempts > pfo3_tasks.attempts AND pfo3_tasks.status IN (" + later + "))";
+        out += " OR (EXCLUDED.attempts = pfo3_tasks.attempts AND (pfo3_tasks.status, EXCLUDED.status) IN (" + same + "))))";
         return out;
     }();
     return tail;
@@ -96,7 +103,7 @@ const std::string& upsert_tail() {
 constexpr const char* select_one =
     "SELECT type, payload::text, status, result::text, error, attempts, worker, "
     PFO3_PG_RFC3339("submitted_at") ", " PFO3_PG_RFC3339("started_at") ", "
-    PFO3_PG_RFC3339("finished_at") " FROM pfo3_tasks WHERE id = $1";
+    PFO3_PG_RFC3339("finished_at") ", requeues FROM pfo3_tasks WHERE id = $1";
 #undef PFO3_PG_RFC3339
 
 constexpr const char* create_schema_table =
@@ -114,7 +121,11 @@ constexpr const char* create_tasks_table =
     " submitted_at timestamptz,"
     " started_at timestamptz,"
     " finished_at timestamptz,"
-    " updated_at timestamptz NOT NULL DEFAULT now())";
+    " updated_at timestamptz NOT NULL DEFAULT now(),"
+    " requeues integer NOT NULL DEFAULT 0)";
+// Schema 1 -> 2: the requeue count (a record of a later requeue replaces a final one).
+constexpr const char* migrate_1_to_2 =
+    "ALTER TABLE pfo3_tasks ADD COLUMN IF NOT EXISTS requeues integer NOT NULL DEFAULT 0";
 
 // The password as written in the URI (user:PASSWORD@ or password=PASSWORD), so messages that
 // quote parts of the URI (libpq's parse errors do) can be scrubbed.
@@ -481,6 +492,13 @@ void postgres_store::create_schema(connection& conn) {
         } else {
             version = std::atoi(text.c_str());
         }
+        if (version == 1) {
+            exec("migrate schema 1 to 2", migrate_1_to_2);
+            std::string insert = "INSERT INTO pfo3_schema (version) VALUES (2)";
+            exec("record schema version", insert.c_str());
+            PFO3_LOG(info, "result store schema upgraded from version 1 to 2 (column requeues)", {{"store", masked_}});
+            version = 2;
+        }
         exec("commit schema", "COMMIT");
     } catch (const service_error&) {
         conn_.reset();  // also ends the transaction and its lock
@@ -532,6 +550,8 @@ void postgres_store::write_rows(connection& conn, std::span<const task_record* c
         param("::timestamptz");
         sql += ", ";
         param("::timestamptz");
+        sql += ", ";
+        param("::integer");
         sql += ')';
         values.push_back(r.id.c_str());
         values.push_back(text_param(r.type, keep));
@@ -544,6 +564,7 @@ void postgres_store::write_rows(connection& conn, std::span<const task_record* c
         values.push_back(timestamp_param(r.submitted_at));
         values.push_back(timestamp_param(r.started_at));
         values.push_back(timestamp_param(r.finished_at));
+        values.push_back(keep.emplace_back(std::to_string(r.requeues)).c_str());
     }
     sql += tail;
     const std::string refused_id = rows.size() == 1 ? rows[0]->id : std::string();
@@ -641,6 +662,7 @@ std::optional<task_record> postgres_store::read(std::string_view id) {
         out.submitted_at = field(r.get(), 0, 7);
         out.started_at = field(r.get(), 0, 8);
         out.finished_at = field(r.get(), 0, 9);
+        out.requeues = std::atoi(field(r.get(), 0, 10).c_str());
         return out;
     });
 }

@@ -105,6 +105,10 @@ std::string encode_record(const task_record& r) {
     put_string(w, "submitted_at", r.submitted_at);
     put_string(w, "started_at", r.started_at);
     put_string(w, "finished_at", r.finished_at);
+    if (r.requeues != 0) {  // absent in records of tasks never requeued, as before the field existed
+        w.Key("requeues");
+        w.Int(r.requeues);
+    }
     w.EndObject();
     return {buf.GetString(), buf.GetSize()};
 }
@@ -180,6 +184,14 @@ bool decode_record(std::string_view text, task_record& out, std::string& why) {
         !get_text(doc, "started_at", r.started_at, why) ||
         !get_text(doc, "finished_at", r.finished_at, why))
         return false;
+
+    if (auto requeues = doc.FindMember("requeues"); requeues != doc.MemberEnd()) {
+        if (!requeues->value.IsInt() || requeues->value.GetInt() < 0) {
+            why = "field 'requeues' is not a non-negative integer";
+            return false;
+        }
+        r.requeues = requeues->value.GetInt();
+    }
 
     out = std::move(r);
     return true;

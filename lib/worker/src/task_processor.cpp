@@ -56,8 +56,9 @@ queue::outgoing_message message_for(const task& t, std::string routing_key) {
 
 task_record record_of(const task& t, task_status status, std::string error, std::string started,
                       const std::string& worker) {
-    return task_record{t.id, t.type, t.payload_json, status, "null", std::move(error), t.attempt, worker,
-                       t.submitted_at, std::move(started), rfc3339_now()};
+    return task_record{t.id,          t.type,           t.payload_json, status,
+                       "null",        std::move(error), t.attempt,      worker,
+                       t.submitted_at, std::move(started), rfc3339_now(), t.requeues};
 }
 
 // RabbitMQ's default consumer_timeout: a delivery held longer closes the consumer's channel.
@@ -156,7 +157,10 @@ void task_processor::redelivered(delivery_guard g, const task& t, int max_attemp
     // (committed only after its retry was confirmed), means the attempt ended: ack, run nothing.
     auto stored = stored_record(t.id);
     if (!stored) return;  // stopping before the store answered: handed back
-    if (const auto& rec = *stored; rec && (is_final(rec->status) || rec->attempts >= t.attempt)) {
+    // A record of a later requeue means this message belongs to a run an operator replaced.
+    if (const auto& rec = *stored;
+        rec && (rec->requeues > t.requeues ||
+                (rec->requeues == t.requeues && (is_final(rec->status) || rec->attempts >= t.attempt)))) {
         PFO3_LOG(info, "redelivered task already has its record: acked without running it again",
                  {{"task_id", t.id}, {"attempt", std::to_string(t.attempt)}, {"stored", std::string(to_string(rec->status))},
                   {"stored_attempts", std::to_string(rec->attempts)}});
@@ -209,6 +213,7 @@ void task_processor::store_refused(task_record r, delivery_guard g, const std::s
         t.payload_json = r.payload_json;
         t.submitted_at = r.submitted_at;
         t.attempt = r.attempts;
+        t.requeues = r.requeues;
         if (!dead_letter(dead_body(t, error), t.id, t.type)) return;
         // What the store can take: the verdict without the values it refused.
         task_record bare = r;

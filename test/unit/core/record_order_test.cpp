@@ -33,3 +33,19 @@ TEST_CASE("a record only moves forward", "[record_order]") {
     CHECK_FALSE(is_final(st::failed));
     CHECK_FALSE(is_final(st::pending));
 }
+
+TEST_CASE("a requeue starts a new run that replaces the old one's records", "[record_order]") {
+    using st = task_status;
+    auto requeued = [](task_record r, int n) {
+        r.requeues = n;
+        return r;
+    };
+    // The operator sent a dead task back: its new run's records replace the dead one.
+    CHECK(may_replace(rec(st::dead, 5), requeued(rec(st::failed, 1), 1)));
+    CHECK(may_replace(rec(st::done, 1), requeued(rec(st::done, 1), 1)));
+    // A stale record of the run before never replaces the new run's.
+    CHECK_FALSE(may_replace(requeued(rec(st::failed, 1), 1), rec(st::dead, 5)));
+    CHECK_FALSE(may_replace(requeued(rec(st::failed, 1), 2), requeued(rec(st::done, 3), 1)));
+    // Within one requeue the usual rules hold.
+    CHECK_FALSE(may_replace(requeued(rec(st::done, 1), 1), requeued(rec(st::failed, 2), 1)));
+}

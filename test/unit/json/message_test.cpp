@@ -31,6 +31,7 @@ TEST_CASE("message round trip keeps every field", "[message]") {
     t.submitted_at = "2026-11-28T02:18:54.123Z";
     t.attempt = 4;
     t.max_attempts = 7;
+    t.requeues = 2;
     pfo3::task back;
     std::string why;
     REQUIRE(decode_message(encode_message(t), back, why));
@@ -40,6 +41,7 @@ TEST_CASE("message round trip keeps every field", "[message]") {
     CHECK(back.submitted_at == t.submitted_at);
     CHECK(back.attempt == 4);
     CHECK(back.max_attempts == 7);
+    CHECK(back.requeues == 2);
 }
 
 TEST_CASE("a submitted request becomes a message the worker decodes", "[message]") {

@@ -70,20 +70,29 @@ TEST_CASE("a non-string error is shown as JSON text", "[dead_letter]") {
     CHECK(d.error == R"({"code":3})");
 }
 
-TEST_CASE("the requeued body has attempt 1, no error, and every other field unchanged", "[dead_letter]") {
+TEST_CASE("the requeued body has attempt 1, one more requeue, no error, and every other field unchanged", "[dead_letter]") {
     std::string why;
     auto body = requeue_body(worker_dead, why);
     REQUIRE(body);
     CHECK(*body ==
           R"({"id":"t-1","type":"resize","payload":{"w":1.5,"n":[1,2]},"submitted_at":"2024-05-01T10:00:00Z",)"
-          R"("attempt":1,"max_attempts":5})");
+          R"("attempt":1,"max_attempts":5,"requeues":1})");
+}
+
+TEST_CASE("each requeue counts one more, so its run's records replace the last run's", "[dead_letter]") {
+    std::string why;
+    auto body = requeue_body(R"({"id":"r","type":"echo","payload":1,"attempt":4,"requeues":2,"error":"x"})", why);
+    REQUIRE(body);
+    CHECK(*body == R"({"id":"r","type":"echo","payload":1,"attempt":1,"requeues":3})");
+    CHECK_FALSE(requeue_body(R"({"id":"r","requeues":-1})", why));
+    CHECK_FALSE(requeue_body(R"({"id":"r","requeues":"2"})", why));
 }
 
 TEST_CASE("a requeued body without an attempt gets attempt 1", "[dead_letter]") {
     std::string why;
     auto body = requeue_body(R"({"id":"7","accion":"sumar","datos":[1,2],"error":"x"})", why);
     REQUIRE(body);
-    CHECK(*body == R"({"id":"7","accion":"sumar","datos":[1,2],"attempt":1})");
+    CHECK(*body == R"({"id":"7","accion":"sumar","datos":[1,2],"attempt":1,"requeues":1})");
 }
 
 TEST_CASE("numbers survive a requeue exactly", "[dead_letter]") {
@@ -92,7 +101,7 @@ TEST_CASE("numbers survive a requeue exactly", "[dead_letter]") {
     auto body = requeue_body(R"({"id":"n","payload":[0.1,1e300,-0,18446744073709551615,123456789.125],"attempt":3})",
                              why);
     REQUIRE(body);
-    CHECK(*body == R"({"id":"n","payload":[0.1,1e300,0,18446744073709551615,123456789.125],"attempt":1})");
+    CHECK(*body == R"({"id":"n","payload":[0.1,1e300,0,18446744073709551615,123456789.125],"attempt":1,"requeues":1})");
 }
 
 TEST_CASE("a body that can never be a task is not requeued", "[dead_letter]") {

@@ -149,7 +149,32 @@ TEST_CASE("postgres store: a record reads back as written") {
     CHECK(got->finished_at == r.finished_at);
     CHECK_FALSE(store.read("missing"));
     CHECK(store.describe().find("***") != std::string::npos);
-    CHECK(s.sql("SELECT version FROM pfo3_schema") == "1");
+    CHECK(s.sql("SELECT version FROM pfo3_schema") == "2");
+}
+
+TEST_CASE("postgres store: a schema 1 table is upgraded in place to 2, its rows kept") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    // What a release with schema 1 created.
+    s.sql("CREATE TABLE pfo3_schema (version integer NOT NULL); INSERT INTO pfo3_schema VALUES (1); "
+          "CREATE TABLE pfo3_tasks (id text PRIMARY KEY, type text NOT NULL, payload jsonb, status text NOT NULL, "
+          "result jsonb, error text, attempts integer NOT NULL, worker text, submitted_at timestamptz, "
+          "started_at timestamptz, finished_at timestamptz, updated_at timestamptz NOT NULL DEFAULT now()); "
+          "INSERT INTO pfo3_tasks (id, type, status, attempts) VALUES ('old', 'echo', 'dead', 3)");
+    postgres_store store(s.uri());
+    CHECK(s.sql("SELECT max(version) FROM pfo3_schema") == "2");
+    auto old = store.read("old");
+    REQUIRE(old);
+    CHECK(old->status == task_status::dead);
+    CHECK(old->requeues == 0);
+    auto again = record("old", "1");
+    again.requeues = 1;  // the operator requeued it
+    store.write(std::span(&again, 1));
+    CHECK(store.read("old")->status == task_status::done);
+    CHECK(store.read("old")->requeues == 1);
 }
 
 TEST_CASE("postgres store: a rewrite replaces the row, never adds one") {
@@ -259,6 +284,14 @@ TEST_CASE("postgres store: a record never goes backwards") {
     CHECK(store.read("g")->status == st::done);
     CHECK(store.read("g")->attempts == 2);
     CHECK(s.sql("SELECT count(*) FROM pfo3_tasks") == "7");
+    // A requeue starts a new run: its record replaces the dead one, and a stale record of the
+    // run before cannot come back over it.
+    auto requeued = record("dead", "3", st::done, 1);
+    requeued.requeues = 1;
+    got = stored_after("dead", requeued, record("dead", "null", st::failed, 6));
+    CHECK(got.status == st::done);
+    CHECK(got.requeues == 1);
+    CHECK(got.attempts == 1);
 }
 
 TEST_CASE("postgres store: a record the server refuses is rejected as such, and the connection carries on") {
@@ -363,13 +396,13 @@ TEST_CASE("postgres store: a schema newer than this release is refused") {
     }
     test_schema s(server());
     { postgres_store first(s.uri()); }
-    s.sql("UPDATE pfo3_schema SET version = 2");
+    s.sql("UPDATE pfo3_schema SET version = 3");
     try {
         postgres_store second(s.uri());
         FAIL("no error");
     } catch (const pfo3::service_error& e) {
         CHECK_FALSE(e.retryable());
-        CHECK(std::string(e.what()).find("schema version 2") != std::string::npos);
+        CHECK(std::string(e.what()).find("schema version 3") != std::string::npos);
     }
 }
 

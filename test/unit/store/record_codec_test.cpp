@@ -38,6 +38,7 @@ void require_same(const task_record& a, const task_record& b) {
     CHECK(a.submitted_at == b.submitted_at);
     CHECK(a.started_at == b.started_at);
     CHECK(a.finished_at == b.finished_at);
+    CHECK(a.requeues == b.requeues);
 }
 
 }  // namespace
@@ -48,6 +49,16 @@ TEST_CASE("a record survives encode and decode unchanged, unicode and nesting in
     std::string why;
     REQUIRE(decode_record(encode_record(r), back, why));
     require_same(r, back);
+}
+
+TEST_CASE("the requeue count is written only when there is one, and read back") {
+    auto r = sample();
+    CHECK(encode_record(r).find("requeues") == std::string::npos);  // records as before the field
+    r.requeues = 3;
+    task_record back;
+    std::string why;
+    REQUIRE(decode_record(encode_record(r), back, why));
+    CHECK(back.requeues == 3);
 }
 
 TEST_CASE("payload and result are embedded as JSON, not as strings") {

@@ -270,3 +270,25 @@ TEST_CASE("an undecodable message is dead-lettered and stored dead under its mes
     CHECK(r.sink.messages()[0].body == "{not json");
     CHECK(r.stored("u1").status == task_status::dead);
 }
+
+TEST_CASE("a requeued task runs although the run before it stored dead", "[engine][redelivery]") {
+    rig r;
+    auto t = task_of("rq", "count", "1");
+    r.store_now(record_of(t, task_status::dead, 3));  // the run an operator gave up on
+    t.requeues = 1;
+    SECTION("first delivery") { r.submit(t); }
+    SECTION("redelivered before anything of the new run was stored") { r.submit(t, true); }
+    REQUIRE(r.settler.await_count(1));
+    REQUIRE(r.eng->finish(5s));
+    auto rec = r.stored("rq");
+    if (r.handlers.run_count() == 1) {
+        CHECK(rec.status == task_status::done);
+        CHECK(rec.requeues == 1);
+        CHECK(rec.attempts == 1);
+    } else {
+        // The redelivered copy counts an interrupted attempt: queued again as attempt 2.
+        REQUIRE(r.sink.messages().size() == 1);
+        CHECK(r.sink.messages()[0].body.find("\"requeues\":1") != std::string::npos);
+        CHECK(rec.status == task_status::dead);  // still the old run's until the new one ends
+    }
+}

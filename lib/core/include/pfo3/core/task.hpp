@@ -16,6 +16,7 @@ struct task {
     int attempt = 1;                    ///< 1 for the first run
     int max_attempts = 0;               ///< 0: the worker's [retry] max_attempts
     std::int64_t timeout_ms = 0;        ///< time limit of one run; 0: the handler's own
+    int requeues = 0;                   ///< times an operator sent it back (`pfo3 dead requeue`)
 };
 
 /// Where a task stands. `pending` is never stored: it means "no record yet".
@@ -42,10 +43,13 @@ struct task_record {
     std::string submitted_at;
     std::string started_at;
     std::string finished_at;
+    int requeues = 0;                  ///< the task's requeue count when this record was made
 };
 
 /// Whether a store holding `stored` may replace it by `incoming`: records only move forward.
-/// Never over a final record; otherwise when `incoming` is of a later attempt, or of the same
+/// A record of a later requeue (an operator sent the task back) replaces any record of an
+/// earlier one, a final record included, and is never replaced by one. Within one requeue:
+/// never over a final record; otherwise when `incoming` is of a later attempt, or of the same
 /// attempt and at least as far along (failed before final). Every store applies this rule, so
 /// a late write of an older attempt (a retry that overtook its own `failed` record, a worker
 /// whose ack was lost) changes nothing.

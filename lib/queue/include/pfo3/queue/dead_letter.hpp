@@ -28,8 +28,9 @@ struct dead_letter_summary {
 dead_letter_summary summarize_dead_letter(std::string_view body, std::string_view message_id = {},
                                           std::string_view type = {});
 
-/// The body to publish back to the task queue: the dead body with "attempt" set to 1 and
-/// "error" removed, every other field kept in order. nullopt, with the reason in `why`, if the
+/// The body to publish back to the task queue: the dead body with "attempt" set to 1,
+/// "requeues" one more than before (1 if absent) and "error" removed, every other field kept
+/// in order. nullopt, with the reason in `why`, if the
 /// body is not a JSON object with a valid task id (it could never be processed as a task).
 std::optional<std::string> requeue_body(std::string_view dead_body, std::string& why);
 

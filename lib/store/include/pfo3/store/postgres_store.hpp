@@ -38,7 +38,7 @@ public:
     std::string describe() const override;
 
     /// The version of table pfo3_tasks this release creates and understands.
-    static constexpr int schema_version = 1;
+    static constexpr int schema_version = 2;
 
 private:
     struct connection;  // the libpq handle, defined in postgres_store.cpp
