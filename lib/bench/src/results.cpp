@@ -1,4 +1,4 @@
-#include "bench_results.hpp"
+#include "results.hpp"
 
 #include <sys/stat.h>
 
@@ -9,7 +9,7 @@
 #include "pfo3/json/response.hpp"
 #include "pfo3/net/pipelined.hpp"
 
-namespace pfo3::app {
+namespace pfo3::bench {
 
 namespace {
 
@@ -86,4 +86,4 @@ results_seen wait_by_status(const std::string& server, const load_result& load, 
     return seen;
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::bench
