@@ -7,7 +7,7 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/response.hpp"
-#include "pipelined_requests.hpp"
+#include "pfo3/net/pipelined.hpp"
 #include "status_command.hpp"
 
 namespace pfo3::app {
@@ -35,7 +35,7 @@ int run_send(config::settings s, const send_options& opts) {
         return opts.json ? task : type_prefix + json::quote(task) + "}";
     };
     std::size_t next_arg = 0;
-    request_source next = [&]() -> std::optional<std::string> {
+    net::request_source next = [&]() -> std::optional<std::string> {
         if (!opts.tasks.empty()) {
             if (next_arg == opts.tasks.size()) return std::nullopt;
             return make_request(opts.tasks[next_arg++]);
@@ -52,7 +52,7 @@ int run_send(config::settings s, const send_options& opts) {
     std::size_t rejected = 0;
     std::vector<std::string> accepted;
     auto on_response = [&](std::size_t, const std::string& line) {
-        if (!report_if_rejected(line)) {
+        if (!net::report_if_rejected(line, std::cout, std::cerr)) {
             ++rejected;
             return;
         }
@@ -61,7 +61,7 @@ int run_send(config::settings s, const send_options& opts) {
         else std::cout << id << '\n';
     };
     try {
-        run_pipelined(s.send.server, opts.window, next, on_response);
+        net::run_pipelined(s.send.server, opts.window, next, on_response);
     } catch (const service_error& e) {
         std::cout.flush();
         std::cerr << "error: cannot reach server: " << e.what() << '\n';

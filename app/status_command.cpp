@@ -8,7 +8,7 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/response.hpp"
-#include "pipelined_requests.hpp"
+#include "pfo3/net/pipelined.hpp"
 
 namespace pfo3::app {
 
@@ -18,7 +18,7 @@ namespace {
 void ask_status(const std::string& server, const std::vector<std::string>& ids, std::vector<std::string>& lines) {
     std::size_t next_id = 0;
     lines.assign(ids.size(), {});
-    run_pipelined(
+    net::run_pipelined(
         server, 256,
         [&]() -> std::optional<std::string> {
             if (next_id == ids.size()) return std::nullopt;
@@ -66,7 +66,7 @@ std::size_t wait_for_results(const std::string& server, const std::vector<std::s
     }
     std::size_t done = 0;
     for (const auto& line : final_lines) {
-        if (report_if_rejected(line)) {
+        if (net::report_if_rejected(line, std::cout, std::cerr)) {
             std::cout << line << '\n';
             auto r = json::decode_response(line);
             if (r->status == "done") ++done;
@@ -87,16 +87,16 @@ int run_status(config::settings s, const status_options& opts) {
     if (opts.server) s.send.server = *opts.server;
     config::validate(s);
     std::size_t next_id = 0, rejected = 0;
-    request_source next = [&]() -> std::optional<std::string> {
+    net::request_source next = [&]() -> std::optional<std::string> {
         if (next_id == opts.ids.size()) return std::nullopt;
         return "{\"op\":\"status\",\"id\":" + json::quote(opts.ids[next_id++]) + "}";
     };
     auto on_response = [&](std::size_t, const std::string& line) {
-        if (report_if_rejected(line)) std::cout << line << '\n';
+        if (net::report_if_rejected(line, std::cout, std::cerr)) std::cout << line << '\n';
         else ++rejected;
     };
     try {
-        run_pipelined(s.send.server, 256, next, on_response);
+        net::run_pipelined(s.send.server, 256, next, on_response);
     } catch (const service_error& e) {
         std::cout.flush();
         std::cerr << "error: cannot reach server: " << e.what() << '\n';

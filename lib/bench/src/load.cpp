@@ -1,4 +1,4 @@
-#include "bench_load.hpp"
+#include "load.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -17,7 +17,7 @@
 #include "pfo3/json/response.hpp"
 #include "pfo3/net/client.hpp"
 
-namespace pfo3::app {
+namespace pfo3::bench {
 
 namespace {
 
@@ -282,4 +282,4 @@ load_result run_load(const load_options& opts) {
     return r;
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::bench

@@ -1,25 +1,23 @@
-#include "pipelined_requests.hpp"
-
-#include <iostream>
+#include "pfo3/net/pipelined.hpp"
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/json/response.hpp"
 #include "pfo3/net/client.hpp"
 
-namespace pfo3::app {
+namespace pfo3::net {
 
-bool report_if_rejected(const std::string& line) {
+bool report_if_rejected(const std::string& line, std::ostream& out, std::ostream& err) {
     auto r = json::decode_response(line);
     if (r && r->ok) return true;
-    std::cout.flush();
-    if (r) std::cerr << "error: " << r->error << ": " << r->message << '\n';
-    else std::cerr << "error: bad_response: " << line << '\n';
+    out.flush();
+    if (r) err << "error: " << r->error << ": " << r->message << '\n';
+    else err << "error: bad_response: " << line << '\n';
     return false;
 }
 
 std::size_t run_pipelined(const std::string& server, std::size_t window, const request_source& next,
                           const response_sink& on_response) {
-    net::client conn(server, std::chrono::seconds(5));
+    client conn(server, std::chrono::seconds(5));
     std::size_t sent = 0, answered = 0;
     std::string batch;
     bool more = true;
@@ -53,4 +51,4 @@ std::size_t run_pipelined(const std::string& server, std::size_t window, const r
     return answered;
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::net

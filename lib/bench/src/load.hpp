@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace pfo3::app {
+namespace pfo3::bench {
 
 /// What load to put on the server.
 struct load_options {
@@ -52,4 +52,4 @@ struct load_result {
 /// throw: they are counted in `errors` ("connection_lost") and described in `failures`.
 load_result run_load(const load_options& opts);
 
-}  // namespace pfo3::app
+}  // namespace pfo3::bench

@@ -1,4 +1,4 @@
-#include "bench_results.hpp"
+#include "results.hpp"
 
 #include <sys/stat.h>
 
@@ -7,9 +7,9 @@
 
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/response.hpp"
-#include "pipelined_requests.hpp"
+#include "pfo3/net/pipelined.hpp"
 
-namespace pfo3::app {
+namespace pfo3::bench {
 
 namespace {
 
@@ -68,12 +68,12 @@ results_seen wait_by_status(const std::string& server, const load_result& load, 
     const auto deadline = clock::now() + timeout;
     while (!pending.empty()) {
         std::size_t next = 0;
-        request_source source = [&]() -> std::optional<std::string> {
+        net::request_source source = [&]() -> std::optional<std::string> {
             if (next == pending.size()) return std::nullopt;
             return "{\"op\":\"status\",\"id\":" + json::quote(load.ids[pending[next++]]) + "}";
         };
         std::vector<std::size_t> still;
-        run_pipelined(server, 256, source, [&](std::size_t n, const std::string& line) {
+        net::run_pipelined(server, 256, source, [&](std::size_t n, const std::string& line) {
             auto r = json::decode_response(line);
             const std::size_t i = pending[n];
             if (r && r->ok && (r->status == "done" || r->status == "dead")) seen.stored_ns[i] = ns_since(load.start);
@@ -86,4 +86,4 @@ results_seen wait_by_status(const std::string& server, const load_result& load, 
     return seen;
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::bench

@@ -1,4 +1,4 @@
-#include "bench_store_watch.hpp"
+#include "store_watch.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -11,7 +11,7 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 
-namespace pfo3::app {
+namespace pfo3::bench {
 
 namespace {
 
@@ -120,4 +120,4 @@ bool store_watch::overflowed() const {
     return overflowed_;
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::bench

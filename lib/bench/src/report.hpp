@@ -10,7 +10,7 @@
 
 #include "pfo3/queue/broker_probe.hpp"
 
-namespace pfo3::app {
+namespace pfo3::bench {
 
 /// Percentiles of a latency distribution, in milliseconds.
 struct latency_summary {
@@ -18,9 +18,6 @@ struct latency_summary {
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;
     std::vector<std::pair<double, double>> cdf;  ///< (ms, fraction at or below), ~100 points
 };
-
-/// Summarises latencies given in nanoseconds (sorts `ns`); count 0 if it is empty.
-latency_summary summarize_latency(std::vector<std::int64_t> ns);
 
 /// Peak and current resident memory of a local process, from /proc/PID/status.
 struct process_memory {
@@ -30,9 +27,6 @@ struct process_memory {
     long current_kib = -1;  ///< VmRSS
     std::string error;    ///< why it could not be read
 };
-
-/// Reads VmHWM and VmRSS of `pid`; never throws (the reason goes to `error`).
-process_memory read_process_memory(std::string role, int pid);
 
 /// CPU time a local process (with everything it forked) used while the tasks ran.
 struct process_cpu_use {
@@ -95,9 +89,9 @@ struct bench_report {
     double end_to_end_per_s() const;
 };
 
-/// Writes the human table.
+/// Writes the human table (report_table.cpp).
 void print_report(std::ostream& out, const bench_report& r);
-/// Writes the JSON document (one object, newline-terminated).
+/// Writes the JSON document, one object, newline-terminated (report_json.cpp).
 void write_report_json(std::ostream& out, const bench_report& r);
 
-}  // namespace pfo3::app
+}  // namespace pfo3::bench

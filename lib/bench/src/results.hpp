@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "bench_load.hpp"
-#include "bench_store_watch.hpp"
+#include "load.hpp"
+#include "store_watch.hpp"
 
-namespace pfo3::app {
+namespace pfo3::bench {
 
 /// When each accepted task's result was seen.
 struct results_seen {
@@ -24,4 +24,4 @@ results_seen wait_in_store(store_watch& watch, const load_result& load, std::chr
 /// Polls `status` for the accepted ids until each is done or dead, or `timeout`.
 results_seen wait_by_status(const std::string& server, const load_result& load, std::chrono::milliseconds timeout);
 
-}  // namespace pfo3::app
+}  // namespace pfo3::bench

@@ -13,7 +13,7 @@
 
 #include "pfo3/core/unique_fd.hpp"
 
-namespace pfo3::app {
+namespace pfo3::bench {
 
 /// One record that appeared: its id and when (nanoseconds since `start`, steady clock).
 struct stored_event {
@@ -55,4 +55,4 @@ private:
     std::thread thread_;
 };
 
-}  // namespace pfo3::app
+}  // namespace pfo3::bench
