@@ -4,23 +4,22 @@
 #include <amqp_tcp_socket.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
 
+#include "pfo3/core/log.hpp"
+#include "publish_frames.hpp"
+
 namespace pfo3::queue::detail {
 
 namespace {
-
-std::string bytes_text(amqp_bytes_t b) {
-    return b.len == 0 ? std::string() : std::string(static_cast<const char*>(b.bytes), b.len);
-}
 
 // Broker reply codes a reconnect cannot fix: bad credentials or permissions, a missing vhost,
 // a queue declared elsewhere with other arguments, a bad name.
@@ -77,6 +76,15 @@ amqp_table_entry_t utf8_entry(const char* key, const char* v) {
     return e;
 }
 
+// The time left until `until` as a timeval; zero once past it (and for the zero time_point,
+// without asking the clock: that is the hot path's "only what is here now").
+timeval time_left(clock::time_point until) {
+    if (until == clock::time_point{}) return timeval{0, 0};
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - clock::now());
+    if (left.count() < 0) left = std::chrono::microseconds(0);
+    return timeval{static_cast<time_t>(left.count() / 1000000), static_cast<suseconds_t>(left.count() % 1000000)};
+}
+
 }  // namespace
 
 service_error make_error(int status, std::string_view op, std::string_view peer) {
@@ -94,11 +102,11 @@ service_error make_close_error(const amqp_method_t& method, std::string_view op,
     if (method.id == AMQP_CONNECTION_CLOSE_METHOD && method.decoded) {
         const auto* m = static_cast<const amqp_connection_close_t*>(method.decoded);
         code = m->reply_code;
-        s += "connection closed by the broker: " + std::to_string(code) + " " + bytes_text(m->reply_text);
+        s += "connection closed by the broker: " + std::to_string(code) + " " + text(m->reply_text);
     } else if (method.id == AMQP_CHANNEL_CLOSE_METHOD && method.decoded) {
         const auto* m = static_cast<const amqp_channel_close_t*>(method.decoded);
         code = m->reply_code;
-        s += "channel closed by the broker: " + std::to_string(code) + " " + bytes_text(m->reply_text);
+        s += "channel closed by the broker: " + std::to_string(code) + " " + text(m->reply_text);
     } else {
         s += "unexpected method ";
         s += amqp_method_name(method.id);
@@ -178,7 +186,7 @@ std::size_t connection::frame_max() const noexcept {
     return static_cast<std::size_t>(std::max(amqp_get_frame_max(state_.get()), 4096));
 }
 
-void connection::write_frames(std::string_view bytes, std::chrono::milliseconds stall_limit) {
+void connection::write_frames(std::string_view bytes) {
     const int sock = fd();
     while (!bytes.empty()) {
         ssize_t n = ::send(sock, bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -194,11 +202,12 @@ void connection::write_frames(std::string_view bytes, std::chrono::milliseconds 
         }
         // The socket is non-blocking (rabbitmq-c opened it so): wait until it takes more.
         pollfd p{sock, POLLOUT, 0};
-        int rc = ::poll(&p, 1, static_cast<int>(stall_limit.count()));
+        const auto stall_ms = std::chrono::milliseconds(write_stall_limit).count();
+        int rc = ::poll(&p, 1, static_cast<int>(stall_ms));
         if (rc == 0) {
             usable_ = false;
-            throw service_error(prefix("publish", peer_) + "the broker took no data for " +
-                                    std::to_string(stall_limit.count()) + " ms",
+            throw service_error(prefix("publish", peer_) + "the broker took no data for " + std::to_string(stall_ms) +
+                                    " ms",
                                 true);
         }
         if (rc < 0 && errno != EINTR) {
@@ -208,21 +217,23 @@ void connection::write_frames(std::string_view bytes, std::chrono::milliseconds 
     }
 }
 
+void connection::declare_durable(const std::string& name, amqp_table_t args, std::string_view what) {
+    amqp_queue_declare(get(), channel, as_bytes(name), /*passive*/ 0, /*durable*/ 1, /*exclusive*/ 0,
+                       /*auto_delete*/ 0, args);
+    check(amqp_get_rpc_reply(get()), std::string(what) + " '" + name + "'");
+}
+
 void connection::declare(const topology& topo) {
     amqp_table_entry_t quorum = utf8_entry("x-queue-type", "quorum");
     // Classic: no arguments at all, exactly like the teaching system's queue_declare, since
     // RabbitMQ refuses a redeclaration with different arguments (406 PRECONDITION_FAILED).
     amqp_table_t args = topo.queue_type == "quorum" ? amqp_table_t{1, &quorum} : amqp_empty_table;
-    const std::string dead = topo.dead_queue();
-    for (const std::string* name : {&topo.queue, &dead}) {
-        amqp_queue_declare(get(), channel, amqp_cstring_bytes(name->c_str()), /*passive*/ 0, /*durable*/ 1,
-                           /*exclusive*/ 0, /*auto_delete*/ 0, args);
-        check(amqp_get_rpc_reply(get()), "declare queue '" + *name + "'");
-    }
+    declare_durable(topo.queue, args, "declare queue");
+    declare_durable(topo.dead_queue(), args, "declare queue");
 }
 
 void connection::declare_retry_queue(const topology& topo, std::chrono::milliseconds base_delay) {
-    const std::string name = topo.retry_queue(base_delay);
+    flush();
     // Always classic, whatever the task queue is: RabbitMQ 3.10 quorum queues ignore
     // per-message TTL (`expiration`), which is what carries each task's jittered delay.
     amqp_table_entry_t args[4];
@@ -232,14 +243,189 @@ void connection::declare_retry_queue(const topology& topo, std::chrono::millisec
     args[3].key = amqp_cstring_bytes("x-expires");
     args[3].value.kind = AMQP_FIELD_KIND_I64;
     args[3].value.value.i64 = static_cast<std::int64_t>(retry_queue_expiry(base_delay).count());
-    amqp_table_t table{static_cast<int>(std::size(args)), args};
-    amqp_queue_declare(get(), channel, amqp_cstring_bytes(name.c_str()), /*passive*/ 0, /*durable*/ 1,
-                       /*exclusive*/ 0, /*auto_delete*/ 0, table);
-    check(amqp_get_rpc_reply(get()), "declare retry queue '" + name + "'");
+    declare_durable(topo.retry_queue(base_delay), amqp_table_t{static_cast<int>(std::size(args)), args},
+                    "declare retry queue");
+}
+
+void connection::confirm_select() {
+    amqp_confirm_select(get(), channel);
+    check(amqp_get_rpc_reply(get()), "confirm.select");
+    next_tag_ = 1;  // delivery tags count from 1 per channel once confirms are on
+}
+
+void connection::qos(std::uint16_t prefetch) {
+    amqp_basic_qos(get(), channel, 0, prefetch, 0);
+    check(amqp_get_rpc_reply(get()), "basic.qos");
+}
+
+void connection::consume(const std::string& queue) {
+    auto* ok = amqp_basic_consume(get(), channel, as_bytes(queue), amqp_empty_bytes, /*no_local*/ 0, /*no_ack*/ 0,
+                                  /*exclusive*/ 0, amqp_empty_table);
+    check(amqp_get_rpc_reply(get()), "basic.consume");
+    consumer_tag_ = ok ? text(ok->consumer_tag) : std::string();
+    consumed_queue_ = queue;
+}
+
+void connection::cancel_consume() {
+    amqp_basic_cancel(get(), channel, as_bytes(consumer_tag_));
+    check(amqp_get_rpc_reply(get()), "basic.cancel");
+}
+
+std::uint64_t connection::publish(std::string_view routing_key, const amqp_basic_properties_t& props,
+                                  std::string_view body) {
+    if (!tls_) {
+        append_publish(out_, channel, amqp_empty_bytes, as_bytes(routing_key), /*mandatory*/ true, props, body,
+                       frame_max());
+        if (out_.size() >= flush_bytes) flush();
+    } else {
+        check(amqp_basic_publish(get(), channel, amqp_empty_bytes, as_bytes(routing_key), /*mandatory*/ 1,
+                                 /*immediate*/ 0, &props, as_bytes(body)),
+              "basic.publish");
+    }
+    return next_tag_ == 0 ? 0 : next_tag_++;
+}
+
+void connection::flush() {
+    if (out_.empty()) return;
+    write_frames(out_);
+    // Keep the allocation for the next batch unless one huge message grew it.
+    if (out_.capacity() > 2 * flush_bytes) std::string().swap(out_);
+    else out_.clear();
+}
+
+std::optional<confirm> connection::read_confirm(clock::time_point until, std::string_view op) {
+    for (;;) {
+        // What an earlier call returned was copied out of rabbitmq-c's buffers.
+        amqp_maybe_release_buffers(get());
+        amqp_frame_t f;
+        timeval tv = time_left(until);
+        int st = amqp_simple_wait_frame_noblock(get(), &f, &tv);
+        if (st == AMQP_STATUS_TIMEOUT) return std::nullopt;
+        check(st, op);
+        last_rx_ = clock::now();
+        if (f.frame_type != AMQP_FRAME_METHOD) continue;
+        const amqp_method_t& m = f.payload.method;
+        confirm c;
+        switch (m.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            const auto* a = static_cast<const amqp_basic_ack_t*>(m.decoded);
+            c.tag = a->delivery_tag;
+            c.multiple = a->multiple != 0;
+            return c;
+        }
+        case AMQP_BASIC_NACK_METHOD: {
+            const auto* n = static_cast<const amqp_basic_nack_t*>(m.decoded);
+            c.what = confirm::kind::nack;
+            c.tag = n->delivery_tag;
+            c.multiple = n->multiple != 0;
+            return c;
+        }
+        case AMQP_BASIC_RETURN_METHOD: {
+            c.what = confirm::kind::returned;
+            // Copied before reading the message, which reuses the frame buffers.
+            if (const auto* r = static_cast<const amqp_basic_return_t*>(m.decoded)) {
+                c.reason = std::to_string(r->reply_code) + " " + text(r->reply_text);
+                c.routing_key = text(r->routing_key);
+            }
+            amqp_message_t msg;
+            check(amqp_read_message(get(), channel, &msg, 0), op);
+            message_guard guard{msg};
+            if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) c.message_id = text(msg.properties.message_id);
+            return c;
+        }
+        case AMQP_CONNECTION_BLOCKED_METHOD:
+            c.what = confirm::kind::blocked;
+            if (const auto* b = static_cast<const amqp_connection_blocked_t*>(m.decoded)) c.reason = text(b->reason);
+            return c;
+        case AMQP_CONNECTION_UNBLOCKED_METHOD:
+            c.what = confirm::kind::unblocked;
+            return c;
+        case AMQP_CHANNEL_CLOSE_METHOD:
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            throw_close(m, op);
+        default:
+            PFO3_LOG(debug, "ignored a frame from the broker", {{"method", amqp_method_name(m.id)}});
+        }
+    }
+}
+
+bool connection::next_delivery(envelope& out, clock::time_point until, std::string_view op) {
+    out.clear();
+    for (;;) {
+        amqp_maybe_release_buffers(get());
+        timeval tv = time_left(until);
+        out.used_ = true;
+        auto r = amqp_consume_message(get(), &out.e_, &tv, 0);
+        if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+            last_rx_ = clock::now();
+            return true;
+        }
+        if (r.reply_type != AMQP_RESPONSE_LIBRARY_EXCEPTION) check(r, op);
+        if (r.library_error == AMQP_STATUS_TIMEOUT) return false;
+        if (r.library_error != AMQP_STATUS_UNEXPECTED_STATE) check(r, op);
+        // A frame other than basic.deliver: rabbitmq-c put it back for us to read.
+        amqp_frame_t f;
+        timeval zero{0, 0};
+        int st = amqp_simple_wait_frame_noblock(get(), &f, &zero);
+        if (st == AMQP_STATUS_TIMEOUT) return false;
+        check(st, op);
+        last_rx_ = clock::now();
+        if (f.frame_type != AMQP_FRAME_METHOD) continue;
+        const amqp_method_t& m = f.payload.method;
+        switch (m.id) {
+        case AMQP_CHANNEL_CLOSE_METHOD:
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            throw_close(m, op);
+        case AMQP_BASIC_CANCEL_METHOD: {
+            const auto* bc = static_cast<const amqp_basic_cancel_t*>(m.decoded);
+            if (bc && !bc->nowait) {
+                amqp_basic_cancel_ok_t ok{bc->consumer_tag};
+                (void)amqp_send_method(get(), channel, AMQP_BASIC_CANCEL_OK_METHOD, &ok);
+            }
+            throw service_error(prefix(op, peer_) + "the broker cancelled the consumer of '" + consumed_queue_ +
+                                    "' (queue deleted or node down?)",
+                                true);
+        }
+        default:
+            PFO3_LOG(debug, "ignored a frame from the broker", {{"method", amqp_method_name(m.id)}});
+        }
+    }
+}
+
+void connection::ack(std::uint64_t tag, bool multiple) {
+    check(amqp_basic_ack(get(), channel, tag, multiple ? 1 : 0), "basic.ack");
+}
+
+void connection::nack(std::uint64_t tag, bool multiple, bool requeue) {
+    check(amqp_basic_nack(get(), channel, tag, multiple ? 1 : 0, requeue ? 1 : 0), "basic.nack");
+}
+
+void connection::wait(int wake_fd, clock::time_point until, std::string_view op) {
+    const auto now = clock::now();
+    const auto hb = std::chrono::seconds(heartbeat());
+    if (hb.count() > 0 && now - last_rx_ > 2 * hb)
+        throw service_error(prefix(op, peer_) + "no heartbeat from the broker for " + std::to_string(2 * hb.count()) +
+                                " s",
+                            true);
+    auto timeout = std::chrono::milliseconds(0);
+    // Frames rabbitmq-c already holds would not make the socket readable.
+    if (!amqp_frames_enqueued(get()) && !amqp_data_in_buffer(get())) {
+        // +1 ms: a wait cut short by the rounding down would only go round again.
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::min(until, now + max_poll_interval) - now);
+        timeout = std::max(left, std::chrono::milliseconds(0)) + std::chrono::milliseconds(1);
+    }
+    pollfd fds[2] = {{wake_fd, POLLIN, 0}, {fd(), POLLIN, 0}};
+    // 0 is a timeout and < 0 EINTR: either way the owner's loop simply goes round again.
+    if (::poll(fds, 2, static_cast<int>(timeout.count())) > 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
+        last_rx_ = clock::now();  // something arrived (or an error, which the next read reports)
 }
 
 void connection::check(const amqp_rpc_reply_t& reply, std::string_view op) {
-    if (reply.reply_type == AMQP_RESPONSE_NORMAL) return;
+    if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
+        last_rx_ = clock::now();  // an RPC's reply came from the broker
+        return;
+    }
     auto err = make_error(reply, op, peer_);
     if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION) answer_close(reply.reply);
     throw err;
@@ -247,6 +433,12 @@ void connection::check(const amqp_rpc_reply_t& reply, std::string_view op) {
 
 void connection::check(int status, std::string_view op) {
     if (status != AMQP_STATUS_OK) throw make_error(status, op, peer_);
+}
+
+void connection::throw_close(const amqp_method_t& method, std::string_view op) {
+    auto err = make_close_error(method, op, peer_);
+    answer_close(method);
+    throw err;
 }
 
 void connection::answer_close(const amqp_method_t& method) noexcept {
@@ -273,34 +465,32 @@ void connection::close() noexcept {
     (void)amqp_connection_close(get(), AMQP_REPLY_SUCCESS);
 }
 
-wakeup::wakeup() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    if (fd_ < 0) throw service_error(std::string("eventfd: ") + std::strerror(errno), false);
+task_properties::task_properties(std::string_view message_id, std::string_view type, std::int64_t timestamp,
+                                 std::int64_t expiration_ms) noexcept {
+    static constexpr std::string_view json = "application/json";
+    p_._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+                AMQP_BASIC_TIMESTAMP_FLAG;
+    p_.content_type = as_bytes(json);
+    p_.delivery_mode = 2;  // persistent
+    p_.message_id = as_bytes(message_id);
+    p_.timestamp = static_cast<std::uint64_t>(std::max<std::int64_t>(0, timestamp));
+    if (!type.empty()) {
+        p_._flags |= AMQP_BASIC_TYPE_FLAG;
+        p_.type = as_bytes(type);
+    }
+    if (expiration_ms >= 0) {
+        const auto [end, ec] = std::to_chars(expiration_, expiration_ + sizeof expiration_, expiration_ms);
+        (void)ec;  // 24 characters hold every int64
+        p_._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+        p_.expiration = amqp_bytes_t{static_cast<std::size_t>(end - expiration_), expiration_};
+    }
+    fit_short_strings(p_);
 }
 
-wakeup::~wakeup() {
-    if (fd_ >= 0) ::close(fd_);
-}
-
-void wakeup::notify() noexcept {
-    std::uint64_t one = 1;
-    // EAGAIN only when the counter is saturated, which still leaves it readable.
-    ssize_t n = ::write(fd_, &one, sizeof one);
-    (void)n;
-}
-
-void wakeup::drain() noexcept {
-    std::uint64_t v;
-    ssize_t n = ::read(fd_, &v, sizeof v);
-    (void)n;
-}
-
-bool wait_readable(int sock_fd, const wakeup& w, std::chrono::milliseconds timeout) {
-    pollfd fds[2] = {{w.fd(), POLLIN, 0}, {sock_fd, POLLIN, 0}};
-    nfds_t n = sock_fd >= 0 ? 2 : 1;
-    int ms = static_cast<int>(std::max<std::chrono::milliseconds::rep>(0, timeout.count()));
-    int rc = ::poll(fds, n, ms);
-    if (rc <= 0) return false;  // timeout or EINTR: the caller's loop simply goes round again
-    return n == 2 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+void envelope::clear() noexcept {
+    if (!used_) return;
+    amqp_destroy_envelope(&e_);
+    used_ = false;
 }
 
 }  // namespace pfo3::queue::detail

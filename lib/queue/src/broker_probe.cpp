@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <exception>
 #include <optional>
 #include <random>
@@ -26,54 +27,26 @@
 #include <vector>
 
 #include "amqp_connection.hpp"
-#include "publish_frames.hpp"
 #include "pfo3/core/error.hpp"
 
 namespace pfo3::queue {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
+using detail::clock;
 
 // Each connection sits idle while the other phase runs, and rabbitmq-c sends heartbeats only
 // from inside its calls: without heartbeats a long phase cannot get the idle one closed.
 constexpr int no_heartbeat = 0;
 
-// As serve's publisher: a batch's frames are written once this many bytes are buffered.
-constexpr std::size_t flush_bytes = 256 * 1024;
-constexpr auto write_stall_limit = std::chrono::seconds(30);
-
-amqp_bytes_t as_bytes(const std::string& s) noexcept {
-    return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
-}
-
 double seconds_since(clock::time_point t0) {
     return std::chrono::duration<double>(clock::now() - t0).count();
-}
-
-// The time left until `deadline` as a timeval (zero once past it).
-timeval time_left(clock::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - clock::now());
-    if (left.count() < 0) left = std::chrono::microseconds(0);
-    return timeval{static_cast<time_t>(left.count() / 1000000), static_cast<suseconds_t>(left.count() % 1000000)};
 }
 
 std::string probe_queue_name() {
     std::random_device rd;
     return "pfo3.bench.probe." + std::to_string(::getpid()) + "." + std::to_string(rd() % 1000000);
 }
-
-// Frees a message read by amqp_read_message.
-struct message_guard {
-    amqp_message_t& m;
-    ~message_guard() { amqp_destroy_message(&m); }
-};
-
-// Frees an envelope filled by amqp_consume_message.
-struct envelope_guard {
-    amqp_envelope_t& e;
-    ~envelope_guard() { amqp_destroy_envelope(&e); }
-};
 
 // Open loop: message k is due at t0 + k/rate.
 struct pacing {
@@ -90,8 +63,7 @@ class probe_publisher {
 public:
     probe_publisher(const broker_probe_options& opts, const std::string& queue)
         : opts_(opts), queue_(queue), conn_(opts.url, "pfo3 bench probe publisher", no_heartbeat) {
-        amqp_confirm_select(conn_.get(), detail::channel);
-        conn_.check(amqp_get_rpc_reply(conn_.get()), "confirm.select");
+        conn_.confirm_select();
     }
 
     detail::connection& connection() noexcept { return conn_; }
@@ -107,13 +79,6 @@ public:
         due_.assign(pace ? count : 0, clock::time_point{});
         base_ = first;
         low_ = first;
-        static const std::string json = "application/json";
-        amqp_basic_properties_t p{};
-        p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
-                   AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG;
-        p.content_type = as_bytes(json);
-        p.delivery_mode = 2;  // persistent, like every pfo3 task
-        p.type = as_bytes(opts_.type);
         auto due_at = [&](std::uint64_t tag) { return pace->t0 + pace->offset(tag - first); };
         while (low_ < end) {
             const auto now = clock::now();
@@ -128,22 +93,12 @@ public:
                     id += std::to_string(
                         std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch()).count());
                 }
-                p.message_id = as_bytes(id);
-                p.timestamp = static_cast<std::uint64_t>(::time(nullptr));
-                // Written the way serve writes a batch (one send for many messages), so the
-                // ceiling is the broker's, not rabbitmq-c's three writes per message.
-                if (conn_.raw_writes()) {
-                    detail::append_publish(out_, detail::channel, amqp_empty_bytes, as_bytes(queue_), true, p,
-                                           opts_.body, conn_.frame_max());
-                    if (out_.size() >= flush_bytes) flush();
-                } else {
-                    int st = amqp_basic_publish(conn_.get(), detail::channel, amqp_empty_bytes, as_bytes(queue_),
-                                                /*mandatory*/ 1, /*immediate*/ 0, &p, as_bytes(opts_.body));
-                    conn_.check(st, std::string(phase) + ": basic.publish");
-                }
-                ++next_tag_;
+                // pfo3's properties, written the way serve writes a batch (one send for many
+                // messages), so the ceiling is the broker's, not rabbitmq-c's three writes each.
+                const detail::task_properties p(id, opts_.type, static_cast<std::int64_t>(::time(nullptr)));
+                next_tag_ = conn_.publish(queue_, p.get(), opts_.body) + 1;
             }
-            flush();
+            conn_.flush();
             // Block for a confirm only when nothing more may be published; paced, wait for
             // confirms until the next message is due; else just drain.
             const bool must_wait = next_tag_ == end || next_tag_ - low_ >= opts_.window;
@@ -166,12 +121,6 @@ public:
     std::vector<std::int64_t>& confirm_latencies() noexcept { return confirm_ns_; }
 
 private:
-    void flush() {
-        if (out_.empty()) return;
-        conn_.write_frames(out_, write_stall_limit);
-        out_.clear();
-    }
-
     // Until the socket is readable or `until`, with nanosecond precision.
     void sleep_until_readable(clock::time_point until) const {
         const auto left = until - clock::now();
@@ -187,16 +136,13 @@ public:
     std::size_t returned() const noexcept { return returned_; }
 
 private:
-    // Reads every frame available; waits until `until` for the first one if it is set. A
+    // Reads every confirm available; waits until `until` for the first one if it is set. A
     // timeout is an error only when `must` (a confirm is needed to go on).
     void read_confirms(clock::time_point until, bool must, const char* phase, std::uint64_t end) {
         bool first = until != clock::time_point{};
         for (;;) {
-            amqp_maybe_release_buffers(conn_.get());
-            amqp_frame_t f;
-            timeval tv = first ? time_left(until) : timeval{0, 0};
-            int st = amqp_simple_wait_frame_noblock(conn_.get(), &f, &tv);
-            if (st == AMQP_STATUS_TIMEOUT) {
+            auto ev = conn_.read_confirm(first ? until : clock::time_point{}, phase);
+            if (!ev) {
                 if (first && must)
                     throw service_error(std::string(phase) + " on " + conn_.peer() + ": " +
                                             std::to_string(end - low_) + " confirms still missing after " +
@@ -204,56 +150,29 @@ private:
                                         true);
                 return;
             }
-            conn_.check(st, std::string(phase) + ": wait for confirms");
             first = false;
-            if (f.frame_type != AMQP_FRAME_METHOD) continue;
-            const amqp_method_t& m = f.payload.method;
-            switch (m.id) {
-            case AMQP_BASIC_ACK_METHOD: {
-                auto* a = static_cast<const amqp_basic_ack_t*>(m.decoded);
-                settle(a->delivery_tag, a->multiple != 0);
-                break;
-            }
-            case AMQP_BASIC_NACK_METHOD: {
-                auto* n = static_cast<const amqp_basic_nack_t*>(m.decoded);
-                ++nacked_;
-                settle(n->delivery_tag, n->multiple != 0);
-                break;
-            }
-            case AMQP_BASIC_RETURN_METHOD: {
-                ++returned_;
-                amqp_message_t msg;
-                conn_.check(amqp_read_message(conn_.get(), detail::channel, &msg, 0),
-                            std::string(phase) + ": read returned message");
-                message_guard guard{msg};
-                break;
-            }
-            case AMQP_CHANNEL_CLOSE_METHOD:
-            case AMQP_CONNECTION_CLOSE_METHOD: {
-                auto err = detail::make_close_error(m, phase, conn_.peer());
-                conn_.answer_close(m);
-                throw err;
-            }
-            default:
-                break;  // connection.blocked and the like: the timeout bounds any stall
+            switch (ev->what) {
+            case detail::confirm::kind::nack: ++nacked_; [[fallthrough]];
+            case detail::confirm::kind::ack: settle(*ev); break;
+            case detail::confirm::kind::returned: ++returned_; break;
+            default: break;  // connection.blocked and the like: the timeout bounds any stall
             }
         }
     }
 
-    void settle(std::uint64_t tag, bool multiple) {
-        if (tag < base_) return;  // a late confirm from an earlier call
-        const std::uint64_t last = std::min<std::uint64_t>(tag, base_ + settled_.size() - 1);
+    void settle(const detail::confirm& ev) {
+        const std::uint64_t end = base_ + settled_.size();  // tags below base_ are earlier calls'
         const auto now = clock::now();
         auto mark = [&](std::uint64_t t) {
             if (settled_[t - base_]) return;
             settled_[t - base_] = 1;
             if (!due_.empty()) confirm_ns_.push_back((now - due_[t - base_]).count());
         };
-        if (multiple)
-            for (std::uint64_t t = low_; t <= last; ++t) mark(t);
-        else if (tag == last)
-            mark(tag);
-        while (low_ < base_ + settled_.size() && settled_[low_ - base_]) ++low_;
+        if (ev.multiple)
+            for (std::uint64_t t = low_; t < end && ev.covers(t); ++t) mark(t);
+        else if (ev.tag >= base_ && ev.tag < end)
+            mark(ev.tag);
+        while (low_ < end && settled_[low_ - base_]) ++low_;
     }
 
     const broker_probe_options& opts_;
@@ -265,7 +184,6 @@ private:
     std::vector<char> settled_;
     std::vector<clock::time_point> due_;  // paced calls only: due time of each tag
     std::vector<std::int64_t> confirm_ns_;
-    std::string out_;  // encoded publishes not yet written
     std::size_t nacked_ = 0;
     std::size_t returned_ = 0;
 };
@@ -275,11 +193,8 @@ class probe_consumer {
 public:
     probe_consumer(const broker_probe_options& opts, const std::string& queue)
         : opts_(opts), conn_(opts.url, "pfo3 bench probe consumer", no_heartbeat) {
-        amqp_basic_qos(conn_.get(), detail::channel, 0, opts.prefetch, 0);
-        conn_.check(amqp_get_rpc_reply(conn_.get()), "basic.qos");
-        amqp_basic_consume(conn_.get(), detail::channel, as_bytes(queue), amqp_empty_bytes, /*no_local*/ 0,
-                           /*no_ack*/ 0, /*exclusive*/ 0, amqp_empty_table);
-        conn_.check(amqp_get_rpc_reply(conn_.get()), "basic.consume");
+        conn_.qos(opts.prefetch);
+        conn_.consume(queue);
     }
 
     detail::connection& connection() noexcept { return conn_; }
@@ -291,28 +206,20 @@ public:
         const std::size_t ack_every = std::max<std::size_t>(1, opts_.prefetch / 2);
         std::size_t got = 0, unacked = 0;
         std::uint64_t last_tag = 0;
+        detail::envelope env;
         while (got < count) {
-            amqp_maybe_release_buffers(conn_.get());
-            amqp_envelope_t env;
-            timeval tv = time_left(deadline);
-            auto reply = amqp_consume_message(conn_.get(), &env, &tv, 0);
-            if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT)
+            if (!conn_.next_delivery(env, deadline, phase))
                 throw service_error(std::string(phase) + " on " + conn_.peer() + ": " + std::to_string(count - got) +
                                         " deliveries still missing after " +
                                         std::to_string(opts_.phase_timeout.count()) + " ms",
                                     true);
-            conn_.check(reply, std::string(phase) + ": consume");
-            {
-                envelope_guard guard{env};
-                last_tag = env.delivery_tag;
-                if (record) record_latency(env.message.properties);
-            }
+            last_tag = env->delivery_tag;
+            if (record) record_latency(env->message.properties);
             ++got;
             ++unacked;
             const bool buffered = amqp_frames_enqueued(conn_.get()) || amqp_data_in_buffer(conn_.get());
             if (unacked >= ack_every || got == count || !buffered) {
-                conn_.check(amqp_basic_ack(conn_.get(), detail::channel, last_tag, /*multiple*/ 1),
-                            std::string(phase) + ": basic.ack");
+                conn_.ack(last_tag, /*multiple*/ true);
                 unacked = 0;
             }
         }
@@ -347,10 +254,7 @@ void declare_probe_queue(detail::connection& c, const std::string& name) {
     expires.key = amqp_cstring_bytes("x-expires");
     expires.value.kind = AMQP_FIELD_KIND_I32;
     expires.value.value.i32 = 600000;
-    amqp_table_t args{1, &expires};
-    amqp_queue_declare(c.get(), detail::channel, as_bytes(name), /*passive*/ 0, /*durable*/ 1, /*exclusive*/ 0,
-                       /*auto_delete*/ 0, args);
-    c.check(amqp_get_rpc_reply(c.get()), "declare probe queue '" + name + "'");
+    c.declare_durable(name, amqp_table_t{1, &expires}, "declare probe queue");
 }
 
 // Publisher (on a helper thread) and consumer (here) at once; timed from the first publish
@@ -395,7 +299,7 @@ broker_probe_result measure_broker_ceiling(const broker_probe_options& opts) {
         const std::string& name;
         ~queue_deleter() {
             // Best effort: x-expires removes the queue anyway if this fails.
-            amqp_queue_delete(pub.connection().get(), detail::channel, as_bytes(name), 0, 0);
+            amqp_queue_delete(pub.connection().get(), detail::channel, detail::as_bytes(name), 0, 0);
             (void)amqp_get_rpc_reply(pub.connection().get());
             pub.connection().close();
         }
