@@ -11,7 +11,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 total=${1:-60}
 work=${2:-$root/build-fuzz}
-targets=(framer request message)
+# Every test/fuzz/<name>_fuzz.cpp is a target (its CMakeLists builds the same list).
+mapfile -t targets < <(cd "$root/test/fuzz" && ls ./*_fuzz.cpp | sed 's|^\./||; s|_fuzz\.cpp$||')
 
 command -v clang++ > /dev/null || { echo "fuzz: clang++ not found (test/services/install-deps.sh)" >&2; exit 1; }
 echo "== fuzz: build in $work"

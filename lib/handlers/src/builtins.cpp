@@ -1,15 +1,12 @@
 #include "builtins.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <thread>
 
-#include "pfo3/json/text.hpp"
+#include "pfo3/json/value.hpp"
 
 namespace pfo3::handlers::detail {
 
@@ -31,13 +28,11 @@ outcome done(std::string result_json) {
     return o;
 }
 
-bool parse(const std::string& payload, rapidjson::Document& d, std::string& why) {
-    d.Parse<rapidjson::kParseFullPrecisionFlag>(payload.data(), payload.size());
-    if (d.HasParseError()) {
-        why = "payload is not valid JSON";
-        return false;
-    }
-    return true;
+// The payload as pfo3 reads every JSON text; nullopt (and why) if it is not one.
+std::optional<json::document> parse(const std::string& payload, std::string& why) {
+    std::optional<json::document> d = json::parse(payload, why);
+    if (!d) why = "payload is not valid JSON: " + why;
+    return d;
 }
 
 outcome failed(std::string why) {
@@ -54,39 +49,38 @@ outcome echo(const std::string& payload, std::chrono::milliseconds) { return don
 // overflows, so [1,2] gives 3 and not 3.0; otherwise the double result.
 outcome fold(const std::string& payload, bool multiply) {
     const char* name = multiply ? "multiply" : "sum";
-    rapidjson::Document d;
     std::string why;
-    if (!parse(payload, d, why)) return permanent(std::string(name) + ": " + why);
-    if (!d.IsArray())
+    const std::optional<json::document> doc = parse(payload, why);
+    if (!doc) return permanent(std::string(name) + ": " + why);
+    const json::value d = doc->root();
+    if (!d.is(json::kind::array))
         return permanent(std::string(name) + " expects a JSON array of numbers, got " +
-                         std::string(json::kind_name(d)));
+                         std::string(d.kind_name()));
 
     std::int64_t exact = multiply ? 1 : 0;
     bool integral = true;
-    for (rapidjson::SizeType i = 0; i < d.Size(); ++i) {
-        const auto& v = d[i];
-        if (!v.IsNumber())
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        const json::value v = d[i];
+        if (!v.is(json::kind::number))
             return permanent(std::string(name) + " expects a JSON array of numbers, element " +
-                             std::to_string(i) + " is " + std::string(json::kind_name(v)));
+                             std::to_string(i) + " is " + std::string(v.kind_name()));
         if (!integral) continue;
-        if (!v.IsInt64()) {
+        const std::optional<std::int64_t> n = v.int64();
+        if (!n) {
             integral = false;
             continue;
         }
-        bool overflow = multiply ? __builtin_mul_overflow(exact, v.GetInt64(), &exact)
-                                 : __builtin_add_overflow(exact, v.GetInt64(), &exact);
+        bool overflow = multiply ? __builtin_mul_overflow(exact, *n, &exact)
+                                 : __builtin_add_overflow(exact, *n, &exact);
         if (overflow) integral = false;
     }
     if (integral) return done(std::to_string(exact));
 
     double acc = multiply ? 1.0 : 0.0;
-    for (const auto& v : d.GetArray()) acc = multiply ? acc * v.GetDouble() : acc + v.GetDouble();
+    for (std::size_t i = 0; i < d.size(); ++i) acc = multiply ? acc * d[i].number() : acc + d[i].number();
     if (!std::isfinite(acc))
         return permanent(std::string(name) + ": the result is too large for a JSON number");
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.Double(acc);
-    return done({buf.GetString(), buf.GetSize()});
+    return done(json::number_text(acc));
 }
 
 outcome sum(const std::string& payload, std::chrono::milliseconds) { return fold(payload, false); }
@@ -95,13 +89,14 @@ outcome multiply(const std::string& payload, std::chrono::milliseconds) { return
 // Sleeps in the calling thread: handlers run on the worker's handler threads. A sleep longer
 // than the task's time limit runs until the limit and fails like an external command would.
 outcome sleep(const std::string& payload, std::chrono::milliseconds limit) {
-    rapidjson::Document d;
     std::string why;
-    if (!parse(payload, d, why)) return permanent("sleep: " + why);
-    if (!d.IsInt64() || d.GetInt64() < 0 || d.GetInt64() > max_sleep_ms)
+    const std::optional<json::document> doc = parse(payload, why);
+    if (!doc) return permanent("sleep: " + why);
+    const std::optional<std::int64_t> ms = doc->root().int64();
+    if (!ms || *ms < 0 || *ms > max_sleep_ms)
         return permanent("sleep expects a whole number of milliseconds from 0 to " +
                          std::to_string(max_sleep_ms));
-    const std::chrono::milliseconds wanted(d.GetInt64());
+    const std::chrono::milliseconds wanted(*ms);
     if (limit.count() > 0 && wanted > limit) {
         std::this_thread::sleep_for(limit);
         return failed("timed out after " + std::to_string(limit.count()) + " ms (sleep of " +

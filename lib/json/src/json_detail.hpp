@@ -1,6 +1,7 @@
 #pragma once
-// Private helpers shared by the json module's sources: a bounded RapidJSON parse, a compact
-// writer into std::string, and a string escaper that always yields valid JSON.
+// Private helpers shared by the json module's sources: the one RapidJSON parse of pfo3 (strict,
+// bounded), a compact writer into std::string, and a string escaper that always yields valid
+// JSON. Only lib/json/src includes RapidJSON; other modules read JSON through value.hpp.
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
@@ -15,8 +16,17 @@
 #include <string_view>
 
 #include "pfo3/json/text.hpp"
+#include "pfo3/json/value.hpp"
 
 namespace pfo3::json::detail {
+
+/// Between the public json::value and the parser's value it views.
+struct value_access {
+    static value wrap(const rapidjson::Value& v) noexcept { return value(&v); }
+    static const rapidjson::Value& get(value v) noexcept {
+        return *static_cast<const rapidjson::Value*>(v.v_);
+    }
+};
 
 /// Strict UTF-8, no recursion in the parser, the caller checks what follows. Numbers come as
 /// text and depth_limiter converts them: RapidJSON 1.1's own conversion turns "0e200" into

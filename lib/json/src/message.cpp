@@ -7,25 +7,30 @@ namespace pfo3::json {
 
 namespace {
 
-using rapidjson::Value;
-
 // Bodies come from our own serve or the teaching distributor, whose payloads were bounded by
 // their own checks; this bound only protects the recursive writer from a hostile publisher.
-constexpr std::size_t max_message_depth = 256;
+constexpr std::size_t max_message_depth = default_max_depth;
 // Handler output deeper than this is not treated as JSON, so every later reader of a stored
 // result (including recursive parsers) stays bounded.
-constexpr std::size_t max_result_depth = 256;
-
-std::string_view view(const Value& v) noexcept { return {v.GetString(), v.GetStringLength()}; }
-
-const Value* member(const Value& obj, std::string_view name) {
-    for (const auto& m : obj.GetObject())
-        if (view(m.name) == name) return &m.value;
-    return nullptr;
-}
+constexpr std::size_t max_result_depth = default_max_depth;
 
 // Does nothing with the events: is_valid_json only needs the verdict.
 struct null_handler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, null_handler> {};
+
+// Reads the integer field `f` of a body into `out` when present; false (and why) when it is
+// outside the table's range.
+template <class T>
+bool read_integer(value body, const task_field& f, T& out, std::string& why) {
+    const std::optional<value> v = find_field(body, f);
+    if (!v) return true;
+    const std::optional<std::int64_t> n = integer_in(*v, f);
+    if (!n) {
+        why = "message " + integer_problem(f.name, f.min, f.max);
+        return false;
+    }
+    out = static_cast<T>(*n);
+    return true;
+}
 
 }  // namespace
 
@@ -61,6 +66,7 @@ std::string encode_message(const task& t) {
 }
 
 bool decode_message(std::string_view body, task& out, std::string& why) {
+    namespace f = task_fields;
     out = task{};
     char value_buffer[8192];
     rapidjson::MemoryPoolAllocator<> allocator(value_buffer, sizeof value_buffer);
@@ -70,90 +76,57 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
         why = "message body: " + detail::describe(failure, max_message_depth);
         return false;
     }
-    if (!doc.IsObject()) {
+    const value root = detail::value_access::wrap(doc);
+    if (!root.is(kind::object)) {
         why = "message body is not a JSON object";
         return false;
     }
 
     // The id first, so a failure below can still be recorded under it.
-    const Value* id = member(doc, "id");
+    const std::optional<value> id = find_field(root, f::id);
     if (!id) {
         why = "message body has no \"id\"";
         return false;
     }
-    if (id->IsString()) {
-        out.id.assign(view(*id));
-    } else if (id->IsUint64()) {
-        out.id = std::to_string(id->GetUint64());  // tolerate a numeric id from other producers
-    } else {
+    std::optional<std::string> id_text = body_task_id(*id);
+    if (!id_text) {
         why = "message \"id\" must be a string";
         return false;
     }
-    if (!is_valid_task_id(out.id)) {
-        why = "message \"id\" must be 1-128 characters of [A-Za-z0-9._:-], not \".\" or \"..\"";
-        out.id.clear();
+    if (!is_valid_task_id(*id_text)) {
+        why = "message \"id\" must be " + std::string(task_id_rule);
         return false;
     }
+    out.id = std::move(*id_text);
 
-    const char* type_name = "type";
-    const Value* type = member(doc, "type");
-    if (!type) {
-        type_name = "accion";
-        type = member(doc, "accion");
-    }
+    std::string_view type_name;
+    const std::optional<value> type = find_field(root, f::type, &type_name);
     if (!type) {
         why = "message body has no \"type\" (or \"accion\")";
         return false;
     }
-    if (!type->IsString() || type->GetStringLength() == 0) {
-        why = std::string("message \"") + type_name + "\" must be a non-empty string";
+    if (type->string().empty()) {
+        why = "message \"" + std::string(type_name) + "\" must be a non-empty string";
         return false;
     }
-    out.type.assign(view(*type));
+    out.type.assign(type->string());
 
-    const Value* payload = member(doc, "payload");
-    if (!payload) payload = member(doc, "datos");
-    if (payload) {
+    if (const std::optional<value> payload = find_field(root, f::payload)) {
         out.payload_json.clear();
-        detail::append_compact(out.payload_json, *payload);
+        payload->append_compact(out.payload_json);
     }
 
-    if (const Value* at = member(doc, "submitted_at")) {
-        if (!at->IsString()) {
+    if (const std::optional<value> at = find_field(root, f::submitted_at)) {
+        if (!at->is(kind::string)) {
             why = "message \"submitted_at\" must be a string";
             return false;
         }
-        out.submitted_at.assign(view(*at));
+        out.submitted_at.assign(at->string());
     }
-    if (const Value* attempt = member(doc, "attempt")) {
-        if (!attempt->IsInt() || attempt->GetInt() < 1) {
-            why = "message \"attempt\" must be an integer >= 1";
-            return false;
-        }
-        out.attempt = attempt->GetInt();
-    }
-    if (const Value* max = member(doc, "max_attempts")) {
-        if (!max->IsInt() || max->GetInt() < 0 || max->GetInt() > 1000) {
-            why = "message \"max_attempts\" must be an integer from 0 to 1000";
-            return false;
-        }
-        out.max_attempts = max->GetInt();
-    }
-    if (const Value* limit = member(doc, "timeout_ms")) {
-        if (!limit->IsInt64() || limit->GetInt64() < 0 || limit->GetInt64() > max_timeout_ms) {
-            why = "message \"timeout_ms\" must be an integer from 0 to " + std::to_string(max_timeout_ms);
-            return false;
-        }
-        out.timeout_ms = limit->GetInt64();
-    }
-    if (const Value* requeues = member(doc, "requeues")) {
-        if (!requeues->IsInt() || requeues->GetInt() < 0) {
-            why = "message \"requeues\" must be an integer >= 0";
-            return false;
-        }
-        out.requeues = requeues->GetInt();
-    }
-    return true;
+    return read_integer(root, f::attempt, out.attempt, why) &&
+           read_integer(root, f::max_attempts, out.max_attempts, why) &&
+           read_integer(root, f::timeout_ms, out.timeout_ms, why) &&
+           read_integer(root, f::requeues, out.requeues, why);
 }
 
 bool is_valid_json(std::string_view text) {

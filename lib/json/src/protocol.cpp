@@ -1,19 +1,16 @@
 #include "pfo3/json/protocol.hpp"
 
 #include <algorithm>
+#include <climits>
+#include <utility>
 
 #include "json_detail.hpp"
-#include "pfo3/json/message.hpp"
-#include "pfo3/json/text.hpp"
 #include "pfo3/core/task_id.hpp"
+#include "pfo3/json/message.hpp"
 
 namespace pfo3::json {
 
 namespace {
-
-using rapidjson::Value;
-
-std::string_view view(const Value& v) noexcept { return {v.GetString(), v.GetStringLength()}; }
 
 // At most `limit` bytes of client text for an error message, cut on a UTF-8 boundary.
 std::string excerpt(std::string_view s, std::size_t limit = 64) {
@@ -30,26 +27,75 @@ decoded reject(decoded& d, request_error e, std::string message) {
     return std::move(d);
 }
 
-// The canonical field or, when it is absent, its alias (the teaching system's name).
-struct field {
-    const Value* value = nullptr;
-    std::string_view name;
-};
+std::string not_a(std::string_view name, std::string_view wanted, value v) {
+    return "\"" + std::string(name) + "\" must be " + std::string(wanted) + ", not " +
+           std::string(v.kind_name());
+}
 
-constexpr std::string_view id_rule =
-    "must be 1-128 characters of [A-Za-z0-9._:-], not \".\" or \"..\"";
+// The request's "id" into `out.id` when valid; else what is wrong with it (empty if absent).
+std::string read_id(value root, decoded& out) {
+    const std::optional<value> id = find_field(root, task_fields::id);
+    if (!id) return {};
+    if (!id->is(kind::string)) return not_a(task_fields::id.name, "a string", *id);
+    if (!is_valid_task_id(id->string())) return "invalid \"id\": must be " + std::string(task_id_rule);
+    out.id.assign(id->string());
+    return {};
+}
+
+// "op" into `which`; else the rejection (an op that is not known is unknown_op).
+std::optional<std::pair<request_error, std::string>> read_op(value root, op& which) {
+    const std::optional<value> v = root.find("op");
+    if (!v) return std::nullopt;
+    if (!v->is(kind::string)) return std::pair{request_error::bad_request, not_a("op", "a string", *v)};
+    const std::string_view name = v->string();
+    if (name == "submit") {
+        which = op::submit;
+    } else if (name == "ping") {
+        which = op::ping;
+    } else if (name == "status") {
+        which = op::status;
+    } else {
+        return std::pair{request_error::unknown_op,
+                         "unknown op \"" + excerpt(name) + "\" (expected submit, ping or status)"};
+    }
+    return std::nullopt;
+}
+
+// The fields of a submit into `r`, each by its rule in the task-field table (a request may ask
+// for less than `limits` allow, never more); else the message naming the first broken rule.
+std::string read_submit(value root, const request_limits& limits, request& r) {
+    namespace f = task_fields;
+    std::string_view type_name;
+    const std::optional<value> type = find_field(root, f::type, &type_name);
+    if (!type) return "missing \"type\" (or \"accion\")";
+    if (!type->is(kind::string)) return not_a(type_name, "a string", *type);
+    if (!is_valid_task_type(type->string()))
+        return "invalid \"" + std::string(type_name) + "\": must be " + std::string(task_type_rule);
+    r.type.assign(type->string());
+
+    if (const std::optional<value> max = find_field(root, f::max_attempts)) {
+        // The operator's limit, never above the table's: the message names the one that bit.
+        const int limit = std::clamp(limits.max_attempts, 1, max_attempts_ceiling);
+        const std::optional<std::int64_t> asked = integer_in(*max, request_min(f::max_attempts), INT_MAX);
+        if (!asked) return integer_problem(f::max_attempts.name, request_min(f::max_attempts), limit);
+        if (*asked > limit)
+            return "\"max_attempts\" must be at most " + std::to_string(limit) +
+                   " (the server's [retry] max_attempts_limit), got " + std::to_string(*asked);
+        r.max_attempts = static_cast<int>(*asked);
+    }
+    if (const std::optional<value> timeout = find_field(root, f::timeout_ms)) {
+        const std::optional<std::int64_t> ms = integer_in(*timeout, request_min(f::timeout_ms), f::timeout_ms.max);
+        if (!ms) return integer_problem(f::timeout_ms.name, request_min(f::timeout_ms), f::timeout_ms.max);
+        r.timeout_ms = *ms;
+    }
+    if (const std::optional<value> payload = find_field(root, f::payload)) {
+        r.payload_json.clear();
+        payload->append_compact(r.payload_json);
+    }
+    return {};
+}
 
 }  // namespace
-
-bool is_valid_task_type(std::string_view type) noexcept {
-    if (type.empty() || type.size() > 128) return false;
-    for (char c : type) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == ':' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
 
 decoded decode_request(std::string_view bytes, const request_limits& limits) {
     decoded out;
@@ -60,111 +106,26 @@ decoded decode_request(std::string_view bytes, const request_limits& limits) {
     detail::parse_failure why;
     if (!detail::parse_document(doc, bytes, max_request_depth, why))
         return reject(out, request_error::bad_json, detail::describe(why, max_request_depth));
-    if (!doc.IsObject())
+    const value root = detail::value_access::wrap(doc);
+    if (!root.is(kind::object))
         return reject(out, request_error::bad_request,
-                      "a request must be a JSON object, not " + std::string(kind_name(doc)));
+                      "a request must be a JSON object, not " + std::string(root.kind_name()));
 
-    // One pass over the members; with duplicate keys the first one counts.
-    const Value* op = nullptr;
-    const Value* id = nullptr;
-    const Value* max_attempts = nullptr;
-    const Value* timeout_ms = nullptr;
-    field type, accion, payload, datos;
-    for (const auto& m : doc.GetObject()) {
-        const std::string_view key = view(m.name);
-        auto take = [&](const Value*& slot) {
-            if (!slot) slot = &m.value;
-        };
-        auto take_field = [&](field& f) {
-            if (!f.value) f = field{&m.value, key};
-        };
-        if (key == "op") take(op);
-        else if (key == "id") take(id);
-        else if (key == "type") take_field(type);
-        else if (key == "accion") take_field(accion);
-        else if (key == "payload") take_field(payload);
-        else if (key == "datos") take_field(datos);
-        else if (key == "max_attempts") take(max_attempts);
-        else if (key == "timeout_ms") take(timeout_ms);
-    }
-
-    request r;
     // The id is read first so that every later rejection can name the task; an invalid id is
     // never echoed back.
-    std::string id_problem;
-    if (id) {
-        if (!id->IsString())
-            id_problem = "\"id\" must be a string, not " + std::string(kind_name(*id));
-        else if (!is_valid_task_id(view(*id)))
-            id_problem = "invalid \"id\": " + std::string(id_rule);
-        else
-            out.id.assign(view(*id));
-    }
-
-    if (op) {
-        if (!op->IsString())
-            return reject(out, request_error::bad_request,
-                          "\"op\" must be a string, not " + std::string(kind_name(*op)));
-        const std::string_view name = view(*op);
-        if (name == "submit") {
-            r.kind = op::submit;
-        } else if (name == "ping") {
-            r.kind = op::ping;
-        } else if (name == "status") {
-            r.kind = op::status;
-        } else {
-            return reject(out, request_error::unknown_op,
-                          "unknown op \"" + excerpt(name) + "\" (expected submit, ping or status)");
-        }
-    }
-
+    std::string id_problem = read_id(root, out);
+    request r;
+    if (auto problem = read_op(root, r.kind)) return reject(out, problem->first, std::move(problem->second));
     if (r.kind == op::ping) {
         out.req = std::move(r);
         return out;
     }
     if (!id_problem.empty()) return reject(out, request_error::bad_request, std::move(id_problem));
-
-    if (r.kind == op::status) {
-        if (!id) return reject(out, request_error::bad_request, "missing \"id\" for op \"status\"");
-        r.id = out.id;
-        out.req = std::move(r);
-        return out;
-    }
-
-    // submit
-    const field& t = type.value ? type : accion;
-    if (!t.value) return reject(out, request_error::bad_request, "missing \"type\" (or \"accion\")");
-    if (!t.value->IsString())
-        return reject(out, request_error::bad_request,
-                      "\"" + std::string(t.name) + "\" must be a string, not " +
-                          std::string(kind_name(*t.value)));
-    if (!is_valid_task_type(view(*t.value)))
-        return reject(out, request_error::bad_request,
-                      "invalid \"" + std::string(t.name) +
-                          "\": must be 1-128 characters of [A-Za-z0-9._:-]");
-    if (max_attempts) {
-        const int limit = std::clamp(limits.max_attempts, 1, max_attempts_ceiling);
-        if (!max_attempts->IsInt() || max_attempts->GetInt() < 1)
-            return reject(out, request_error::bad_request,
-                          "\"max_attempts\" must be an integer from 1 to " + std::to_string(limit));
-        if (max_attempts->GetInt() > limit)
-            return reject(out, request_error::bad_request,
-                          "\"max_attempts\" must be at most " + std::to_string(limit) +
-                              " (the server's [retry] max_attempts_limit), got " +
-                              std::to_string(max_attempts->GetInt()));
-        r.max_attempts = max_attempts->GetInt();
-    }
-    if (timeout_ms) {
-        if (!timeout_ms->IsInt64() || timeout_ms->GetInt64() < 1 || timeout_ms->GetInt64() > max_timeout_ms)
-            return reject(out, request_error::bad_request,
-                          "\"timeout_ms\" must be an integer from 1 to " + std::to_string(max_timeout_ms));
-        r.timeout_ms = timeout_ms->GetInt64();
-    }
-    r.type.assign(view(*t.value));
     r.id = out.id;
-    if (const field& p = payload.value ? payload : datos; p.value) {
-        r.payload_json.clear();
-        detail::append_compact(r.payload_json, *p.value);
+    if (r.kind == op::status) {
+        if (r.id.empty()) return reject(out, request_error::bad_request, "missing \"id\" for op \"status\"");
+    } else if (std::string problem = read_submit(root, limits, r); !problem.empty()) {
+        return reject(out, request_error::bad_request, std::move(problem));
     }
     out.req = std::move(r);
     return out;

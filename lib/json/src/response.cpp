@@ -1,43 +1,38 @@
 #include "pfo3/json/response.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "pfo3/json/value.hpp"
 
 namespace pfo3::json {
 
 namespace {
 
-std::string string_field(const rapidjson::Value& obj, const char* name) {
-    auto it = obj.FindMember(name);
-    if (it == obj.MemberEnd() || !it->value.IsString()) return {};
-    return {it->value.GetString(), it->value.GetStringLength()};
+// A status response carries a stored result (at most default_max_depth deep) one level down.
+constexpr std::size_t max_response_depth = default_max_depth + 1;
+
+std::string string_field(value obj, std::string_view name) {
+    const std::optional<value> v = obj.find(name);
+    return v ? std::string(v->string()) : std::string();
 }
 
 }  // namespace
 
 std::optional<response> decode_response(std::string_view line) {
-    rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseIterativeFlag>(line.data(), line.size());
-    if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
-    auto ok = doc.FindMember("ok");
-    if (ok == doc.MemberEnd() || !ok->value.IsBool()) return std::nullopt;
+    std::string why;
+    const std::optional<document> doc = parse(line, why, max_response_depth);
+    if (!doc || !doc->root().is(kind::object)) return std::nullopt;
+    const value root = doc->root();
+    const std::optional<value> ok = root.find("ok");
+    if (!ok || !ok->is(kind::boolean)) return std::nullopt;
     response r;
-    r.ok = ok->value.GetBool();
-    r.id = string_field(doc, "id");
-    r.status = string_field(doc, "status");
-    r.message = string_field(doc, "message");
+    r.ok = ok->boolean();
+    r.id = string_field(root, "id");
+    r.status = string_field(root, "status");
+    r.message = string_field(root, "message");
     if (r.ok) {
-        r.task_error = string_field(doc, "error");
-        auto res = doc.FindMember("result");
-        if (res != doc.MemberEnd()) {
-            rapidjson::StringBuffer buf;
-            rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-            res->value.Accept(w);
-            r.result_json.assign(buf.GetString(), buf.GetSize());
-        }
+        r.task_error = string_field(root, "error");
+        if (const std::optional<value> result = root.find("result")) r.result_json = result->compact();
     } else {
-        r.error = string_field(doc, "error");
+        r.error = string_field(root, "error");
     }
     return r;
 }

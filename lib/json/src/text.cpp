@@ -29,17 +29,4 @@ std::string valid_utf8(std::string_view s) {
     return out;
 }
 
-std::string_view kind_name(const rapidjson::Value& v) noexcept {
-    switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "a boolean";
-    case rapidjson::kObjectType: return "an object";
-    case rapidjson::kArrayType: return "an array";
-    case rapidjson::kStringType: return "a string";
-    case rapidjson::kNumberType: return "a number";
-    }
-    return "something else";
-}
-
 }  // namespace pfo3::json

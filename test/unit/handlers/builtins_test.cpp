@@ -80,6 +80,24 @@ TEST_CASE("sum and multiply refuse anything but an array of numbers, permanently
     require_permanent(run("sum", "[1,"), "not valid JSON");
 }
 
+// The built-ins parsed with RapidJSON 1.1's full-precision flag, which reads 0e200 as 7.8e56
+// (and -0e-300 as 3.5e-220); they now read numbers as requests and message bodies do.
+TEST_CASE("zero with any exponent is zero in sum and multiply") {
+    require_done(run("sum", "[0e200, 1]"), "1.0");
+    require_done(run("sumar", "[-0e-300, 2.5]"), "2.5");
+    require_done(run("multiply", "[0E+300, 7]"), "0.0");
+}
+
+TEST_CASE("a payload pfo3 would not accept as JSON is refused by every built-in") {
+    for (const char* type : {"sum", "multiply", "sleep"}) {
+        INFO(type);
+        require_permanent(run(type, R"(["\udc00"])"), "not valid JSON");
+        require_permanent(run(type, "[1] x"), "not valid JSON");
+        require_permanent(run(type, "[1.8e308]"), "not valid JSON");
+        require_permanent(run(type, std::string(300, '[') + std::string(300, ']')), "not valid JSON");
+    }
+}
+
 TEST_CASE("sleep waits the given milliseconds and returns null") {
     auto start = std::chrono::steady_clock::now();
     require_done(run("sleep", "30"), "null");

@@ -1,7 +1,5 @@
-// The shared text helpers: UTF-8 checking and repair, and the names of JSON value kinds.
+// The shared text helpers: UTF-8 checking and repair.
 #include <catch2/catch.hpp>
-
-#include <rapidjson/document.h>
 
 #include <string>
 
@@ -34,20 +32,4 @@ TEST_CASE("valid_utf8 keeps good sequences and replaces each bad byte by U+FFFD"
     CHECK(valid_utf8("\xe2\x82" "a") == r + r + "a");
     CHECK(valid_utf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
     CHECK(is_valid_utf8(valid_utf8("\x80\x01 any \xfe bytes \xf5\xc1")));
-}
-
-TEST_CASE("kind_name names every kind of JSON value for messages", "[text]") {
-    rapidjson::Document d;
-    d.Parse(R"([null, true, false, 1, -2.5, "s", [], {}])");
-    REQUIRE(d.IsArray());
-    REQUIRE(d.Size() == 8);
-    CHECK(kind_name(d) == "an array");
-    CHECK(kind_name(d[0]) == "null");
-    CHECK(kind_name(d[1]) == "a boolean");
-    CHECK(kind_name(d[2]) == "a boolean");
-    CHECK(kind_name(d[3]) == "a number");
-    CHECK(kind_name(d[4]) == "a number");
-    CHECK(kind_name(d[5]) == "a string");
-    CHECK(kind_name(d[6]) == "an array");
-    CHECK(kind_name(d[7]) == "an object");
 }

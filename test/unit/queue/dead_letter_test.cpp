@@ -118,9 +118,49 @@ TEST_CASE("every dead letter becomes exactly one line of JSON", "[dead_letter]")
     CHECK(dead_letter_json_line(worker_dead) == worker_dead);
     CHECK(dead_letter_json_line("{\n  \"id\": \"a\",\n  \"n\": [1, 2]\n}") == R"({"id":"a","n":[1,2]})");
     CHECK(dead_letter_json_line("hello\n\"world\"\t\x01") == R"("hello\n\"world\"\t\u0001")");
-    CHECK(dead_letter_json_line("caf\xc3\xa9 \xff") == "\"caf\xc3\xa9 \xef\xbf\xbd\"");
+    // Quoted the way every pfo3 output quotes text: bytes that are not UTF-8 become \ufffd.
+    CHECK(dead_letter_json_line("caf\xc3\xa9 \xff") == "\"caf\xc3\xa9 \\ufffd\"");
     CHECK(dead_letter_json_line("") == "\"\"");
-    CHECK(dead_letter_json_line("\xed\xa0\x80") == "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    CHECK(dead_letter_json_line("\xed\xa0\x80") == R"("\ufffd\ufffd\ufffd")");
+}
+
+// The codec parsed with RapidJSON's own flags, which took a NUL byte for the end of the text:
+// the body went out verbatim, NUL and all, and `dead list --json` printed no valid JSON.
+TEST_CASE("a JSON value followed by a NUL byte and more is not JSON", "[dead_letter]") {
+    const std::string body("{\"id\":\"a\"}\0junk", 15);
+    CHECK(dead_letter_json_line(body) == R"("{\"id\":\"a\"}\u0000junk")");
+    auto d = summarize_dead_letter(body, "m-1");
+    CHECK_FALSE(d.decodable);
+    CHECK(d.id == "m-1");
+    std::string why;
+    CHECK_FALSE(requeue_body(body, why));
+}
+
+// The codec converted numbers with RapidJSON 1.1's full-precision flag, which reads 0e200 as
+// 7.8e56: a requeue changed the task's payload.
+TEST_CASE("zero with any exponent is requeued as zero", "[dead_letter]") {
+    std::string why;
+    auto body = requeue_body(R"({"id":"z","payload":[0e200,-0e-300],"attempt":2})", why);
+    REQUIRE(body);
+    CHECK(*body == R"({"id":"z","payload":[0.0,-0.0],"attempt":1,"requeues":1})");
+}
+
+// RapidJSON 1.1 decodes a lone surrogate escape into bytes that are not UTF-8: the requeued
+// body could never be decoded by a worker, and the letter came straight back.
+TEST_CASE("a body with an unpaired surrogate escape is undecodable and stays", "[dead_letter]") {
+    const std::string body = R"({"id":"s","type":"echo","payload":"\udc00"})";
+    std::string why;
+    CHECK_FALSE(requeue_body(body, why));
+    CHECK_THAT(why, Catch::Contains("surrogate"));
+    CHECK_FALSE(summarize_dead_letter(body).decodable);
+    CHECK(dead_letter_json_line(body) == R"("{\"id\":\"s\",\"type\":\"echo\",\"payload\":\"\\udc00\"}")");
+}
+
+TEST_CASE("duplicate error and attempt members are all dropped or reset", "[dead_letter]") {
+    std::string why;
+    auto body = requeue_body(R"({"error":"a","id":"d","attempt":4,"error":"b","attempt":5})", why);
+    REQUIRE(body);
+    CHECK(*body == R"({"id":"d","attempt":1,"attempt":1,"requeues":1})");
 }
 
 TEST_CASE("one_line replaces control characters", "[dead_letter]") {

@@ -174,3 +174,33 @@ TEST_CASE("decoding leaves the output untouched on failure") {
     REQUIRE_FALSE(decode_record(R"({"id":"a","status":"nope"})", out, why));
     CHECK(out.type == "sum");
 }
+
+// The codec parsed with RapidJSON 1.1's full-precision flag, which reads 0e200 as 7.8e56: a
+// result an external command printed as 0e200 was stored as written and shown as 7.8e56.
+TEST_CASE("zero with any exponent is read back as zero", "[record_codec]") {
+    auto r = sample();
+    r.result_json = "[0e200,-0e-300]";
+    r.payload_json = "{\"n\":0E+300}";
+    task_record back;
+    std::string why;
+    REQUIRE(decode_record(encode_record(r), back, why));
+    CHECK(back.result_json == "[0.0,-0.0]");
+    CHECK(back.payload_json == R"({"n":0.0})");
+}
+
+// The codec parsed recursively without a bound: a damaged or hostile record file of deep
+// brackets overflowed the stack of whoever read it (a status reader, a worker's store check).
+TEST_CASE("a record nested beyond what the codec writes is refused, not a crash", "[record_codec]") {
+    const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+    task_record out;
+    std::string why;
+    CHECK_FALSE(decode_record(R"({"id":"d","payload":)" + deep + "}", out, why));
+    CHECK_THAT(why, Catch::Contains("nested deeper than"));
+
+    // The deepest result the codec accepts on encode still reads back.
+    auto r = sample();
+    r.result_json = std::string(256, '[') + std::string(256, ']');
+    task_record back;
+    REQUIRE(decode_record(encode_record(r), back, why));
+    CHECK(back.result_json == r.result_json);
+}

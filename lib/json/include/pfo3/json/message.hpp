@@ -5,11 +5,9 @@
 #include <string_view>
 
 #include "pfo3/core/task.hpp"
+#include "pfo3/json/task_fields.hpp"
 
 namespace pfo3::json {
-
-/// The largest per-task time limit a request or message may carry: one day.
-inline constexpr std::int64_t max_timeout_ms = 86'400'000;
 
 /// {"id","type","payload","submitted_at","attempt"} (+ "max_attempts", "timeout_ms" when
 /// non-zero).

@@ -8,6 +8,7 @@
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/task.hpp"
+#include "pfo3/json/task_fields.hpp"
 
 namespace pfo3::json {
 
@@ -15,16 +16,10 @@ namespace pfo3::json {
 /// server's framer uses the same bound so it can reject them before buffering.
 inline constexpr std::size_t max_request_depth = 64;
 
-/// The most any request may give as "max_attempts", whatever the operator allows.
-inline constexpr int max_attempts_ceiling = 1000;
-
 /// What the operator lets a client ask for (from [retry] and friends).
 struct request_limits {
     int max_attempts = 25;  ///< [retry] max_attempts_limit; 1..max_attempts_ceiling
 };
-
-/// True for a task type a client may send: 1-128 characters of [A-Za-z0-9._:-].
-bool is_valid_task_type(std::string_view type) noexcept;
 
 /// The operation a request asks for.
 enum class op { submit, ping, status };
