@@ -1,4 +1,4 @@
-#include "pfo3/store/postgres_store.hpp"
+#include "postgres_store.hpp"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -19,7 +19,7 @@
 #include "pfo3/core/log.hpp"
 #include "pfo3/core/task_id.hpp"
 #include "pfo3/json/text.hpp"
-#include "pfo3/store/pg_uri.hpp"
+#include "pg_uri.hpp"
 
 namespace pfo3::store {
 

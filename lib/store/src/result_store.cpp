@@ -1,10 +1,10 @@
 #include "pfo3/store/result_store.hpp"
 
+#include "file_store.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
-#include "pfo3/store/file_store.hpp"
-#include "pfo3/store/pg_uri.hpp"
-#include "pfo3/store/postgres_store.hpp"
+#include "pg_uri.hpp"
+#include "postgres_store.hpp"
 #include "s3_store.hpp"
 
 namespace pfo3::store {

@@ -1,4 +1,4 @@
-#include "pfo3/store/s3_uri.hpp"
+#include "s3_uri.hpp"
 
 #include <optional>
 #include <vector>

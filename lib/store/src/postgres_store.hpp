@@ -1,5 +1,6 @@
 #pragma once
-// Results as rows of table pfo3_tasks in PostgreSQL, through libpq.
+// Results as rows of table pfo3_tasks in PostgreSQL, through libpq. Private to the store module:
+// open_store() makes it.
 #include <chrono>
 #include <memory>
 #include <mutex>
