@@ -5,8 +5,8 @@
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "pg_connection.hpp"
 #include "pg_uri.hpp"
-#include "postgres_store.hpp"
 
 using pfo3::store::is_postgres_uri;
 using pfo3::store::mask_postgres_uri;
