@@ -21,6 +21,7 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/store/record_codec.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "pfo3/store/s3_keys.hpp"
 
 using pfo3::service_error;
 using pfo3::task_record;
@@ -425,7 +426,7 @@ TEST_CASE("credentials come from the config when the environment has none, the e
     const pfo3::store::s3_config_keys from_file{"AKIDFILE", "file-secret", ""};
     auto key_id_used = [&](const pfo3::store::s3_config_keys& keys) {
         auto before = s3.requests().size();
-        auto store = pfo3::store::open_store(uri, keys);  // its probe PUT is signed
+        auto store = pfo3::store::open_s3_store(uri, keys);  // its probe PUT is signed
         auto seen = s3.requests();
         REQUIRE(seen.size() > before);
         const auto& auth = seen.back().headers.at("authorization");
@@ -438,7 +439,7 @@ TEST_CASE("credentials come from the config when the environment has none, the e
     ::unsetenv("AWS_ACCESS_KEY_ID");
     ::unsetenv("AWS_SECRET_ACCESS_KEY");
     CHECK(key_id_used(from_file) == "AKIDFILE");
-    CHECK_THROWS_WITH(pfo3::store::open_store(uri, {"AKIDFILE", "", ""}),
+    CHECK_THROWS_WITH(pfo3::store::open_s3_store(uri, {"AKIDFILE", "", ""}),
                       Catch::Contains("store.s3_secret_access_key") && !Catch::Contains("AKIDFILE"));
     ::setenv("AWS_ACCESS_KEY_ID", saved_id.c_str(), 1);
     ::setenv("AWS_SECRET_ACCESS_KEY", saved_secret.c_str(), 1);
@@ -452,11 +453,11 @@ TEST_CASE("a refused secret from the config names the config key to check, not t
     ::unsetenv("AWS_SECRET_ACCESS_KEY");
     const std::string uri = "s3://bkt/p?endpoint=" + s3.endpoint();
     s3.fail_next(403, s3_error("SignatureDoesNotMatch"));
-    CHECK_THROWS_WITH(pfo3::store::open_store(uri, {"AKIDFILE", "file-secret-never-shown", ""}),
+    CHECK_THROWS_WITH(pfo3::store::open_s3_store(uri, {"AKIDFILE", "file-secret-never-shown", ""}),
                       Catch::Contains("check store.s3_secret_access_key") &&
                           !Catch::Contains("AWS_SECRET_ACCESS_KEY") && !Catch::Contains("file-secret-never-shown"));
     s3.fail_next(403, s3_error("InvalidAccessKeyId"));
-    CHECK_THROWS_WITH(pfo3::store::open_store(uri, {"AKIDFILE", "file-secret-never-shown", ""}),
+    CHECK_THROWS_WITH(pfo3::store::open_s3_store(uri, {"AKIDFILE", "file-secret-never-shown", ""}),
                       Catch::Contains("check store.s3_access_key_id"));
     ::setenv("AWS_ACCESS_KEY_ID", saved_id.c_str(), 1);
     ::setenv("AWS_SECRET_ACCESS_KEY", saved_secret.c_str(), 1);
