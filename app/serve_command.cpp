@@ -18,6 +18,7 @@
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/protocol.hpp"
 #include "pfo3/net/server.hpp"
+#include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/queue/publisher.hpp"
 
@@ -138,7 +139,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     popts.topo.queue_type = s.amqp.queue_type;
     popts.confirm_timeout = std::chrono::milliseconds(s.serve.confirm_timeout_ms);
     popts.max_unconfirmed = s.serve.max_unconfirmed;
-    popts.connection_name = "pfo3-serve " + worker_identity();
+    popts.connection_name = "pfo3-serve " + ops::process_identity();
     queue::publisher pub(popts);
 
     net::server_options sopts;

@@ -11,6 +11,7 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/handlers/registry.hpp"
+#include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/queue/consumer.hpp"
 #include "pfo3/queue/publisher.hpp"
@@ -114,7 +115,7 @@ int run_work(config::settings s, const work_options& opts) {
     }
     auto registry = make_registry(s);
     warn_consumer_timeout(s);
-    auto identity = worker_identity();
+    auto identity = ops::process_identity();
 
     queue::topology topo{s.amqp.queue, s.amqp.queue_type};
     queue::publisher_options popts;
