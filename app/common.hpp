@@ -23,7 +23,4 @@ struct global_options {
     std::string log_format = "text";
 };
 
-/// "host:pid", the worker name written into records.
-std::string worker_identity();
-
 }  // namespace pfo3::app

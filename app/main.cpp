@@ -1,7 +1,6 @@
 // The composition root of the command line: parses options, loads settings, runs one role and
 // turns what went wrong into the exit status of SPEC section 2.
 #include <CLI/CLI.hpp>
-#include <unistd.h>
 
 #include <iostream>
 
@@ -19,16 +18,6 @@
 #ifndef PFO3_VERSION
 #define PFO3_VERSION "0.0.0"
 #endif
-
-namespace pfo3::app {
-
-std::string worker_identity() {
-    char host[256] = {};
-    if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
-    return std::string(host) + ":" + std::to_string(getpid());
-}
-
-}  // namespace pfo3::app
 
 namespace {
 

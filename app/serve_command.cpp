@@ -18,6 +18,7 @@
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/protocol.hpp"
 #include "pfo3/net/server.hpp"
+#include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/queue/publisher.hpp"
 
@@ -112,35 +113,25 @@ void raise_descriptor_limit(std::size_t max_connections) {
                  {{"limit", std::to_string(lim.rlim_cur)}, {"max_connections", std::to_string(max_connections)}});
 }
 
-}  // namespace
-
-CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
-    auto* cmd = root.add_subcommand("serve", "accept tasks over TCP and publish them to RabbitMQ");
-    cmd->add_option("--listen", opts.listen, "HOST:PORT to listen on (serve.listen)");
-    cmd->add_option("--amqp", opts.amqp, "broker URL (amqp.url)");
-    cmd->add_option("--queue", opts.queue, "task queue name (amqp.queue)");
-    return cmd;
-}
-
-int run_serve(config::settings s, const serve_options& opts) {
-    log::set_role("serve");
+// The command line's overrides of the config file.
+void apply_options(config::settings& s, const serve_options& opts) {
     if (opts.listen) s.serve.listen = *opts.listen;
     if (opts.amqp) s.amqp.url = *opts.amqp;
     if (opts.queue) s.amqp.queue = *opts.queue;
-    config::validate(s);
-    config::apply_password_files(s);
+}
 
-    raise_descriptor_limit(s.serve.max_connections);
-
+queue::publisher_options publisher_options_of(const config::settings& s) {
     queue::publisher_options popts;
     popts.url = queue::amqp_url::parse(s.amqp.url);
     popts.topo.queue = s.amqp.queue;
     popts.topo.queue_type = s.amqp.queue_type;
     popts.confirm_timeout = std::chrono::milliseconds(s.serve.confirm_timeout_ms);
     popts.max_unconfirmed = s.serve.max_unconfirmed;
-    popts.connection_name = "pfo3-serve " + worker_identity();
-    queue::publisher pub(popts);
+    popts.connection_name = "pfo3-serve " + ops::process_identity();
+    return popts;
+}
 
+net::server_options server_options_of(const config::settings& s) {
     net::server_options sopts;
     sopts.listen = s.serve.listen;
     sopts.max_request_bytes = s.serve.max_request_bytes;
@@ -153,6 +144,78 @@ int run_serve(config::settings s, const serve_options& opts) {
     sopts.request_timeout = std::chrono::seconds(s.serve.request_timeout_s);
     sopts.write_timeout = std::chrono::seconds(s.serve.write_timeout_s);
     sopts.request.max_attempts = s.retry.max_attempts_limit;
+    return sopts;
+}
+
+// Serve's shutdown: the first SIGINT/SIGTERM stops accepting and lets the requests in flight be
+// answered for up to `grace`, then closes what is left; a second signal closes every connection
+// at once. io.run() returns once the server has shut down. Lives on the I/O thread.
+class graceful_stop {
+public:
+    graceful_stop(asio::io_context& io, net::server& server, std::chrono::seconds grace)
+        : server_(server), grace_(grace), signals_(io, SIGINT, SIGTERM), timer_(io) {
+        arm();
+    }
+    graceful_stop(const graceful_stop&) = delete;
+    graceful_stop& operator=(const graceful_stop&) = delete;
+
+private:
+    void arm() {
+        signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+            if (!ec) on_signal(sig);
+        });
+    }
+
+    void on_signal(int sig) {
+        if (stopping_) {
+            PFO3_LOG(warn, "second signal: closing every connection now", {{"signal", std::to_string(sig)}});
+            server_.close_all();
+            return;
+        }
+        stopping_ = true;
+        ops::notify_stopping();
+        PFO3_LOG(info, "stopping: no new connections; answering requests in flight",
+                 {{"signal", std::to_string(sig)}, {"connections", std::to_string(server_.connection_count())}});
+        server_.shutdown([this] {
+            timer_.cancel();
+            signals_.cancel();
+        });
+        timer_.expires_after(grace_);
+        timer_.async_wait([this](const boost::system::error_code& e) {
+            if (e) return;
+            PFO3_LOG(warn, "grace period over: closing remaining connections",
+                     {{"connections", std::to_string(server_.connection_count())}});
+            server_.close_all();
+        });
+        arm();
+    }
+
+    net::server& server_;
+    std::chrono::seconds grace_;
+    asio::signal_set signals_;
+    asio::steady_timer timer_;
+    bool stopping_ = false;
+};
+
+}  // namespace
+
+CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
+    auto* cmd = root.add_subcommand("serve", "accept tasks over TCP and publish them to RabbitMQ");
+    cmd->add_option("--listen", opts.listen, "HOST:PORT to listen on (serve.listen)");
+    cmd->add_option("--amqp", opts.amqp, "broker URL (amqp.url)");
+    cmd->add_option("--queue", opts.queue, "task queue name (amqp.queue)");
+    return cmd;
+}
+
+int run_serve(config::settings s, const serve_options& opts) {
+    log::set_role("serve");
+    apply_options(s, opts);
+    config::validate(s);
+    config::apply_password_files(s);
+
+    raise_descriptor_limit(s.serve.max_connections);
+    const queue::publisher_options popts = publisher_options_of(s);
+    queue::publisher pub(popts);
 
     asio::io_context io(1);
     // Before the server, so it outlives every session that may still be waiting for a reply.
@@ -161,7 +224,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     status_reader status([settings = s] { return open_configured_store(settings); }, status_threads,
                          max_waiting_status);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status);
-    net::server server(io, sopts, dispatcher);
+    net::server server(io, server_options_of(s), dispatcher);
 
     pub.start();
     server.start();
@@ -173,35 +236,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     bool connected = pub.wait_connected(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     ops::notify_ready(connected ? "listening; broker connected" : "listening; broker unreachable, retrying");
 
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    asio::steady_timer grace(io);
-    bool stopping = false;
-    std::function<void(const boost::system::error_code&, int)> on_signal =
-        [&](const boost::system::error_code& ec, int sig) {
-            if (ec) return;
-            if (stopping) {
-                PFO3_LOG(warn, "second signal: closing every connection now", {{"signal", std::to_string(sig)}});
-                server.close_all();
-                return;
-            }
-            stopping = true;
-            ops::notify_stopping();
-            PFO3_LOG(info, "stopping: no new connections; answering requests in flight",
-                     {{"signal", std::to_string(sig)}, {"connections", std::to_string(server.connection_count())}});
-            server.shutdown([&] {
-                grace.cancel();
-                signals.cancel();
-            });
-            grace.expires_after(std::chrono::seconds(s.serve.shutdown_grace_s));
-            grace.async_wait([&](const boost::system::error_code& e) {
-                if (e) return;
-                PFO3_LOG(warn, "grace period over: closing remaining connections",
-                         {{"connections", std::to_string(server.connection_count())}});
-                server.close_all();
-            });
-            signals.async_wait(on_signal);
-        };
-    signals.async_wait(on_signal);
+    graceful_stop stop(io, server, std::chrono::seconds(s.serve.shutdown_grace_s));
     io.run();
 
     // Every connection is answered or closed by now; what is still unconfirmed belongs to

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "pfo3/core/log.hpp"
+#include "pfo3/store/s3_keys.hpp"
 
 namespace pfo3::app {
 
@@ -26,8 +27,10 @@ void warn_if_readable(const config::settings& s) {
 
 std::unique_ptr<store::result_store> open_configured_store(const config::settings& s) {
     warn_if_readable(s);
-    store::s3_config_keys keys{s.store.s3_access_key_id, s.store.s3_secret_access_key, s.store.s3_session_token};
-    return store::open_store(s.store.uri, keys);
+    if (store::is_s3_uri(s.store.uri))
+        return store::open_s3_store(
+            s.store.uri, {s.store.s3_access_key_id, s.store.s3_secret_access_key, s.store.s3_session_token});
+    return store::open_store(s.store.uri);
 }
 
 }  // namespace pfo3::app

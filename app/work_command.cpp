@@ -1,5 +1,6 @@
 #include "work_command.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/handlers/registry.hpp"
+#include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/queue/consumer.hpp"
 #include "pfo3/queue/publisher.hpp"
@@ -74,6 +76,92 @@ bool wait_signal(const sigset_t& set, std::chrono::milliseconds timeout, int& si
     }
 }
 
+// The command line's overrides of the config file.
+void apply_options(config::settings& s, const work_options& opts) {
+    if (opts.prefetch) s.work.prefetch = *opts.prefetch;
+    if (opts.concurrency) s.work.concurrency = *opts.concurrency;
+    if (opts.amqp) s.amqp.url = *opts.amqp;
+    if (opts.queue) s.amqp.queue = *opts.queue;
+    if (opts.store) s.store.uri = *opts.store;
+}
+
+// Blocks SIGINT and SIGTERM; called before any thread exists, so that every thread inherits
+// the mask and only wait_signal() receives them.
+sigset_t block_stop_signals() {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    return stop_signals;
+}
+
+// The result store, opened before anything consumes: a store no retry can make usable (bad
+// credentials, missing bucket) is a configuration error (exit 2), not an outage.
+std::unique_ptr<store::result_store> open_store_or_config_error(const config::settings& s) {
+    try {
+        return open_configured_store(s);
+    } catch (const service_error& e) {
+        if (e.retryable()) throw;
+        throw config_error(std::string("store: ") + e.what());
+    }
+}
+
+// The connection that republishes retries and dead letters, started.
+std::unique_ptr<queue::publisher> start_republisher(const queue::amqp_url& url, const queue::topology& topo,
+                                                    const std::string& identity) {
+    queue::publisher_options popts;
+    popts.url = url;
+    popts.topo = topo;
+    popts.connection_name = "pfo3-work-republish " + identity;
+    auto pub = std::make_unique<queue::publisher>(popts);
+    pub->start();
+    return pub;
+}
+
+// The consumer that hands each delivery to `engine` under a guard settled through `settler`
+// (set by the caller before start(), since it needs the consumer), and tells systemd when
+// consuming starts and stops.
+std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const queue::amqp_url& url,
+                                               const queue::topology& topo, const std::string& identity,
+                                               worker::engine& engine,
+                                               const std::unique_ptr<worker::consumer_settler>& settler) {
+    queue::consumer_options copts;
+    copts.url = url;
+    copts.topo = topo;
+    copts.prefetch = static_cast<std::uint16_t>(s.work.prefetch);
+    copts.connection_name = "pfo3-work " + identity;
+    auto ready_sent = std::make_shared<std::atomic<bool>>(false);
+    return std::make_unique<queue::consumer>(
+        copts,
+        [&engine, &settler](queue::delivery d) { engine.submit(worker::delivery_guard(std::move(d), *settler)); },
+        [ready_sent, queue_name = s.amqp.queue](bool consuming) {
+            if (consuming && !ready_sent->exchange(true)) ops::notify_ready("consuming from " + queue_name);
+            ops::notify_status(consuming ? "consuming from " + queue_name : "broker connection lost, reconnecting");
+        });
+}
+
+// After the first stop signal: no new deliveries; the tasks in hand run and are stored within
+// the grace period, and a second signal ends the wait at once. False if some are unfinished.
+bool finish_in_hand(const config::settings& s, const sigset_t& stop_signals, int sig, queue::consumer& consumer,
+                    worker::engine& engine) {
+    ops::notify_stopping();
+    PFO3_LOG(info, "stopping: finishing the tasks in hand", {{"signal", std::to_string(sig)},
+                                                            {"grace_s", std::to_string(s.work.shutdown_grace_s)}});
+    consumer.cancel();
+    engine.close_intake();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(s.work.shutdown_grace_s);
+    bool finished = false;
+    while (!(finished = engine.finish(std::chrono::milliseconds(100)))) {
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        if (wait_signal(stop_signals, std::chrono::milliseconds(0), sig)) {
+            PFO3_LOG(warn, "second signal: stopping now");
+            break;
+        }
+    }
+    return finished;
+}
+
 }  // namespace
 
 CLI::App* setup_work(CLI::App& root, work_options& opts) {
@@ -88,61 +176,25 @@ CLI::App* setup_work(CLI::App& root, work_options& opts) {
 
 int run_work(config::settings s, const work_options& opts) {
     log::set_role("work");
-    if (opts.prefetch) s.work.prefetch = *opts.prefetch;
-    if (opts.concurrency) s.work.concurrency = *opts.concurrency;
-    if (opts.amqp) s.amqp.url = *opts.amqp;
-    if (opts.queue) s.amqp.queue = *opts.queue;
-    if (opts.store) s.store.uri = *opts.store;
+    apply_options(s, opts);
     config::validate(s);
     config::apply_password_files(s);
-
-    // Block the stop signals before any thread exists so that every thread inherits the mask
-    // and only wait_signal() receives them.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    const sigset_t stop_signals = block_stop_signals();
 
     auto url = queue::amqp_url::parse(s.amqp.url);
-    std::unique_ptr<store::result_store> store;
-    try {
-        store = open_configured_store(s);
-    } catch (const service_error& e) {
-        if (e.retryable()) throw;
-        throw config_error(std::string("store: ") + e.what());
-    }
+    auto store = open_store_or_config_error(s);
     auto registry = make_registry(s);
     warn_consumer_timeout(s);
-    auto identity = worker_identity();
-
-    queue::topology topo{s.amqp.queue, s.amqp.queue_type};
-    queue::publisher_options popts;
-    popts.url = url;
-    popts.topo = topo;
-    popts.connection_name = "pfo3-work-republish " + identity;
-    queue::publisher dead_letters(popts);
-    dead_letters.start();
-    worker::publisher_sink sink(dead_letters);
+    const auto identity = ops::process_identity();
+    const queue::topology topo{s.amqp.queue, s.amqp.queue_type};
+    auto dead_letters = start_republisher(url, topo, identity);
+    worker::publisher_sink sink(*dead_letters);
 
     // Declared before the engine so that it outlives every delivery guard the engine holds.
     std::unique_ptr<queue::consumer> consumer;
     std::unique_ptr<worker::consumer_settler> settler;
     worker::engine engine(make_engine_options(s, topo, identity), registry, *store, sink);
-
-    std::atomic<bool> ready_sent{false};
-    queue::consumer_options copts;
-    copts.url = url;
-    copts.topo = topo;
-    copts.prefetch = static_cast<std::uint16_t>(s.work.prefetch);
-    copts.connection_name = "pfo3-work " + identity;
-    consumer = std::make_unique<queue::consumer>(
-        copts, [&](queue::delivery d) { engine.submit(worker::delivery_guard(std::move(d), *settler)); },
-        [&](bool consuming) {
-            if (consuming && !ready_sent.exchange(true))
-                ops::notify_ready("consuming from " + s.amqp.queue);
-            ops::notify_status(consuming ? "consuming from " + s.amqp.queue : "broker connection lost, reconnecting");
-        });
+    consumer = make_consumer(s, url, topo, identity, engine, settler);
     settler = std::make_unique<worker::consumer_settler>(*consumer);
     consumer->start();
     PFO3_LOG(info, "worker started",
@@ -152,33 +204,16 @@ int run_work(config::settings s, const work_options& opts) {
 
     int sig = 0;
     wait_signal(stop_signals, std::chrono::milliseconds(-1), sig);
-    ops::notify_stopping();
-    PFO3_LOG(info, "stopping: finishing the tasks in hand", {{"signal", std::to_string(sig)},
-                                                            {"grace_s", std::to_string(s.work.shutdown_grace_s)}});
-    consumer->cancel();
-    engine.close_intake();
-
-    // Finish in-hand tasks (run and stored) within the grace period; a second signal ends the
-    // wait at once.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(s.work.shutdown_grace_s);
-    bool finished = false;
-    while (!(finished = engine.finish(std::chrono::milliseconds(100)))) {
-        if (std::chrono::steady_clock::now() >= deadline) break;
-        if (wait_signal(stop_signals, std::chrono::milliseconds(0), sig)) {
-            PFO3_LOG(warn, "second signal: stopping now");
-            break;
-        }
-    }
-    if (!finished) {
+    if (!finish_in_hand(s, stop_signals, sig, *consumer, engine)) {
         engine.abandon();
         PFO3_LOG(warn, "tasks still running are abandoned unacked; RabbitMQ will redeliver them");
         consumer->stop();
-        dead_letters.stop(std::chrono::milliseconds(0));
+        dead_letters->stop(std::chrono::milliseconds(0));
         // Handler threads may still hold references into this frame: leave without unwinding.
         std::_Exit(exit_ok);
     }
     consumer->stop();
-    dead_letters.stop();
+    dead_letters->stop();
     PFO3_LOG(info, "worker stopped");
     return exit_ok;
 }

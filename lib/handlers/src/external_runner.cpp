@@ -237,19 +237,36 @@ private:
     pid_t pid_;
 };
 
-}  // namespace
-
-outcome run_external(const external_command& cmd, const task& t) {
-    if (cmd.argv.empty() || cmd.argv[0].empty()) return failed("the handler's command is empty");
-
+// Our ends of the handler's stdin, stdout and stderr, and (until it runs) the child's.
+struct handler_pipes {
     pipe_ends in, out, err;
-    for (auto* p : {&in, &out, &err})
-        if (int e = make_pipe(*p)) return failed("cannot create a pipe: " + sys_message(e));
 
+    // 0, or the errno of the pipe that could not be made.
+    int open() {
+        for (auto* p : {&in, &out, &err})
+            if (int e = make_pipe(*p)) return e;
+        return 0;
+    }
+
+    // Once the child runs: it holds its own copies; ours would keep its stdin open and our
+    // reads from EOF. Our ends never block, so one slow pipe cannot stall the others.
+    void close_child_ends() {
+        in.read.reset();
+        out.write.reset();
+        err.write.reset();
+        set_nonblocking(in.write.get());
+        set_nonblocking(out.read.get());
+        set_nonblocking(err.read.get());
+    }
+};
+
+// Starts the handler with the pipes as its standard streams, in its own process group and with
+// a clean signal state. 0, or the error of posix_spawnp (the command may not exist).
+int spawn_handler(const external_command& cmd, const task& t, handler_pipes& pipes, pid_t& pid) {
     spawn_actions fa;
-    posix_spawn_file_actions_adddup2(fa.get(), in.read.get(), 0);
-    posix_spawn_file_actions_adddup2(fa.get(), out.write.get(), 1);
-    posix_spawn_file_actions_adddup2(fa.get(), err.write.get(), 2);
+    posix_spawn_file_actions_adddup2(fa.get(), pipes.in.read.get(), 0);
+    posix_spawn_file_actions_adddup2(fa.get(), pipes.out.write.get(), 1);
+    posix_spawn_file_actions_adddup2(fa.get(), pipes.err.write.get(), 2);
     // Other threads may have opened descriptors without O_CLOEXEC (sockets of C libraries);
     // the handler must not hold them open.
     posix_spawn_file_actions_addclosefrom_np(fa.get(), 3);
@@ -273,38 +290,23 @@ outcome run_external(const external_command& cmd, const task& t) {
     auto argv = c_strings(args);
     auto env_strings = child_environment(cmd, t);
     auto envp = c_strings(env_strings);
+    return ::posix_spawnp(&pid, argv[0], fa.get(), attr.get(), argv.data(), envp.data());
+}
 
-    pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, argv[0], fa.get(), attr.get(), argv.data(), envp.data());
-    if (rc != 0) return failed("cannot run '" + cmd.argv[0] + "': " + sys_message(rc));
-    child_process child(pid);
+// How the exchange with a running handler ended.
+enum class run_end { exited, timed_out, too_much_output, poll_failed };
 
-    // The child holds its own copies; ours would keep its stdin open and our reads from EOF.
-    in.read.reset();
-    out.write.reset();
-    err.write.reset();
-    set_nonblocking(in.write.get());
-    set_nonblocking(out.read.get());
-    set_nonblocking(err.read.get());
+// Our side of a running handler's pipes: feeds the payload to its stdin and collects its
+// stdout (up to max_stdout) and the newest of its stderr, never blocking on one pipe.
+class handler_io {
+public:
+    handler_io(handler_pipes& pipes, std::string_view payload) : pipes_(pipes), payload_(payload) {
+        if (payload_.empty()) pipes_.in.write.reset();
+    }
 
-    // A pidfd wakes poll() when the child exits even if a grandchild keeps the pipes open.
-    // Without one (old kernel, seccomp) we look every few milliseconds instead.
-    unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-
-    sigpipe_guard no_sigpipe;
-    const std::string_view payload = t.payload_json;
-    std::size_t written = 0;
-    if (payload.empty()) in.write.reset();
-    std::string out_buf, err_buf;
-    bool exited = false, timed_out = false, too_much = false;
-    const auto deadline = clock_type::now() + cmd.timeout;
-
-    while (!exited) {
-        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_type::now()).count();
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
+    // Waits up to `wait_ms` for a pipe (or `pidfd`, when valid) and moves what is ready.
+    // false: poll failed (errno says why); true otherwise, also when nothing was ready.
+    bool pump(int pidfd, int wait_ms) {
         pollfd fds[4];
         nfds_t n = 0;
         int i_in = -1, i_out = -1, i_err = -1;
@@ -312,73 +314,120 @@ outcome run_external(const external_command& cmd, const task& t) {
             fds[n] = {fd, events, 0};
             return static_cast<int>(n++);
         };
-        if (in.write) i_in = watch(in.write.get(), POLLOUT);
-        if (out.read) i_out = watch(out.read.get(), POLLIN);
-        if (err.read) i_err = watch(err.read.get(), POLLIN);
-        if (pidfd) watch(pidfd.get(), POLLIN);
-        int wait_ms = static_cast<int>(std::min<long long>(left, pidfd ? left : 10));
+        if (pipes_.in.write) i_in = watch(pipes_.in.write.get(), POLLOUT);
+        if (pipes_.out.read) i_out = watch(pipes_.out.read.get(), POLLIN);
+        if (pipes_.err.read) i_err = watch(pipes_.err.read.get(), POLLIN);
+        if (pidfd >= 0) watch(pidfd, POLLIN);
         int pr = ::poll(fds, n, wait_ms);
-        if (pr < 0 && errno != EINTR) return failed("poll on the handler's pipes: " + sys_message(errno));
-        if (pr > 0) {
-            if (i_in >= 0 && fds[i_in].revents) {
-                ssize_t w = ::write(in.write.get(), payload.data() + written,
-                                    std::min(io_chunk, payload.size() - written));
-                if (w > 0) written += static_cast<std::size_t>(w);
-                // EPIPE: the child closed its stdin without reading it all, its choice.
-                if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == payload.size())
-                    in.write.reset();
-            }
-            if (i_out >= 0 && fds[i_out].revents) {
-                if (read_some(out.read.get(), out_buf) == read_result::closed) out.read.reset();
-                if (out_buf.size() > max_stdout) {
-                    too_much = true;
-                    break;
-                }
-            }
-            if (i_err >= 0 && fds[i_err].revents) {
-                if (read_some(err.read.get(), err_buf) == read_result::closed) err.read.reset();
-                bound_stderr(err_buf);
-            }
+        if (pr < 0 && errno != EINTR) return false;
+        if (pr <= 0) return true;
+        if (i_in >= 0 && fds[i_in].revents) write_payload();
+        if (i_out >= 0 && fds[i_out].revents) {
+            if (read_some(pipes_.out.read.get(), out) == read_result::closed) pipes_.out.read.reset();
+            if (too_much_output()) return true;
         }
-        // WNOWAIT leaves the zombie in place, so its pid (= the process group id) cannot be
-        // reused before the kill below.
-        siginfo_t si{};
-        if (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
-            exited = true;
+        if (i_err >= 0 && fds[i_err].revents) {
+            if (read_some(pipes_.err.read.get(), err) == read_result::closed) pipes_.err.read.reset();
+            bound_stderr(err);
+        }
+        return true;
     }
 
-    if (exited) {
-        // Everything it wrote is in the pipes by now (a pipe holds at most its buffer).
-        while (out.read && out_buf.size() <= max_stdout &&
-               read_some(out.read.get(), out_buf) == read_result::data) {
+    // After the exit: everything it wrote is in the pipes by now (a pipe holds at most its
+    // buffer), so reading until empty gets it all.
+    void drain() {
+        while (pipes_.out.read && out.size() <= max_stdout &&
+               read_some(pipes_.out.read.get(), out) == read_result::data) {
         }
-        while (err.read && read_some(err.read.get(), err_buf) == read_result::data) bound_stderr(err_buf);
-        too_much = out_buf.size() > max_stdout;
+        while (pipes_.err.read && read_some(pipes_.err.read.get(), err) == read_result::data) bound_stderr(err);
     }
+
+    bool too_much_output() const noexcept { return out.size() > max_stdout; }
+
+    std::string out;
+    std::string err;
+
+private:
+    void write_payload() {
+        ssize_t w = ::write(pipes_.in.write.get(), payload_.data() + written_,
+                            std::min(io_chunk, payload_.size() - written_));
+        if (w > 0) written_ += static_cast<std::size_t>(w);
+        // EPIPE: the child closed its stdin without reading it all, its choice.
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || written_ == payload_.size()) pipes_.in.write.reset();
+    }
+
+    handler_pipes& pipes_;
+    std::string_view payload_;
+    std::size_t written_ = 0;
+};
+
+// Exchanges data with the handler until it exits, the deadline passes, or its output grows
+// past max_stdout. poll_failed leaves errno set.
+run_end exchange(handler_io& io, pid_t pid, int pidfd, clock_type::time_point deadline) {
+    for (;;) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_type::now()).count();
+        if (left <= 0) return run_end::timed_out;
+        // A pidfd wakes poll() when the child exits even if a grandchild keeps the pipes open.
+        // Without one (old kernel, seccomp) we look every few milliseconds instead.
+        int wait_ms = static_cast<int>(std::min<long long>(left, pidfd >= 0 ? left : 10));
+        if (!io.pump(pidfd, wait_ms)) return run_end::poll_failed;
+        if (io.too_much_output()) return run_end::too_much_output;
+        // WNOWAIT leaves the zombie in place, so its pid (= the process group id) cannot be
+        // reused before the group is killed.
+        siginfo_t si{};
+        if (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+            return run_end::exited;
+    }
+}
+
+// The outcome of a reaped handler: failed with the reason and the tail of its stderr, or done
+// with its stdout as the result (quoted as a JSON string when it is not JSON).
+outcome judge(const external_command& cmd, run_end end, int status, const handler_io& io) {
+    if (end == run_end::timed_out)
+        return failed(with_tail("timed out after " + std::to_string(cmd.timeout.count()) + " ms", io.err));
+    if (end == run_end::too_much_output || io.too_much_output())
+        return failed(with_tail("output exceeds " + std::to_string(max_stdout >> 20) + " MiB", io.err));
+    if (WIFSIGNALED(status)) {
+        const char* name = sigabbrev_np(WTERMSIG(status));
+        return failed(with_tail("killed by signal " + (name ? "SIG" + std::string(name)
+                                                            : std::to_string(WTERMSIG(status))),
+                                io.err));
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return failed(with_tail("exit status " + std::to_string(WEXITSTATUS(status)), io.err));
+
+    outcome o;
+    auto text = trim_right(io.out);
+    // Repaired before quoting so that the replacement stays U+FFFD itself, not an escape.
+    o.result_json = json::is_valid_json(text) ? std::string(text) : json::quote(json::valid_utf8(text));
+    return o;
+}
+
+}  // namespace
+
+outcome run_external(const external_command& cmd, const task& t) {
+    if (cmd.argv.empty() || cmd.argv[0].empty()) return failed("the handler's command is empty");
+
+    handler_pipes pipes;
+    if (int e = pipes.open()) return failed("cannot create a pipe: " + sys_message(e));
+    pid_t pid = -1;
+    if (int rc = spawn_handler(cmd, t, pipes, pid))
+        return failed("cannot run '" + cmd.argv[0] + "': " + sys_message(rc));
+    child_process child(pid);
+    pipes.close_child_ends();
+    unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+
+    sigpipe_guard no_sigpipe;
+    handler_io io(pipes, t.payload_json);
+    const run_end end = exchange(io, pid, pidfd ? pidfd.get() : -1, clock_type::now() + cmd.timeout);
+    if (end == run_end::poll_failed) return failed("poll on the handler's pipes: " + sys_message(errno));
+    if (end == run_end::exited) io.drain();
     // Also after a normal exit: whatever the handler left running in its group would outlive
     // the task and could hold its pipes; a task's processes end with the task.
     child.kill_group();
     int status = 0;
     if (child.reap(status) != 0) return failed("lost the handler's exit status: " + sys_message(errno));
-
-    if (timed_out)
-        return failed(with_tail("timed out after " + std::to_string(cmd.timeout.count()) + " ms", err_buf));
-    if (too_much)
-        return failed(with_tail("output exceeds " + std::to_string(max_stdout >> 20) + " MiB", err_buf));
-    if (WIFSIGNALED(status)) {
-        const char* name = sigabbrev_np(WTERMSIG(status));
-        return failed(with_tail("killed by signal " + (name ? "SIG" + std::string(name)
-                                                            : std::to_string(WTERMSIG(status))),
-                                err_buf));
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return failed(with_tail("exit status " + std::to_string(WEXITSTATUS(status)), err_buf));
-
-    outcome o;
-    auto text = trim_right(out_buf);
-    // Repaired before quoting so that the replacement stays U+FFFD itself, not an escape.
-    o.result_json = json::is_valid_json(text) ? std::string(text) : json::quote(json::valid_utf8(text));
-    return o;
+    return judge(cmd, end, status, io);
 }
 
 }  // namespace pfo3::handlers::detail

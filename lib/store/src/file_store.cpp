@@ -1,4 +1,4 @@
-#include "pfo3/store/file_store.hpp"
+#include "file_store.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

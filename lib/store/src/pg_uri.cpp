@@ -1,4 +1,4 @@
-#include "pfo3/store/pg_uri.hpp"
+#include "pg_uri.hpp"
 
 #include "pfo3/core/log.hpp"
 

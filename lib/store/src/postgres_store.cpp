@@ -1,18 +1,13 @@
-#include "pfo3/store/postgres_store.hpp"
+#include "postgres_store.hpp"
 
 #include <libpq-fe.h>
-#include <poll.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <deque>
 #include <stdexcept>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "newest_records.hpp"
@@ -20,24 +15,10 @@
 #include "pfo3/core/log.hpp"
 #include "pfo3/core/task_id.hpp"
 #include "pfo3/json/text.hpp"
-#include "pfo3/store/pg_uri.hpp"
 
 namespace pfo3::store {
 
 namespace {
-
-struct conn_deleter {
-    void operator()(PGconn* c) const noexcept { PQfinish(c); }
-};
-struct result_deleter {
-    void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-struct conninfo_deleter {
-    void operator()(PQconninfoOption* o) const noexcept { PQconninfoFree(o); }
-};
-using conn_ptr = std::unique_ptr<PGconn, conn_deleter>;
-using result_ptr = std::unique_ptr<PGresult, result_deleter>;
-using conninfo_ptr = std::unique_ptr<PQconninfoOption, conninfo_deleter>;
 
 // Any constant works as long as every pfo3 release uses the same one: it only keeps workers
 // that start together from creating the tables at the same time.
@@ -46,7 +27,6 @@ constexpr int columns = 12;
 // 11 parameters a row stays far below libpq's 65535; larger groups take several statements
 // inside one explicit transaction.
 constexpr std::size_t max_rows_per_statement = 1000;
-constexpr int default_connect_timeout_s = 10;
 
 constexpr std::string_view upsert_head =
     "INSERT INTO pfo3_tasks (id, type, payload, status, result, error, attempts, worker, "
@@ -127,67 +107,6 @@ constexpr const char* create_tasks_table =
 constexpr const char* migrate_1_to_2 =
     "ALTER TABLE pfo3_tasks ADD COLUMN IF NOT EXISTS requeues integer NOT NULL DEFAULT 0";
 
-// The password as written in the URI (user:PASSWORD@ or password=PASSWORD), so messages that
-// quote parts of the URI (libpq's parse errors do) can be scrubbed.
-std::string uri_password(std::string_view uri) {
-    std::string out;
-    auto scheme = uri.find("://");
-    if (scheme != std::string_view::npos) {
-        auto auth_begin = scheme + 3;
-        auto auth_end = uri.find_first_of("/?#", auth_begin);
-        if (auth_end == std::string_view::npos) auth_end = uri.size();
-        auto at = uri.rfind('@', auth_end);
-        if (at != std::string_view::npos && at >= auth_begin) {
-            auto colon = uri.find(':', auth_begin);
-            if (colon != std::string_view::npos && colon < at) out = uri.substr(colon + 1, at - colon - 1);
-        }
-    }
-    auto p = uri.find("password=");
-    if (out.empty() && p != std::string_view::npos) {
-        auto end = uri.find('&', p);
-        out = uri.substr(p + 9, end == std::string_view::npos ? std::string_view::npos : end - p - 9);
-    }
-    return out;
-}
-
-// libpq messages span lines ("…\nDETAIL: …\n"); a log field and an error read better on one.
-std::string one_line(std::string_view msg) {
-    std::string out;
-    for (char ch : msg) {
-        if (ch == '\n' || ch == '\r') {
-            if (!out.empty() && !out.ends_with("; ")) out += "; ";
-        } else if (ch == '\t') {
-            if (!out.ends_with(' ')) out += ' ';
-        } else {
-            out += ch;
-        }
-    }
-    while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
-    return out;
-}
-
-// A connection message written verbosely, reduced to the default wording.
-std::string plain_connect_message(std::string_view msg, std::string_view sqlstate) {
-    std::string out;
-    std::size_t at = 0;
-    while (at < msg.size()) {
-        auto end = msg.find('\n', at);
-        if (end == std::string_view::npos) end = msg.size();
-        auto line = msg.substr(at, end - at);
-        if (!line.starts_with("LOCATION:")) {
-            out.append(line);
-            out += '\n';
-        }
-        at = end + 1;
-    }
-    if (!sqlstate.empty()) {
-        std::string token = std::string(sqlstate) + ": ";
-        auto p = out.find(token);
-        if (p != std::string::npos) out.erase(p, token.size());
-    }
-    return out;
-}
-
 // Text columns cannot hold NUL bytes and reject invalid UTF-8 (error 22021 would make the whole
 // group unstorable), so such text is repaired the way the file store repairs it.
 const char* text_param(const std::string& s, std::deque<std::string>& keep) {
@@ -227,14 +146,6 @@ const char* json_param(const std::string& s, std::deque<std::string>& keep) {
     return keep.emplace_back(std::move(out)).c_str();
 }
 
-// Short enough passwords would scrub ordinary words; those are never echoed by libpq anyway
-// (only whole URI tokens are).
-void scrub(std::string& msg, const std::string& password) {
-    if (password.size() < 4) return;
-    for (auto p = msg.find(password); p != std::string::npos; p = msg.find(password, p))
-        msg.replace(p, password.size(), "***");
-}
-
 const char* status_param(task_status s) {
     switch (s) {
     case task_status::done: return "done";
@@ -252,227 +163,21 @@ std::string field(const PGresult* r, int row, int col) {
     return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
 }
 
-enum class socket_wait { ready, not_yet, deadline_passed, failed };
-
-// One wait of libpq's socket for `events`, bounded by `deadline` (connecting and every
-// statement share it). not_yet: interrupted by a signal, wait again; failed: errno says why.
-socket_wait wait_for_socket(int fd, short events, std::chrono::steady_clock::time_point deadline, short& revents) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return socket_wait::deadline_passed;
-    pollfd p{fd, events, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
-    revents = p.revents;
-    if (n > 0) return socket_wait::ready;
-    if (n < 0 && errno != EINTR) return socket_wait::failed;
-    return socket_wait::not_yet;
-}
-
-}  // namespace
-
-bool postgres_record_fault(std::string_view sqlstate) noexcept {
-    return sqlstate.size() == 5 && (sqlstate.starts_with("22") || sqlstate.starts_with("23") || sqlstate.starts_with("54"));
-}
-
-bool postgres_retryable(std::string_view sqlstate, bool connection_ok) noexcept {
-    if (sqlstate.empty()) return true;  // no answer from the server: lost or never reached
-    if (sqlstate.starts_with("08")) return true;   // connection exception
-    if (sqlstate.starts_with("57P")) return true;  // admin/crash shutdown, cannot connect now
-    if (sqlstate.starts_with("53")) return true;   // insufficient resources (too many conns, disk)
-    if (sqlstate.starts_with("58")) return true;   // I/O error on the server
-    if (sqlstate == "40001" || sqlstate == "40P01") return true;  // serialization, deadlock
-    if (sqlstate == "57014" || sqlstate == "55P03") return true;  // cancelled, lock timeout
-    (void)connection_ok;  // a code from the server decides even when it closed the connection
-    return false;
-}
-
-std::string_view sqlstate_in_message(std::string_view message) noexcept {
-    // Verbose messages read "SEVERITY:  XXXXX: text"; the severity may be translated.
-    for (auto p = message.find(":  "); p != std::string_view::npos; p = message.find(":  ", p + 1)) {
-        auto code = message.substr(p + 3, 6);
-        if (code.size() < 6 || code[5] != ':') continue;
-        code.remove_suffix(1);
-        if (std::all_of(code.begin(), code.end(), [](char ch) {
-                return (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z');
-            }))
-            return code;
-    }
-    return {};
-}
-
-struct postgres_store::connection {
-    conn_ptr pg;
-};
-
-namespace {
-
-// The one translator of libpq failures into service_error: operation, masked URI, the
-// server's message and SQLSTATE, and whether trying again may help. `record_id` is set for a
-// statement that writes records (empty when it holds several): a refusal of their values is
-// then record_rejected.
-[[noreturn]] void fail(const std::string& masked, const std::string& password, std::string_view op,
-                       PGconn* c, const PGresult* r, const std::string* record_id) {
-    std::string sqlstate;
-    std::string msg;
-    if (r) {
-        if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) sqlstate = s;
-        msg = PQresultErrorMessage(r);
-    }
-    if (msg.empty() && c) msg = PQerrorMessage(c);
-    if (msg.empty()) msg = "unknown libpq error";
-    msg = one_line(msg);
-    scrub(msg, password);
-    bool ok = c && PQstatus(c) == CONNECTION_OK;
-    std::string what = "postgresql store " + masked + ": " + std::string(op) + ": " + msg +
-                       (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")");
-    if (record_id && postgres_record_fault(sqlstate)) throw record_rejected(std::move(what), *record_id);
-    throw service_error(std::move(what), postgres_retryable(sqlstate, ok));
-}
-
 }  // namespace
 
 postgres_store::postgres_store(std::string uri, std::chrono::milliseconds answer_timeout)
-    : uri_(std::move(uri)),
-      masked_(mask_postgres_uri(uri_)),
-      password_(uri_password(uri_)),
-      answer_timeout_(std::max(answer_timeout, std::chrono::milliseconds(1))) {
-    // A malformed URI is a configuration mistake, not an outage.
-    char* err = nullptr;
-    conninfo_ptr parsed(PQconninfoParse(uri_.c_str(), &err));
-    if (!parsed) {
-        std::string why = err ? one_line(err) : "out of memory";
-        PQfreemem(err);
-        scrub(why, password_);
-        throw config_error("store URI '" + masked_ + "' is not a valid PostgreSQL URI: " + why);
-    }
+    : conn_(std::move(uri), answer_timeout) {
     std::lock_guard lock(mutex_);
-    create_schema(connected());
+    conn_.ensure_connected();
+    create_schema();
 }
 
 postgres_store::~postgres_store() = default;
 
-std::string postgres_store::describe() const { return masked_; }
+std::string postgres_store::describe() const { return conn_.masked(); }
 
-postgres_store::connection& postgres_store::connected() {
-    if (conn_ && PQstatus(conn_->pg.get()) == CONNECTION_OK &&
-        PQtransactionStatus(conn_->pg.get()) == PQTRANS_IDLE)
-        return *conn_;
-    conn_.reset();
-    const std::string& password = password_;
-
-    // Defaults the URI may override: dbname comes last, so its expanded values win.
-    const char* keys[] = {"fallback_application_name", "client_encoding", "connect_timeout",
-                          "keepalives_idle", "keepalives_interval", "keepalives_count",
-                          "tcp_user_timeout", "dbname", nullptr};
-    const std::string timeout_default = std::to_string(default_connect_timeout_s);
-    const char* values[] = {"pfo3", "UTF8", timeout_default.c_str(), "30", "10", "3", "60000",
-                            uri_.c_str(), nullptr};
-    conn_ptr c(PQconnectStartParams(keys, values, 1));
-    if (!c) throw service_error("postgresql store " + masked_ + ": connect: out of memory", true);
-    // Verbose messages carry the SQLSTATE of a refused connection (28P01, 3D000, 57P03...),
-    // which libpq offers no other way to read.
-    PQsetErrorVerbosity(c.get(), PQERRORS_VERBOSE);
-
-    int timeout_s = default_connect_timeout_s;
-    if (conninfo_ptr info{PQconninfo(c.get())})
-        for (auto* o = info.get(); o->keyword; ++o)
-            if (std::strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val)
-                timeout_s = std::max(1, std::atoi(o->val));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-
-    auto connect_failed = [&]() {
-        std::string raw = PQerrorMessage(c.get());
-        std::string sqlstate(sqlstate_in_message(raw));
-        std::string msg = one_line(plain_connect_message(raw, sqlstate));
-        scrub(msg, password);
-        // The server asked for a password none was given for: libpq fails before any SQLSTATE.
-        bool retryable = postgres_retryable(sqlstate, false) && !PQconnectionNeedsPassword(c.get());
-        throw service_error("postgresql store " + masked_ + ": connect: " + msg +
-                                (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")"),
-                            retryable);
-    };
-
-    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    if (PQstatus(c.get()) == CONNECTION_BAD) connect_failed();
-    while (st != PGRES_POLLING_OK) {
-        if (st == PGRES_POLLING_FAILED) connect_failed();
-        short revents = 0;
-        switch (wait_for_socket(PQsocket(c.get()), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, revents)) {
-        case socket_wait::deadline_passed:
-            throw service_error("postgresql store " + masked_ + ": connect: no connection within " +
-                                    std::to_string(timeout_s) + " s",
-                                true);
-        case socket_wait::failed:
-            throw service_error("postgresql store " + masked_ + ": connect: poll: " +
-                                    std::system_category().message(errno),
-                                true);
-        case socket_wait::ready: st = PQconnectPoll(c.get()); break;
-        case socket_wait::not_yet: break;
-        }
-    }
-    PQsetErrorVerbosity(c.get(), PQERRORS_DEFAULT);
-    PFO3_LOG(debug, "connected to the result store", {{"store", masked_}});
-    // Statements are sent and awaited with a deadline (exec_until), which needs sends that
-    // never block on a full socket buffer.
-    if (PQsetnonblocking(c.get(), 1) != 0)
-        throw service_error("postgresql store " + masked_ + ": connect: cannot make the connection non-blocking", true);
-    conn_ = std::make_unique<connection>();
-    conn_->pg = std::move(c);
-    return *conn_;
-}
-
-namespace {
-
-// Sends one statement and waits for its result until `timeout`: libpq's PQexec would wait
-// forever for a server that hangs (stopped, or a network that drops packets without a reset),
-// holding a worker's committer or a status thread. nullopt when the time ran out (the
-// statement is then still in flight on `c`); a null result for a libpq error.
-std::optional<result_ptr> exec_until(PGconn* c, const char* sql, int n_params, const char* const* values,
-                                     std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    if (!PQsendQueryParams(c, sql, n_params, nullptr, values, nullptr, nullptr, 0)) return result_ptr();
-    for (;;) {
-        const int unsent = PQflush(c);  // the connection is non-blocking: may leave data unsent
-        if (unsent < 0) return result_ptr();
-        if (unsent == 0 && !PQisBusy(c)) break;
-        short revents = 0;
-        const auto waited = wait_for_socket(PQsocket(c), POLLIN | (unsent ? POLLOUT : 0), deadline, revents);
-        if (waited == socket_wait::deadline_passed) return std::nullopt;
-        if (waited == socket_wait::failed) return result_ptr();
-        if (waited == socket_wait::ready && (revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c))
-            return result_ptr();
-    }
-    // One statement gives one result, then null; an error result is the one to report.
-    result_ptr first;
-    while (PGresult* r = PQgetResult(c)) {
-        result_ptr next(r);
-        if (!first || PQresultStatus(next.get()) == PGRES_FATAL_ERROR) first = std::move(next);
-    }
-    return first;
-}
-
-// Runs one statement that returns no rows or some rows; throws through fail() otherwise, and
-// a retryable service_error if the server does not answer within `timeout`. `record_id`: see
-// fail().
-result_ptr run(const std::string& masked, const std::string& password, std::chrono::milliseconds timeout,
-               std::string_view op, PGconn* c, const char* sql, int n_params = 0,
-               const char* const* values = nullptr, const std::string* record_id = nullptr) {
-    auto answered = exec_until(c, sql, n_params, values, timeout);
-    if (!answered)
-        throw service_error("postgresql store " + masked + ": " + std::string(op) + ": no answer within " +
-                                std::to_string(timeout.count()) + " ms; the connection is dropped",
-                            true);
-    result_ptr r = std::move(*answered);
-    auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(masked, password, op, c, r.get(), record_id);
-    return r;
-}
-
-}  // namespace
-
-void postgres_store::create_schema(connection& conn) {
-    PGconn* c = conn.pg.get();
-    const std::string& password = password_;
-    auto exec = [&](std::string_view op, const char* sql) { return run(masked_, password, answer_timeout_, op, c, sql); };
+void postgres_store::create_schema() {
+    auto exec = [&](std::string_view op, const char* sql) { return conn_.run(op, sql); };
     int version = 0;
     try {
         exec("begin schema transaction", "BEGIN");
@@ -496,23 +201,23 @@ void postgres_store::create_schema(connection& conn) {
             exec("migrate schema 1 to 2", migrate_1_to_2);
             std::string insert = "INSERT INTO pfo3_schema (version) VALUES (2)";
             exec("record schema version", insert.c_str());
-            PFO3_LOG(info, "result store schema upgraded from version 1 to 2 (column requeues)", {{"store", masked_}});
+            PFO3_LOG(info, "result store schema upgraded from version 1 to 2 (column requeues)", {{"store", conn_.masked()}});
             version = 2;
         }
         exec("commit schema", "COMMIT");
     } catch (const service_error&) {
-        conn_.reset();  // also ends the transaction and its lock
+        conn_.drop();  // also ends the transaction and its lock
         throw;
     }
     if (version > schema_version)
-        throw service_error("postgresql store " + masked_ + ": table pfo3_tasks has schema version " +
+        throw service_error("postgresql store " + conn_.masked() + ": table pfo3_tasks has schema version " +
                                 std::to_string(version) + ", newer than this pfo3 understands (" +
                                 std::to_string(schema_version) + "): upgrade pfo3",
                             false);
-    PFO3_LOG(debug, "result store schema ready", {{"store", masked_}, {"version", std::to_string(version)}});
+    PFO3_LOG(debug, "result store schema ready", {{"store", conn_.masked()}, {"version", std::to_string(version)}});
 }
 
-void postgres_store::write_rows(connection& conn, std::span<const task_record* const> rows) {
+void postgres_store::write_rows(std::span<const task_record* const> rows) {
     const std::string& tail = upsert_tail();
     std::string sql;
     sql.reserve(upsert_head.size() + tail.size() + rows.size() * 140);
@@ -568,79 +273,52 @@ void postgres_store::write_rows(connection& conn, std::span<const task_record* c
     }
     sql += tail;
     const std::string refused_id = rows.size() == 1 ? rows[0]->id : std::string();
-    auto r = run(masked_, password_, answer_timeout_, "upsert " + std::to_string(rows.size()) + " results",
-                 conn.pg.get(), sql.c_str(), n, values.data(), &refused_id);
+    auto r = conn_.run("upsert " + std::to_string(rows.size()) + " results", sql.c_str(), n, values.data(),
+                       &refused_id);
     // Rows inserted or updated; the others were older than (or the same final record as) the
     // stored ones and were left as they are.
     const long written = std::atol(PQcmdTuples(r.get()));
     if (written < static_cast<long>(rows.size()))
         PFO3_LOG(debug, "postgresql store: kept stored records; the ones written were not newer",
-                 {{"store", masked_}, {"kept", std::to_string(static_cast<long>(rows.size()) - written)},
+                 {{"store", conn_.masked()}, {"kept", std::to_string(static_cast<long>(rows.size()) - written)},
                   {"of", std::to_string(rows.size())}});
-}
-
-template <class F>
-auto postgres_store::with_connection(F&& f) {
-    std::lock_guard lock(mutex_);
-    for (int attempt = 0;; ++attempt) {
-        bool reused = conn_ && PQstatus(conn_->pg.get()) == CONNECTION_OK;
-        connection& c = connected();
-        try {
-            return f(c);
-        } catch (const service_error&) {
-            PGconn* pg = c.pg.get();
-            // A statement still in flight went unanswered: the server hangs, and neither a
-            // ROLLBACK nor an immediate retry would be answered sooner.
-            const bool hung = PQtransactionStatus(pg) == PQTRANS_ACTIVE;
-            bool lost = hung || PQstatus(pg) != CONNECTION_OK;
-            if (!lost && PQtransactionStatus(pg) != PQTRANS_IDLE) {
-                auto r = exec_until(pg, "ROLLBACK", 0, nullptr, answer_timeout_);
-                lost = !r || !*r || PQresultStatus(r->get()) != PGRES_COMMAND_OK;
-            }
-            if (lost) conn_.reset();
-            // A connection that went stale while idle (server restarted, idle timeout) gets
-            // one immediate retry on a fresh one; statements here are safe to repeat.
-            if (lost && reused && attempt == 0 && !hung) continue;
-            throw;
-        }
-    }
 }
 
 void postgres_store::write(std::span<const task_record> records) {
     if (records.empty()) return;
     for (const auto& r : records)
         if (!is_valid_task_id(r.id))
-            throw record_rejected("postgresql store " + masked_ + ": invalid task id '" +
+            throw record_rejected("postgresql store " + conn_.masked() + ": invalid task id '" +
                                       json::valid_utf8(std::string_view(r.id).substr(0, 140)) + "'",
                                   r.id);
     // One row per id (one statement may not upsert a row twice), sorted by id so concurrent
     // writers lock rows in one order (no deadlocks).
     const std::vector<const task_record*> unique = newest_per_id(records);
 
-    with_connection([&](connection& c) {
+    std::lock_guard lock(mutex_);
+    conn_.with_retry([&] {
         std::span<const task_record* const> all(unique);
         if (all.size() <= max_rows_per_statement) {
             // One statement outside a transaction block is its own transaction: when the
             // result arrives, it has committed (or failed as a whole).
-            write_rows(c, all);
+            write_rows(all);
             return;
         }
-        const std::string& password = password_;
-        run(masked_, password, answer_timeout_, "begin", c.pg.get(), "BEGIN");
+        conn_.run("begin", "BEGIN");
         for (std::size_t at = 0; at < all.size(); at += max_rows_per_statement)
-            write_rows(c, all.subspan(at, std::min(max_rows_per_statement, all.size() - at)));
+            write_rows(all.subspan(at, std::min(max_rows_per_statement, all.size() - at)));
         const std::string unknown_record;  // a deferred constraint does not say which
-        run(masked_, password, answer_timeout_, "commit " + std::to_string(all.size()) + " results", c.pg.get(),
-            "COMMIT", 0, nullptr, &unknown_record);
+        conn_.run("commit " + std::to_string(all.size()) + " results", "COMMIT", 0, nullptr, &unknown_record);
     });
 }
 
 std::optional<task_record> postgres_store::read(std::string_view id) {
     if (!is_valid_task_id(id)) return std::nullopt;  // no such id can ever be stored
     const std::string key(id);
-    return with_connection([&](connection& c) -> std::optional<task_record> {
+    std::lock_guard lock(mutex_);
+    return conn_.with_retry([&]() -> std::optional<task_record> {
         const char* values[] = {key.c_str()};
-        auto r = run(masked_, password_, answer_timeout_, "read result", c.pg.get(), select_one, 1, values);
+        auto r = conn_.run("read result", select_one, 1, values);
         if (PQntuples(r.get()) == 0) return std::nullopt;
         task_record out;
         out.id = key;
@@ -650,7 +328,7 @@ std::optional<task_record> postgres_store::read(std::string_view id) {
         auto status = field(r.get(), 0, 2);
         auto parsed = parse_task_status(status);
         if (!parsed || *parsed == task_status::pending)
-            throw service_error("postgresql store " + masked_ + ": corrupt record '" + key +
+            throw service_error("postgresql store " + conn_.masked() + ": corrupt record '" + key +
                                     "': status '" + json::valid_utf8(status) + "'",
                                 false);
         out.status = *parsed;

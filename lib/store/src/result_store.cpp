@@ -1,15 +1,15 @@
 #include "pfo3/store/result_store.hpp"
 
+#include "file_store.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
-#include "pfo3/store/file_store.hpp"
-#include "pfo3/store/pg_uri.hpp"
-#include "pfo3/store/postgres_store.hpp"
-#include "s3_store.hpp"
+#include "pfo3/store/s3_keys.hpp"
+#include "pg_uri.hpp"
+#include "postgres_store.hpp"
 
 namespace pfo3::store {
 
-std::unique_ptr<result_store> open_store(std::string_view uri, const s3_config_keys& s3_keys) {
+std::unique_ptr<result_store> open_store(std::string_view uri) {
     constexpr std::string_view file_scheme = "file://";
     if (uri.starts_with(file_scheme)) {
         auto path = uri.substr(file_scheme.size());
@@ -19,8 +19,7 @@ std::unique_ptr<result_store> open_store(std::string_view uri, const s3_config_k
         return std::make_unique<file_store>(std::string(path));
     }
     if (is_postgres_uri(uri)) return std::make_unique<postgres_store>(std::string(uri));
-    if (uri.starts_with("s3://"))
-        return std::make_unique<s3_store>(s3_location::parse(uri), s3_credentials::resolve(s3_keys));
+    if (is_s3_uri(uri)) return open_s3_store(uri, {});
     throw config_error("store URI '" + log::mask_url(uri) +
                        "' is not supported: use file:///DIR");
 }

@@ -435,4 +435,8 @@ std::optional<task_record> s3_store::read(std::string_view id) {
 
 std::string s3_store::describe() const { return where_.describe(); }
 
+std::unique_ptr<result_store> open_s3_store(std::string_view uri, const s3_config_keys& keys) {
+    return std::make_unique<s3_store>(s3_location::parse(uri), s3_credentials::resolve(keys));
+}
+
 }  // namespace pfo3::store

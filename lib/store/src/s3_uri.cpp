@@ -1,10 +1,11 @@
-#include "pfo3/store/s3_uri.hpp"
+#include "s3_uri.hpp"
 
 #include <optional>
 #include <vector>
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
+#include "pfo3/store/s3_keys.hpp"
 
 namespace pfo3::store {
 
@@ -148,6 +149,8 @@ std::string s3_uri_encode(std::string_view s, bool keep_slash) {
     }
     return out;
 }
+
+bool is_s3_uri(std::string_view uri) noexcept { return uri.starts_with(scheme); }
 
 s3_location s3_location::parse(std::string_view uri) {
     uri_checker check(uri);

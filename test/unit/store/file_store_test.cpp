@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "file_store.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/unique_fd.hpp"
-#include "pfo3/store/file_store.hpp"
 #include "pfo3/store/result_store.hpp"
 
 namespace fs = std::filesystem;

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "pfo3/core/error.hpp"
-#include "pfo3/store/postgres_store.hpp"
+#include "postgres_store.hpp"
 
 using pfo3::task_record;
 using pfo3::task_status;

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "pfo3/core/error.hpp"
-#include "pfo3/store/pg_uri.hpp"
-#include "pfo3/store/postgres_store.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "pg_connection.hpp"
+#include "pg_uri.hpp"
 
 using pfo3::store::is_postgres_uri;
 using pfo3::store::mask_postgres_uri;

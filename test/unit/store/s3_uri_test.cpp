@@ -3,7 +3,7 @@
 #include <string>
 
 #include "pfo3/core/error.hpp"
-#include "pfo3/store/s3_uri.hpp"
+#include "s3_uri.hpp"
 
 using pfo3::config_error;
 using pfo3::store::s3_location;

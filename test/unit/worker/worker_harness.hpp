@@ -7,13 +7,14 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <vector>
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/json/message.hpp"
-#include "pfo3/store/file_store.hpp"
+#include "pfo3/store/result_store.hpp"
 #include "pfo3/worker/engine.hpp"
 
 namespace worker_test {
@@ -102,7 +103,7 @@ private:
 // records whose id is in `refuse` are refused as such, and `hold` keeps writers waiting.
 class faulty_store final : public pfo3::store::result_store {
 public:
-    explicit faulty_store(const fs::path& dir) : real_(dir.string()) {}
+    explicit faulty_store(const fs::path& dir) : real_(pfo3::store::open_store("file://" + dir.string())) {}
     void write(std::span<const pfo3::task_record> records) override {
         std::unique_lock lock(mu);
         ++writes;
@@ -116,13 +117,13 @@ public:
             if (refuse.count(r.id) && r.payload_json != "null")
                 throw pfo3::record_rejected("test store: refuses " + r.id, records.size() == 1 ? r.id : "");
         lock.unlock();
-        real_.write(records);
+        real_->write(records);
         lock.lock();
         stored += records.size();
         cv.notify_all();
     }
-    std::optional<pfo3::task_record> read(std::string_view id) override { return real_.read(id); }
-    std::string describe() const override { return "test:" + real_.describe(); }
+    std::optional<pfo3::task_record> read(std::string_view id) override { return real_->read(id); }
+    std::string describe() const override { return "test:" + real_->describe(); }
 
     void set_hold(bool h) {
         {
@@ -142,7 +143,7 @@ public:
     std::set<std::string> refuse;
 
 private:
-    pfo3::store::file_store real_;
+    std::unique_ptr<pfo3::store::result_store> real_;
 };
 
 inline std::uint64_t next_tag = 1;

@@ -25,17 +25,10 @@ public:
     virtual std::string describe() const = 0;
 };
 
-/// S3 credentials from the config file ([store] s3_*). The environment (AWS_ACCESS_KEY_ID,
-/// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) wins over them when it sets a key pair.
-struct s3_config_keys {
-    std::string access_key_id;
-    std::string secret_access_key;
-    std::string session_token;
-};
-
 /// Opens the store named by a URI: file:///DIR (created if missing), postgresql://…
-/// (libpq URI), s3://BUCKET/PREFIX?endpoint=…&region=…. Throws config_error for a URI it
-/// cannot use (or S3 without credentials), service_error if the store is unusable.
-std::unique_ptr<result_store> open_store(std::string_view uri, const s3_config_keys& s3_keys = {});
+/// (libpq URI), s3://BUCKET/PREFIX?endpoint=…&region=… (credentials from the environment; see
+/// s3_keys.hpp for keys a config file holds). Throws config_error for a URI it cannot use (or
+/// S3 without credentials), service_error if the store is unusable.
+std::unique_ptr<result_store> open_store(std::string_view uri);
 
 }  // namespace pfo3::store

@@ -1,12 +1,13 @@
 #pragma once
-// Results as rows of table pfo3_tasks in PostgreSQL, through libpq.
+// Results as rows of table pfo3_tasks in PostgreSQL: the schema, the upsert and the read, in
+// SQL over a pg_connection (which owns libpq). Private to the store module: open_store() makes it.
 #include <chrono>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 
 #include "pfo3/store/result_store.hpp"
+#include "pg_connection.hpp"
 
 namespace pfo3::store {
 
@@ -41,35 +42,11 @@ public:
     static constexpr int schema_version = 2;
 
 private:
-    struct connection;  // the libpq handle, defined in postgres_store.cpp
+    void create_schema();
+    void write_rows(std::span<const task_record* const> rows);
 
-    connection& connected();
-    void create_schema(connection& c);
-    void write_rows(connection& c, std::span<const task_record* const> rows);
-    /// Runs f(connection) under the mutex, reconnecting first if needed.
-    template <class F>
-    auto with_connection(F&& f);
-
-    std::string uri_;
-    std::string masked_;
-    std::string password_;  // as written in the URI, scrubbed from libpq's messages
-    std::chrono::milliseconds answer_timeout_;
-    std::mutex mutex_;
-    std::unique_ptr<connection> conn_;  // null while disconnected
+    std::mutex mutex_;    // serialises every call: one libpq connection serves them all
+    pg_connection conn_;  // guarded by mutex_
 };
-
-/// Whether an operation that failed with `sqlstate` (empty if the server sent none) may work
-/// when tried again: lost connections, shutdowns, serialization failures and deadlocks may;
-/// authentication, missing databases, SQL and data errors never will.
-bool postgres_retryable(std::string_view sqlstate, bool connection_ok) noexcept;
-
-/// Whether a write refused with `sqlstate` was refused for the values of its records, not for
-/// the server's state: data exceptions (class 22: a number or time out of range, a text the
-/// column cannot hold), constraints (class 23) and limits (class 54, a value too large).
-bool postgres_record_fault(std::string_view sqlstate) noexcept;
-
-/// The SQLSTATE in a libpq message written with PQERRORS_VERBOSE ("FATAL:  28P01: …"), or
-/// empty. libpq offers no other way to learn the code of a failed connection attempt.
-std::string_view sqlstate_in_message(std::string_view message) noexcept;
 
 }  // namespace pfo3::store

@@ -1,5 +1,6 @@
 #pragma once
-// Results as one JSON file per task id in a directory (the default store).
+// Results as one JSON file per task id in a directory (the default store). Private to the store
+// module: open_store() makes it.
 #include <string>
 #include <vector>
 

@@ -1,5 +1,6 @@
 #pragma once
-// PostgreSQL connection URIs as pfo3 sees them: recognising one and masking its secrets.
+// PostgreSQL connection URIs as pfo3 sees them: recognising one and masking its secrets. Private
+// to the store module.
 #include <string>
 #include <string_view>
 

@@ -1,6 +1,7 @@
 #pragma once
 // Where an S3 result store lives: s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=B, and
-// the object URLs that follow from it (path-style or virtual-host style). Pure: no I/O.
+// the object URLs that follow from it (path-style or virtual-host style). Pure: no I/O. Private
+// to the store module.
 #include <string>
 #include <string_view>
 
