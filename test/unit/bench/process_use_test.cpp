@@ -10,7 +10,7 @@
 
 using namespace pfo3::bench;
 
-TEST_CASE("--cpu-pids takes NAME=PID entries") {
+TEST_CASE("the --cpu-pids option takes NAME=PID entries") {
     const auto got = named_pids({"rabbitmq=123", "pg_16-main=4"});
     REQUIRE(got.size() == 2);
     CHECK(got[0].role == "rabbitmq");
@@ -34,7 +34,7 @@ TEST_CASE("a bad --cpu-pids entry is a usage error naming it") {
     }
 }
 
-TEST_CASE("the memory of this process is read from /proc; a missing pid says so") {
+TEST_CASE("the memory of this process is read from /proc, and a missing pid says so") {
     const auto self = read_process_memory("bench", static_cast<int>(::getpid()));
     CHECK(self.role == "bench");
     CHECK(self.error.empty());

@@ -173,7 +173,7 @@ TEST_CASE("text values are checked", "[parse][errors]") {
           "\"a\\x01\"");
 }
 
-TEST_CASE("HOST:PORT values are checked; listen alone may use port 0", "[parse][errors]") {
+TEST_CASE("HOST:PORT values are checked, listen alone may use port 0", "[parse][errors]") {
     for (auto good : {"0.0.0.0:5000", "localhost:1", "[::1]:65535", "[::]:0", "h.example:80"})
         CHECK_NOTHROW(parse_settings("[serve]\nlisten = \"" + std::string(good) + "\"", "x"));
     for (auto bad : {"5000", ":5000", "host:", "host:65536", "host:-1", "::1:5000", "[::1:5000",
@@ -302,7 +302,7 @@ TEST_CASE("handlers are read and checked", "[parse][handlers]") {
     CHECK(parse_error("handlers = 5") == "pfo3.toml:1: handlers: expected a table, got an integer");
 }
 
-TEST_CASE("a handler's env lists variables; the worker's own are refused by bare name",
+TEST_CASE("a handler's env lists variables, the worker's own are refused by bare name",
           "[parse][handlers][secrets]") {
     auto s = parse_settings("[handlers.r]\ncommand = [\"r\"]\nenv = [\"LC_ALL\", \"A_B=x=y\", \"PGPASSWORD=own\", "
                             "\"PFO3_TOKEN=t\", \"AWS_PROFILE=p\"]\n",

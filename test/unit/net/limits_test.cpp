@@ -142,7 +142,7 @@ TEST_CASE("a peer that reads no replies is not read from once its unsent replies
     CHECK(s.d.dispatched() == static_cast<std::size_t>(n) + 1);  // and the ping
 }
 
-TEST_CASE("a peer that takes no replies for write_timeout is closed; others are served",
+TEST_CASE("a peer that takes no replies for write_timeout is closed, others are served",
           "[server][limits]") {
     auto o = local_options();
     o.max_unsent_reply_bytes = 64 * 1024;
@@ -229,7 +229,7 @@ TEST_CASE("a request that arrives whole in time is answered, and the next one ge
 }
 
 TEST_CASE("beyond max_connections_per_address a connection from that address is answered "
-          "overloaded and closed; other addresses are not affected",
+          "overloaded and closed, other addresses are not affected",
           "[server][limits]") {
     auto o = local_options();
     o.max_connections_per_address = 2;

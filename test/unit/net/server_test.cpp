@@ -300,7 +300,7 @@ TEST_CASE("shutdown with no connection reports drained at once", "[server]") {
     CHECK(drained.get_future().wait_for(deadline) == std::future_status::ready);
 }
 
-TEST_CASE("close_all drops connections; a late reply is ignored", "[server]") {
+TEST_CASE("close_all drops connections, a late reply is ignored", "[server]") {
     running_server s;
     s.d.hold(true);
     auto c = s.connect();

@@ -66,7 +66,7 @@ proc_stat entry(int pid, int ppid, std::uint64_t own, std::uint64_t reaped) {
 }
 }  // namespace
 
-TEST_CASE("a tree is the process, everything below it and what they reaped; nothing beside it") {
+TEST_CASE("a tree is the process, everything below it and what they reaped, nothing beside it") {
     const process_table table{{1, entry(1, 0, 1000, 0)},  {10, entry(10, 1, 100, 50)},
                               {11, entry(11, 10, 20, 0)}, {12, entry(12, 10, 5, 1)},
                               {13, entry(13, 12, 2, 0)},  {20, entry(20, 1, 700, 300)}};

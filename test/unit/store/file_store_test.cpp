@@ -69,7 +69,7 @@ std::vector<std::string> temp_files(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("a written record reads back; a missing one is nullopt") {
+TEST_CASE("a written record reads back, a missing one is nullopt") {
     const auto method = GENERATE(file_write_method::unnamed, file_write_method::named_temp);
     temp_dir d;
     file_store s(d.path.string(), method);

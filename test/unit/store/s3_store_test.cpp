@@ -279,7 +279,7 @@ TEST_CASE("a read returns the stored record, and nullopt for a missing key", "[s
     CHECK_FALSE(store->read("never-written"));
 }
 
-TEST_CASE("a read racing a non-atomic server's PUT reads again; a lasting bad body is corrupt", "[s3_store]") {
+TEST_CASE("a read racing a non-atomic server's PUT reads again, a lasting bad body is corrupt", "[s3_store]") {
     fake_s3 s3;
     auto store = open_fake(s3);
     auto r = record("t-3");
@@ -464,7 +464,7 @@ TEST_CASE("a refused secret from the config names the config key to check, not t
     ::setenv("AWS_SECRET_ACCESS_KEY", saved_secret.c_str(), 1);
 }
 
-TEST_CASE("final records are PUT without a read; a failed one is read first and skipped if older", "[s3_store]") {
+TEST_CASE("final records are PUT without a read, a failed one is read first and skipped if older", "[s3_store]") {
     fake_s3 s3;
     auto store = open_fake(s3);
     using st = pfo3::task_status;

@@ -210,7 +210,7 @@ TEST_CASE("a store that fails a write keeps the group unacked until it is back",
     for (int i = 0; i < 5; ++i) CHECK(r.stored("s" + std::to_string(i)).status == task_status::done);
 }
 
-TEST_CASE("a record the store refuses is dead-lettered; its group is stored", "[engine][store]") {
+TEST_CASE("a record the store refuses is dead-lettered, its group is stored", "[engine][store]") {
     rig r(options(1, 16));
     r.store.refuse.insert("bad");
     r.store.set_hold(true);  // let the three pile up into one group
