@@ -14,7 +14,7 @@
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/text.hpp"
 #include "pfo3/json/value.hpp"
-#include "pfo3/store/record_codec.hpp"
+#include "record_codec.hpp"
 
 namespace {
 

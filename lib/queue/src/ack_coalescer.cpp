@@ -1,4 +1,4 @@
-#include "pfo3/queue/ack_coalescer.hpp"
+#include "ack_coalescer.hpp"
 
 #include <algorithm>
 

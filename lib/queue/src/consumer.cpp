@@ -22,7 +22,7 @@
 
 #include "amqp_session.hpp"
 #include "pfo3/core/log.hpp"
-#include "pfo3/queue/ack_coalescer.hpp"
+#include "ack_coalescer.hpp"
 
 namespace pfo3::queue {
 

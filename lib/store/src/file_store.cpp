@@ -22,7 +22,7 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/core/task_id.hpp"
-#include "pfo3/store/record_codec.hpp"
+#include "record_codec.hpp"
 #include "pfo3/core/unique_fd.hpp"
 
 namespace pfo3::store {

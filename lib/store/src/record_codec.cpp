@@ -1,4 +1,4 @@
-#include "pfo3/store/record_codec.hpp"
+#include "record_codec.hpp"
 
 #include <stdexcept>
 

@@ -10,7 +10,7 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/core/task_id.hpp"
-#include "pfo3/store/record_codec.hpp"
+#include "record_codec.hpp"
 
 namespace pfo3::store {
 

@@ -1,7 +1,7 @@
 // Coalescing acks into `multiple` acks: pure logic, no broker.
 #include <catch2/catch.hpp>
 
-#include "pfo3/queue/ack_coalescer.hpp"
+#include "ack_coalescer.hpp"
 
 using pfo3::queue::ack_coalescer;
 

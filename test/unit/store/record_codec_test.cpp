@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "pfo3/store/record_codec.hpp"
+#include "record_codec.hpp"
 
 using pfo3::task_record;
 using pfo3::task_status;

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "pfo3/core/error.hpp"
-#include "pfo3/store/record_codec.hpp"
+#include "record_codec.hpp"
 #include "pfo3/store/result_store.hpp"
 #include "pfo3/store/s3_keys.hpp"
 
