@@ -25,14 +25,15 @@ result_committer::~result_committer() {
 void result_committer::commit(task_record record, delivery_guard delivery) {
     {
         std::lock_guard lock(mutex_);
-        pending_.push_back({std::move(record), std::move(delivery)});
+        pending_.records.push_back(std::move(record));
+        pending_.deliveries.push_back(std::move(delivery));
     }
     wake_.notify_one();
 }
 
 bool result_committer::drain(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
-    return drained_.wait_for(lock, timeout, [this] { return pending_.empty() && in_flight_ == 0; });
+    return drained_.wait_for(lock, timeout, [this] { return pending_.records.empty() && in_flight_ == 0; });
 }
 
 void result_committer::give_up() {
@@ -44,75 +45,78 @@ void result_committer::give_up() {
 }
 
 void result_committer::loop() {
-    std::vector<entry> group;
+    group taken;
     std::unique_lock lock(mutex_);
     while (true) {
-        wake_.wait(lock, [this] { return stop_ || !pending_.empty(); });
-        if (pending_.empty()) return;  // stopping with nothing left
+        wake_.wait(lock, [this] { return stop_ || !pending_.records.empty(); });
+        if (pending_.records.empty()) return;  // stopping with nothing left
         if (give_up_) {
             // Stopping with the store down: nothing more is written, everything goes back.
-            std::vector<entry> dropped = std::move(pending_);
+            group dropped = std::move(pending_);
             pending_.clear();
             lock.unlock();
-            dropped.clear();
+            dropped.clear();  // the guards nack their deliveries back
             lock.lock();
             drained_.notify_all();
             continue;
         }
         // Take at most max_group_; the rest waits for the next round.
-        std::size_t n = std::min(pending_.size(), max_group_);
-        group.assign(std::make_move_iterator(pending_.begin()),
-                     std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(n)));
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+        const std::size_t n = std::min(pending_.records.size(), max_group_);
+        auto take = [n](auto& from, auto& to) {
+            const auto end = from.begin() + static_cast<std::ptrdiff_t>(n);
+            to.assign(std::make_move_iterator(from.begin()), std::make_move_iterator(end));
+            from.erase(from.begin(), end);
+        };
+        take(pending_.records, taken.records);
+        take(pending_.deliveries, taken.deliveries);
         in_flight_ = n;
         lock.unlock();
 
-        if (write_group(group)) {
-            for (auto& e : group) e.delivery.ack();
-            PFO3_LOG(debug, "group stored and acked", {{"tasks", std::to_string(group.size())}});
+        if (write_group(taken)) {
+            for (auto& d : taken.deliveries) d.ack();
+            PFO3_LOG(debug, "group stored and acked", {{"tasks", std::to_string(taken.records.size())}});
         }
-        group.clear();  // unsettled guards (given up) nack their deliveries back
+        taken.clear();  // unsettled guards (given up) nack their deliveries back
 
         lock.lock();
         in_flight_ = 0;
-        if (pending_.empty()) drained_.notify_all();
+        if (pending_.records.empty()) drained_.notify_all();
     }
 }
 
-void result_committer::write_once(const std::vector<entry>& group) {
-    scratch_.clear();
-    for (const auto& e : group) scratch_.push_back(e.record);
-    store_.write(scratch_);
-}
-
-void result_committer::write_singly(std::vector<entry>& group) {
-    std::vector<entry> kept;
-    for (auto& e : group) {
+void result_committer::write_singly(group& g) {
+    group kept;
+    for (std::size_t i = 0; i < g.records.size(); ++i) {
         try {
-            store_.write(std::span<const task_record>(&e.record, 1));
-            kept.push_back(std::move(e));
+            store_.write(std::span<const task_record>(&g.records[i], 1));
         } catch (const record_rejected& r) {
             PFO3_LOG(error, "result store refused a record: the task is dead-lettered",
-                     {{"task_id", e.record.id}, {"store", store_.describe()}, {"error", r.what()}});
-            on_rejected_(std::move(e.record), std::move(e.delivery), r.what());
+                     {{"task_id", g.records[i].id}, {"store", store_.describe()}, {"error", r.what()}});
+            on_rejected_(std::move(g.records[i]), std::move(g.deliveries[i]), r.what());
+            continue;
         } catch (...) {
             // A retryable failure midway: what is already written is durable, the rest waits.
-            for (auto* it = &e; it != group.data() + group.size(); ++it) kept.push_back(std::move(*it));
-            group = std::move(kept);
+            for (std::size_t j = i; j < g.records.size(); ++j) {
+                kept.records.push_back(std::move(g.records[j]));
+                kept.deliveries.push_back(std::move(g.deliveries[j]));
+            }
+            g = std::move(kept);
             throw;
         }
+        kept.records.push_back(std::move(g.records[i]));
+        kept.deliveries.push_back(std::move(g.deliveries[i]));
     }
-    group = std::move(kept);
+    g = std::move(kept);
 }
 
-bool result_committer::write_group(std::vector<entry>& group) {
+bool result_committer::write_group(group& g) {
     backoff wait({std::chrono::milliseconds(200), 2.0, std::chrono::seconds(10), 0.2});
     while (true) {
         try {
             try {
-                write_once(group);
+                store_.write(g.records);
             } catch (const record_rejected&) {
-                write_singly(group);
+                write_singly(g);
             }
             if (store_down_) {
                 store_down_ = false;
@@ -124,7 +128,7 @@ bool result_committer::write_group(std::vector<entry>& group) {
             if (!store_down_) {
                 store_down_ = true;
                 PFO3_LOG(error, "result store write failed; tasks stay unacked and the write is retried",
-                         {{"store", store_.describe()}, {"tasks", std::to_string(group.size())}, {"error", e.what()}});
+                         {{"store", store_.describe()}, {"tasks", std::to_string(g.records.size())}, {"error", e.what()}});
             }
         }
         auto until = std::chrono::steady_clock::now() + wait.next();

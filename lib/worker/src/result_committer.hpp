@@ -39,19 +39,22 @@ public:
     void give_up();
 
 private:
-    struct entry {
-        task_record record;
-        delivery_guard delivery;
+    // Records and their guards side by side: the records go to write() as one span, uncopied.
+    struct group {
+        std::vector<task_record> records;
+        std::vector<delivery_guard> deliveries;
+        void clear() {
+            records.clear();
+            deliveries.clear();
+        }
     };
     void loop();
     // Writes a group, retrying a store that fails with backoff; records the store refuses as
     // such go to on_rejected_. False only after give_up().
-    bool write_group(std::vector<entry>& group);
-    // One write() attempt; throws what the store throws.
-    void write_once(const std::vector<entry>& group);
+    bool write_group(group& g);
     // After a record_rejected from a group: writes its records one by one, so only the refused
     // ones leave the group. Throws a retryable failure of the store.
-    void write_singly(std::vector<entry>& group);
+    void write_singly(group& g);
 
     store::result_store& store_;
     std::size_t max_group_;
@@ -60,12 +63,11 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable drained_;
-    std::vector<entry> pending_;
+    group pending_;
     std::size_t in_flight_ = 0;  // taken by the thread, not yet resolved
     bool stop_ = false;
     std::atomic<bool> give_up_{false};
     bool store_down_ = false;
-    std::vector<task_record> scratch_;  // the records of the group being written
     std::thread thread_;
 };
 

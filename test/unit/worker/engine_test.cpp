@@ -276,19 +276,24 @@ TEST_CASE("a requeued task runs although the run before it stored dead", "[engin
     auto t = task_of("rq", "count", "1");
     r.store_now(record_of(t, task_status::dead, 3));  // the run an operator gave up on
     t.requeues = 1;
-    SECTION("first delivery") { r.submit(t); }
-    SECTION("redelivered before anything of the new run was stored") { r.submit(t, true); }
-    REQUIRE(r.settler.await_count(1));
-    REQUIRE(r.eng->finish(5s));
-    auto rec = r.stored("rq");
-    if (r.handlers.run_count() == 1) {
+    SECTION("first delivery: it runs and its record replaces the dead one") {
+        r.submit(t);
+        REQUIRE(r.settler.await_count(1));
+        REQUIRE(r.eng->finish(5s));
+        CHECK(r.handlers.run_count() == 1);
+        auto rec = r.stored("rq");
         CHECK(rec.status == task_status::done);
         CHECK(rec.requeues == 1);
         CHECK(rec.attempts == 1);
-    } else {
-        // The redelivered copy counts an interrupted attempt: queued again as attempt 2.
+    }
+    SECTION("redelivered before its run stored anything: an interrupted attempt, not a stored one") {
+        r.submit(t, true);
+        REQUIRE(r.settler.await_count(1));
+        REQUIRE(r.eng->finish(5s));
+        CHECK(r.handlers.run_count() == 0);
         REQUIRE(r.sink.messages().size() == 1);
+        CHECK(r.sink.messages()[0].routing_key == "tasks");
         CHECK(r.sink.messages()[0].body.find("\"requeues\":1") != std::string::npos);
-        CHECK(rec.status == task_status::dead);  // still the old run's until the new one ends
+        CHECK(r.stored("rq").status == task_status::dead);  // still the old run's until the new one ends
     }
 }
