@@ -97,7 +97,11 @@ std::string random_suffix() {
 }
 
 bool is_temp_name(std::string_view name) {
-    return name.size() > 1 && name[0] == '.' && name.find(temp_marker) != std::string_view::npos;
+    if (name.size() < 2 || name[0] != '.') return false;
+    if (name.find(temp_marker) != std::string_view::npos) return true;
+    // Temps of releases before `~tmp~`: `.ID.json.tmp.RANDOM`. A record's name always ends in
+    // ".json" (an id like `.a.json.tmp.b` makes `.a.json.tmp.b.json`), such a temp never does.
+    return name.find(".json.tmp.") != std::string_view::npos && !name.ends_with(".json");
 }
 
 // An id quoted for an error message, cut short: invalid ids may be long or odd.

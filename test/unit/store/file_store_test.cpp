@@ -264,10 +264,16 @@ TEST_CASE("a record whose id looks like a temp file of old survives a restart") 
     const time_t old = ::time(nullptr) - 120;
     timeval times[2] = {{old, 0}, {old, 0}};
     REQUIRE(::utimes(file.c_str(), times) == 0);
+    // A stale temp of an older release (`.ID.json.tmp.RANDOM`) beside it is cleaned; the
+    // record is not.
+    const auto old_temp = d.path / ".x.json.tmp.0123456789abcdef";
+    write_file(old_temp, "{");
+    REQUIRE(::utimes(old_temp.c_str(), times) == 0);
     file_store again(d.path.string());
     auto got = again.read(id);
     REQUIRE(got);
     CHECK(got->result_json == "\"kept\"");
+    CHECK_FALSE(fs::exists(old_temp));
 }
 
 TEST_CASE("a record never goes backwards: older or duplicate records leave the stored one") {
