@@ -1,15 +1,10 @@
 #include "serve_command.hpp"
 
-#include <sys/resource.h>
-
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 
 #include "common.hpp"
-#include "status_reader.hpp"
 #include "store_access.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/clock.hpp"
@@ -20,6 +15,9 @@
 #include "pfo3/net/server.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
+#include "pfo3/ops/process_limits.hpp"
+#include "pfo3/serve/graceful_stop.hpp"
+#include "pfo3/serve/status_reader.hpp"
 #include "pfo3/queue/publisher.hpp"
 
 namespace pfo3::app {
@@ -43,7 +41,7 @@ constexpr std::size_t max_status_per_connection = 16;
 // both go back through `reply`, which the server posts to the connection's strand.
 class serve_dispatcher final : public net::dispatcher {
 public:
-    serve_dispatcher(queue::publisher& pub, std::string queue, status_reader& status)
+    serve_dispatcher(queue::publisher& pub, std::string queue, serve::status_reader& status)
         : pub_(pub), queue_(std::move(queue)), status_(status) {}
 
     void dispatch(json::request req, reply done) override {
@@ -94,24 +92,8 @@ private:
 
     queue::publisher& pub_;
     std::string queue_;
-    status_reader& status_;
+    serve::status_reader& status_;
 };
-
-// Each connection is a descriptor: lift the soft limit to the hard one (1024 by default
-// would cap serve far below serve.max_connections), and say so when even that is short.
-void raise_descriptor_limit(std::size_t max_connections) {
-    rlimit lim{};
-    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
-    if (lim.rlim_cur < lim.rlim_max) {
-        lim.rlim_cur = lim.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &lim);  // checked below through the value read back
-        getrlimit(RLIMIT_NOFILE, &lim);
-    }
-    constexpr std::size_t reserve = 64;  // broker connection, store, logs, listening socket
-    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < max_connections + reserve)
-        PFO3_LOG(warn, "descriptor limit is below serve.max_connections; connections past it are refused",
-                 {{"limit", std::to_string(lim.rlim_cur)}, {"max_connections", std::to_string(max_connections)}});
-}
 
 // The command line's overrides of the config file.
 void apply_options(config::settings& s, const serve_options& opts) {
@@ -147,56 +129,6 @@ net::server_options server_options_of(const config::settings& s) {
     return sopts;
 }
 
-// Serve's shutdown: the first SIGINT/SIGTERM stops accepting and lets the requests in flight be
-// answered for up to `grace`, then closes what is left; a second signal closes every connection
-// at once. io.run() returns once the server has shut down. Lives on the I/O thread.
-class graceful_stop {
-public:
-    graceful_stop(asio::io_context& io, net::server& server, std::chrono::seconds grace)
-        : server_(server), grace_(grace), signals_(io, SIGINT, SIGTERM), timer_(io) {
-        arm();
-    }
-    graceful_stop(const graceful_stop&) = delete;
-    graceful_stop& operator=(const graceful_stop&) = delete;
-
-private:
-    void arm() {
-        signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
-            if (!ec) on_signal(sig);
-        });
-    }
-
-    void on_signal(int sig) {
-        if (stopping_) {
-            PFO3_LOG(warn, "second signal: closing every connection now", {{"signal", std::to_string(sig)}});
-            server_.close_all();
-            return;
-        }
-        stopping_ = true;
-        ops::notify_stopping();
-        PFO3_LOG(info, "stopping: no new connections; answering requests in flight",
-                 {{"signal", std::to_string(sig)}, {"connections", std::to_string(server_.connection_count())}});
-        server_.shutdown([this] {
-            timer_.cancel();
-            signals_.cancel();
-        });
-        timer_.expires_after(grace_);
-        timer_.async_wait([this](const boost::system::error_code& e) {
-            if (e) return;
-            PFO3_LOG(warn, "grace period over: closing remaining connections",
-                     {{"connections", std::to_string(server_.connection_count())}});
-            server_.close_all();
-        });
-        arm();
-    }
-
-    net::server& server_;
-    std::chrono::seconds grace_;
-    asio::signal_set signals_;
-    asio::steady_timer timer_;
-    bool stopping_ = false;
-};
-
 }  // namespace
 
 CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
@@ -213,7 +145,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     config::validate(s);
     config::apply_password_files(s);
 
-    raise_descriptor_limit(s.serve.max_connections);
+    ops::raise_descriptor_limit(s.serve.max_connections);
     const queue::publisher_options popts = publisher_options_of(s);
     queue::publisher pub(popts);
 
@@ -221,7 +153,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     // Before the server, so it outlives every session that may still be waiting for a reply.
     // The opener owns a copy of the settings: a status thread stuck on the store outlives
     // this function (see status_reader).
-    status_reader status([settings = s] { return open_configured_store(settings); }, status_threads,
+    serve::status_reader status([settings = s] { return open_configured_store(settings); }, status_threads,
                          max_waiting_status);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status);
     net::server server(io, server_options_of(s), dispatcher);
@@ -236,7 +168,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     bool connected = pub.wait_connected(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     ops::notify_ready(connected ? "listening; broker connected" : "listening; broker unreachable, retrying");
 
-    graceful_stop stop(io, server, std::chrono::seconds(s.serve.shutdown_grace_s));
+    serve::graceful_stop stop(io, server, std::chrono::seconds(s.serve.shutdown_grace_s));
     io.run();
 
     // Every connection is answered or closed by now; what is still unconfirmed belongs to

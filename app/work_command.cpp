@@ -2,9 +2,7 @@
 
 #include <atomic>
 #include <cmath>
-#include <csignal>
 #include <cstdlib>
-#include <ctime>
 #include <memory>
 
 #include "common.hpp"
@@ -14,6 +12,7 @@
 #include "pfo3/handlers/registry.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
+#include "pfo3/ops/process_limits.hpp"
 #include "pfo3/queue/consumer.hpp"
 #include "pfo3/queue/publisher.hpp"
 #include "pfo3/store/result_store.hpp"
@@ -56,26 +55,6 @@ void warn_consumer_timeout(const config::settings& s) {
                      {{"handler", name}, {"timeout_s", std::to_string(h.timeout_s)}});
 }
 
-// Waits for SIGINT/SIGTERM (blocked in every thread, so only this wait sees them); false if
-// `timeout` passed first. A negative timeout waits for ever.
-bool wait_signal(const sigset_t& set, std::chrono::milliseconds timeout, int& sig) {
-    while (true) {
-        if (timeout.count() < 0) {
-            if (sigwait(&set, &sig) == 0) return true;
-            continue;
-        }
-        timespec ts{static_cast<std::time_t>(timeout.count() / 1000),
-                    static_cast<long>((timeout.count() % 1000) * 1000000)};
-        int r = sigtimedwait(&set, nullptr, &ts);
-        if (r > 0) {
-            sig = r;
-            return true;
-        }
-        if (errno == EAGAIN) return false;
-        // EINTR: another signal; wait again.
-    }
-}
-
 // The command line's overrides of the config file.
 void apply_options(config::settings& s, const work_options& opts) {
     if (opts.prefetch) s.work.prefetch = *opts.prefetch;
@@ -83,17 +62,6 @@ void apply_options(config::settings& s, const work_options& opts) {
     if (opts.amqp) s.amqp.url = *opts.amqp;
     if (opts.queue) s.amqp.queue = *opts.queue;
     if (opts.store) s.store.uri = *opts.store;
-}
-
-// Blocks SIGINT and SIGTERM; called before any thread exists, so that every thread inherits
-// the mask and only wait_signal() receives them.
-sigset_t block_stop_signals() {
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    return stop_signals;
 }
 
 // The result store, opened before anything consumes: a store no retry can make usable (bad
@@ -154,7 +122,7 @@ bool finish_in_hand(const config::settings& s, const sigset_t& stop_signals, int
     bool finished = false;
     while (!(finished = engine.finish(std::chrono::milliseconds(100)))) {
         if (std::chrono::steady_clock::now() >= deadline) break;
-        if (wait_signal(stop_signals, std::chrono::milliseconds(0), sig)) {
+        if (ops::wait_stop_signal(stop_signals, std::chrono::milliseconds(0), sig)) {
             PFO3_LOG(warn, "second signal: stopping now");
             break;
         }
@@ -179,7 +147,7 @@ int run_work(config::settings s, const work_options& opts) {
     apply_options(s, opts);
     config::validate(s);
     config::apply_password_files(s);
-    const sigset_t stop_signals = block_stop_signals();
+    const sigset_t stop_signals = ops::block_stop_signals();
 
     auto url = queue::amqp_url::parse(s.amqp.url);
     auto store = open_store_or_config_error(s);
@@ -203,7 +171,7 @@ int run_work(config::settings s, const work_options& opts) {
               {"config", s.source}});
 
     int sig = 0;
-    wait_signal(stop_signals, std::chrono::milliseconds(-1), sig);
+    ops::wait_stop_signal(stop_signals, std::chrono::milliseconds(-1), sig);
     if (!finish_in_hand(s, stop_signals, sig, *consumer, engine)) {
         engine.abandon();
         PFO3_LOG(warn, "tasks still running are abandoned unacked; RabbitMQ will redeliver them");

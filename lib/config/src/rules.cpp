@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "pfo3/core/log.hpp"
+#include "pfo3/core/task.hpp"
 
 namespace pfo3::config::detail {
 
@@ -188,9 +189,9 @@ const std::vector<key_spec>& table() {
                                                                       check_credential),
         text<&settings::store, &store_settings::s3_session_token>("store", "s3_session_token", check_credential),
         integer<&settings::retry, &retry_settings::max_attempts>("retry", "max_attempts", 1,
-                                                                 1000),
+                                                                 max_attempts_ceiling),
         integer<&settings::retry, &retry_settings::max_attempts_limit>(
-            "retry", "max_attempts_limit", 1, 1000),
+            "retry", "max_attempts_limit", 1, max_attempts_ceiling),
         number<&settings::retry, &retry_settings::backoff_base_s>("retry", "backoff_base_s", 0,
                                                                   true, max_seconds),
         number<&settings::retry, &retry_settings::backoff_factor>("retry", "backoff_factor", 1,

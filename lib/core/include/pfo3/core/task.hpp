@@ -7,6 +7,10 @@
 
 namespace pfo3 {
 
+/// The most attempts any task may have, whatever a request or the config asks for: the one
+/// ceiling the message format, the protocol and the config rules all apply.
+inline constexpr int max_attempts_ceiling = 1000;
+
 /// One unit of work, as carried in a RabbitMQ message body (SPEC section 5).
 struct task {
     std::string id;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "pfo3/core/task.hpp"
 #include "pfo3/json/value.hpp"
 
 namespace pfo3::json {
@@ -18,7 +19,7 @@ namespace pfo3::json {
 inline constexpr std::int64_t max_timeout_ms = 86'400'000;
 
 /// The most any request may give as "max_attempts", whatever the operator allows.
-inline constexpr int max_attempts_ceiling = 1000;
+using pfo3::max_attempts_ceiling;
 
 /// A task field as JSON carries it.
 struct task_field {

@@ -17,7 +17,7 @@
 #include "pfo3/net/dispatcher.hpp"
 #include "pfo3/store/result_store.hpp"
 
-namespace pfo3::app {
+namespace pfo3::serve {
 
 class status_reader {
 public:
@@ -66,4 +66,4 @@ private:
     std::vector<std::thread> threads_;
 };
 
-}  // namespace pfo3::app
+}  // namespace pfo3::serve

@@ -1,4 +1,4 @@
-#include "status_reader.hpp"
+#include "pfo3/serve/status_reader.hpp"
 
 #include <chrono>
 
@@ -6,7 +6,7 @@
 #include "pfo3/core/log.hpp"
 #include "pfo3/json/protocol.hpp"
 
-namespace pfo3::app {
+namespace pfo3::serve {
 
 namespace {
 
@@ -98,4 +98,4 @@ void status_reader::run(const std::shared_ptr<shared>& s, std::size_t index) {
     s->exited.notify_all();
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::serve
