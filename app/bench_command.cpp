@@ -24,8 +24,8 @@ CLI::App* setup_bench(CLI::App& root, bench_options& opts) {
     cmd->add_option("--rate", opts.run.rate, "open loop: submit at this many tasks/s (default: closed loop, as fast as it goes)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--store", opts.run.store,
-                    "file:///DIR: the workers' result directory on this machine, watched with inotify "
-                    "(default: poll status through serve)");
+                    "file:///DIR or sqlite:///FILE: the workers' store on this machine, watched with inotify "
+                    "or polled every 2 ms (default: poll status through serve)");
     cmd->add_flag("--no-results", opts.run.no_results, "do not wait for results (accepted figures only)");
     cmd->add_option("--results-timeout", opts.run.results_timeout_s, "seconds to wait for results after the last submit")
         ->capture_default_str()->check(CLI::Range(0.0, 86400.0));

@@ -153,8 +153,8 @@ int run_serve(config::settings s, const serve_options& opts) {
     // Before the server, so it outlives every session that may still be waiting for a reply.
     // The opener owns a copy of the settings: a status thread stuck on the store outlives
     // this function (see status_reader).
-    serve::status_reader status([settings = s] { return open_configured_store(settings); }, status_threads,
-                         max_waiting_status);
+    serve::status_reader status([settings = s] { return open_configured_store(settings, store::store_use::read); },
+                         status_threads, max_waiting_status);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status);
     net::server server(io, server_options_of(s), dispatcher);
 

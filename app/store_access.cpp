@@ -25,12 +25,12 @@ void warn_if_readable(const config::settings& s) {
 
 }  // namespace
 
-std::unique_ptr<store::result_store> open_configured_store(const config::settings& s) {
+std::unique_ptr<store::result_store> open_configured_store(const config::settings& s, store::store_use use) {
     warn_if_readable(s);
     if (store::is_s3_uri(s.store.uri))
         return store::open_s3_store(
             s.store.uri, {s.store.s3_access_key_id, s.store.s3_secret_access_key, s.store.s3_session_token});
-    return store::open_store(s.store.uri);
+    return store::open_store(s.store.uri, use);
 }
 
 }  // namespace pfo3::app

@@ -8,9 +8,10 @@
 
 namespace pfo3::app {
 
-/// store::open_store(s.store.uri); for an s3:// URI open_s3_store with the config's S3 keys.
-/// The first time a secret comes from a config file that group or others may read, logs a
+/// store::open_store(s.store.uri, use); for an s3:// URI open_s3_store with the config's S3
+/// keys. The first time a secret comes from a config file that group or others may read, logs a
 /// warning naming the file (never the value). Throws what open_store throws.
-std::unique_ptr<store::result_store> open_configured_store(const config::settings& s);
+std::unique_ptr<store::result_store> open_configured_store(const config::settings& s,
+                                                           store::store_use use = store::store_use::write);
 
 }  // namespace pfo3::app

@@ -82,7 +82,8 @@ set(CPACK_STRIP_FILES ON)
 # scripts call to create the user: systemd-sysusers, or adduser where there is no systemd.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser | systemd")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "rabbitmq-server")
+# sqlite3: to look inside the shipped config's result store (sqlite3 /var/lib/pfo3/results.db).
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "rabbitmq-server, sqlite3")
 
 # Maintainer scripts and conffiles. CPack does not mark /etc files as conffiles by itself:
 # without the list, an upgrade would overwrite the administrator's pfo3.toml.

@@ -4,8 +4,12 @@
 #   test/bench/run.sh --quick    about a minute, smaller loads (for trying the script)
 #   test/bench/run.sh --celery   also Celery 5 on the same broker, after pfo3 (about 1-2 minutes
 #                                more; test/bench/celery/bench.py, needs python3-celery)
+#   test/bench/run.sh --pinned-broker   the private RabbitMQ on one Erlang scheduler (+S 1:1), as
+#                                the reports before issue 17 measured; by default it runs as
+#                                Debian starts it, one scheduler per core. The report says which.
+#   test/bench/run.sh --store file      the workers store into a file store instead of SQLite
 # It builds pfo3 (Release), starts a private RabbitMQ (or uses $PFO3_BENCH_AMQP_URL), starts
-# `pfo3 serve` and 2 workers with a file store in a temp dir, runs the scenarios with
+# `pfo3 serve` and 2 workers with a SQLite store in a temp dir, runs the scenarios with
 # `pfo3 bench`, writes JSON to test/bench/results/, renders docs/bench/*.png with gnuplot and
 # prints the markdown tables for docs/benchmarks.md (also in test/bench/results/tables.md).
 # Environment:
@@ -18,12 +22,19 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 quick=0
 celery=0
+pinned=0
+store_kind=sqlite
+want_store=0
 for arg in "$@"; do
     case "$arg" in
     --quick) quick=1 ;;
     --celery) celery=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-    *) echo "usage: test/bench/run.sh [--quick] [--celery]" >&2; exit 2 ;;
+    --pinned-broker) pinned=1 ;;
+    --store) want_store=1 ;;
+    file|sqlite) [ $want_store -eq 1 ] || { echo "usage: test/bench/run.sh [--quick] [--celery] [--pinned-broker] [--store sqlite|file]" >&2; exit 2; }
+                 store_kind=$arg; want_store=0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "usage: test/bench/run.sh [--quick] [--celery] [--pinned-broker] [--store sqlite|file]" >&2; exit 2 ;;
     esac
 done
 
@@ -69,14 +80,21 @@ if [ -n "${PFO3_BENCH_AMQP_URL:-}" ]; then
     amqp=$PFO3_BENCH_AMQP_URL
 else
     port=${PFO3_BENCH_RABBITMQ_PORT:-5796}
-    log "start RabbitMQ on 127.0.0.1:$port"
     own_broker=1
-    "$root/test/services/rabbitmq.sh" start "$state/rabbitmq" "$port" >&2
+    if [ $pinned -eq 1 ]; then schedulers=1:1; else schedulers=default; fi
+    log "start RabbitMQ on 127.0.0.1:$port (schedulers: $schedulers)"
+    PFO3_RABBITMQ_SCHEDULERS=$schedulers "$root/test/services/rabbitmq.sh" start "$state/rabbitmq" "$port" >&2
     amqp="amqp://guest:guest@127.0.0.1:$port/%2f"
+    # What the node really runs with, for the report (not what was asked for).
+    online=$("$root/test/services/rabbitmq.sh" ctl "$state/rabbitmq" eval 'erlang:system_info(schedulers_online).' 2>/dev/null || echo "?")
 fi
 queue="pfo3_bench_$$"
-store="$state/results"
-mkdir -p "$store"
+if [ "$store_kind" = sqlite ]; then
+    store_uri="sqlite://$state/results.db"
+else
+    mkdir -p "$state/results"
+    store_uri="file://$state/results"
+fi
 serve_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 server="127.0.0.1:$serve_port"
 prefetch=${PFO3_BENCH_PREFETCH:-1000}
@@ -86,14 +104,14 @@ concurrency=${PFO3_BENCH_CONCURRENCY:-2}
 unset PFO3_CONFIG PFO3_AMQP_URL PFO3_STORE PFO3_SERVER
 cd "$state"
 
-log "start pfo3 serve on $server and 2 workers (prefetch $prefetch, concurrency $concurrency), store $store"
-PFO3_STORE="file://$store" "$bin" serve --listen "$server" --amqp "$amqp" --queue "$queue" \
+log "start pfo3 serve on $server and 2 workers (prefetch $prefetch, concurrency $concurrency), store $store_uri"
+PFO3_STORE="$store_uri" "$bin" serve --listen "$server" --amqp "$amqp" --queue "$queue" \
     > "$state/serve.log" 2>&1 &
 serve_pid=$!
 pids+=("$serve_pid")
 worker_pids=()
 for i in 1 2; do
-    "$bin" work --amqp "$amqp" --queue "$queue" --store "file://$store" --prefetch "$prefetch" \
+    "$bin" work --amqp "$amqp" --queue "$queue" --store "$store_uri" --prefetch "$prefetch" \
         --concurrency "$concurrency" > "$state/work$i.log" 2>&1 &
     worker_pids+=("$!")
     pids+=("$!")
@@ -112,7 +130,7 @@ for i in 1 2; do
     done
 done
 
-common=(--server "$server" --store "file://$store" --serve-pid "$serve_pid"
+common=(--server "$server" --store "$store_uri" --serve-pid "$serve_pid"
         --worker-pids "$(IFS=,; echo "${worker_pids[*]}")" --results-timeout 120)
 # A broker this script started is on this machine: its CPU per task (and per message when it
 # runs alone) goes in the reports too.
@@ -131,7 +149,19 @@ bench() {  # bench NAME ARGS...: one scenario; a failed scenario is reported, th
 }
 
 if [ $quick -eq 1 ]; then scale=5; latency_s=5; else scale=1; latency_s=30; fi
-rm -f "$results"/*.json "$results/load.txt"
+rm -f "$results"/*.json "$results/load.txt" "$results/setup.txt"
+
+# How this run was set up, for the report's first lines (summarize.py prints them).
+{
+    if [ $own_broker -eq 0 ]; then
+        echo "Broker: $PFO3_BENCH_AMQP_URL (not started by this script; its schedulers unknown)."
+    elif [ $pinned -eq 1 ]; then
+        echo "Broker: private RabbitMQ pinned to one Erlang scheduler (--pinned-broker, +S 1:1; schedulers online: $online)."
+    else
+        echo "Broker: private RabbitMQ as Debian starts it, one Erlang scheduler per core (schedulers online: $online of $(nproc) cores)."
+    fi
+    echo "Store: $store_kind ($store_uri); 2 workers, prefetch $prefetch, concurrency $concurrency."
+} > "$results/setup.txt"
 
 # The broker alone, at its best window: the ceiling every pfo3 figure is compared with.
 bench broker-ceiling --broker-only --amqp "$amqp" --type echo --broker-messages $((50000 / scale)) \

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The three result stores measured in one run (docs/benchmarks.md, "Result stores"):
+# The four result stores measured in one run (docs/benchmarks.md, "Result stores"):
 #   test/bench/stores.sh [TASKS]        default 20000 echo tasks per store
-# For each store (file, PostgreSQL, S3): a fresh queue, `pfo3 serve`, 2 workers
+# For each store (SQLite, file, PostgreSQL, S3): a fresh queue, `pfo3 serve`, 2 workers
 # (--prefetch 256 --concurrency 2), then `pfo3 bench` with 4 connections x window 256.
-# end to end: the file store is watched with inotify, PostgreSQL is counted in its table every
+# end to end: the SQLite store is polled by the bench every 2 ms (a read-only connection), the
+# file store is watched with inotify, PostgreSQL is counted in its table every
 # 50 ms, S3 is polled through serve's `status` (every 20 ms, window 256; an upper bound).
 # It starts a private RabbitMQ, PostgreSQL and S3 server (test/services/*.sh) on ports it picks
 # from the environment (defaults below), and stops them at the end.
@@ -40,7 +41,8 @@ rabbit_port=${PFO3_BENCH_RABBITMQ_PORT:-5797}
 pg_port=${PFO3_BENCH_POSTGRES_PORT:-5437}
 s3_port=${PFO3_BENCH_S3_PORT:-9107}
 log "start RabbitMQ :$rabbit_port, PostgreSQL :$pg_port, S3 :$s3_port"
-"$root/test/services/rabbitmq.sh" start "$state/rabbitmq" "$rabbit_port" >&2
+# The broker as Debian runs it (one Erlang scheduler per core), as test/bench/run.sh does.
+PFO3_RABBITMQ_SCHEDULERS=default "$root/test/services/rabbitmq.sh" start "$state/rabbitmq" "$rabbit_port" >&2
 mkdir -p "$state/pg" && chmod 777 "$state/pg"
 # Durable like a production server (postgres.sh defaults to fsync=off for tests): the
 # comparison with the file store, which fsyncs every group, is only fair this way.
@@ -130,14 +132,15 @@ PY
     kill -TERM "$serve_pid" "${workers[@]}"; wait "$serve_pid" "${workers[@]}" 2>/dev/null || true
 }
 
+measure sqlite "sqlite://$state/results.db" --store "sqlite://$state/results.db"
 mkdir -p "$state/files"
 measure file "file://$state/files" --store "file://$state/files"
 measure postgresql "$pg_url" --no-results
 measure s3 "s3://pfo3-bench/run?endpoint=http://127.0.0.1:$s3_port&region=us-east-1"
 
-echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on \`$(hostname)\`, $tasks echo tasks per store, 2 workers (prefetch 256, 2 handler threads), 4 connections x window 256; PostgreSQL $pg_durability."
+echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC on \`$(hostname)\`, $tasks echo tasks per store, 2 workers (prefetch 256, 2 handler threads), 4 connections x window 256; SQLite WAL, synchronous=FULL; PostgreSQL $pg_durability."
 echo
-echo "The broker alone (publish + consume at once, window 1024, prefetch 256): $(printf '%.0f' "$ceiling") msgs/s."
+echo "The broker alone (publish + consume at once, window 1024, prefetch 256; RabbitMQ with one scheduler per core): $(printf '%.0f' "$ceiling") msgs/s."
 echo
 echo "| store | accepted | accepted/s | stored | end to end tasks/s | × publish+consume ceiling | results seen by |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"

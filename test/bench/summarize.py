@@ -41,6 +41,12 @@ def errors_text(report):
     return ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "0"
 
 
+def store_label(report):
+    """The workers' store as the tables name it (reports before the SQLite store have none)."""
+    uri = ((report or {}).get("config") or {}).get("store") or ""
+    return "SQLite store" if uri.startswith("sqlite://") else "file store"
+
+
 def main():
     results = Path(sys.argv[1])
     reports = load(results)
@@ -49,6 +55,9 @@ def main():
     pipe = ceiling["publish_consume_per_s"] if ceiling else None
     any_report = next(iter(reports.values()), {})
     print(f"Measured {any_report.get('started_at', '?')[:16].replace('T', ' ')} UTC on `{any_report.get('host', '?')}`.\n")
+    setup = results / "setup.txt"  # written by test/bench/run.sh: which broker, which store
+    if setup.exists():
+        print(" ".join(setup.read_text().split("\n")).strip() + "\n")
 
     if ceiling:
         print("### The broker alone (RabbitMQ, rabbitmq-c, same messages)\n")
@@ -70,7 +79,7 @@ def main():
         rows.append((c["connections"], c["window"], name, r))
     rows.sort()
     if rows:
-        print("### Throughput (closed loop, 2 workers, file store)\n")
+        print(f"### Throughput (closed loop, 2 workers, {store_label(rows[0][3])})\n")
         print("| connections | window | tasks | accepted/s | × publish ceiling | end to end/s | × publish+consume "
               "ceiling | submit→ok p50 / p99 ms | submit→stored p50 / p99 ms | errors | peak RSS serve / worker MiB |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
@@ -173,7 +182,7 @@ def celery_table(reports, pub, pipe):
         r = reports.get(name)
         if r:
             e2e = r.get("end_to_end") or {}
-            row("pfo3 (confirms, file store)", f"{r['config']['connections']} connections", r["config"]["window"],
+            row(f"pfo3 (confirms, {store_label(r)})", f"{r['config']['connections']} connections", r["config"]["window"],
                 r["config"]["tasks"], r["accepted_per_s"], e2e.get("tasks_per_s"),
                 f"{r['rejected'] + sum((r.get('errors') or {}).values())} / {e2e.get('missing', '–')}")
     for name, what, r in celery:

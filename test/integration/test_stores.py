@@ -1,4 +1,4 @@
-"""The same behaviours for every result store (file, PostgreSQL, S3): results land exactly once,
+"""The same behaviours for every result store (SQLite, file, PostgreSQL, S3): results land exactly once,
 serve answers status from the store, redelivery after a crash stores nothing twice, an outage
 of the store loses nothing, bad credentials stop a worker at once with a clear message.
 
@@ -17,10 +17,10 @@ import pytest
 
 from helpers.processes import submit_ids, wait_until
 from helpers.stores import (PacedSend, PostgresDatabase, count_lines, file_store_count,
-                            postgres_frozen, postgres_outage, statuses, unread_bytes_at_port,
-                            wait_final_statuses, with_database, with_password)
+                            postgres_frozen, postgres_outage, sqlite_query, statuses,
+                            unread_bytes_at_port, wait_final_statuses, with_database, with_password)
 
-KINDS = ["file", "postgresql", "s3"]
+KINDS = ["sqlite", "file", "postgresql", "s3"]
 #: What a worker logs when a write fails; it must appear once per outage, not per task.
 OUTAGE_LINE = r"result store write failed"
 WRONG_SECRET = "wrong-secret-4711"
@@ -34,6 +34,10 @@ def store_uri(kind, tmp_path):
         directory = tmp_path / "results"
         directory.mkdir(exist_ok=True)
         return f"file://{directory}"
+    if kind == "sqlite":
+        directory = tmp_path / "results"
+        directory.mkdir(exist_ok=True)
+        return f"sqlite://{directory}/results.db"
     if kind == "postgresql":
         admin = os.environ.get("PFO3_TEST_POSTGRES_URL")
         if not admin:
@@ -64,6 +68,10 @@ def stored_counts(uri):
     if uri.startswith("file://"):
         n = file_store_count(uri[len("file://"):])
         return n, n  # one file per id by construction
+    if uri.startswith("sqlite://"):
+        [(rows, distinct)] = sqlite_query(uri[len("sqlite://"):],
+                                          "SELECT count(*), count(DISTINCT id) FROM pfo3_tasks")
+        return rows, distinct
     if uri in _databases:
         return _databases[uri].counts()
     return None
@@ -270,3 +278,36 @@ def test_send_wait_keeps_asking_while_the_store_cannot_be_read(pfo3, queue):
         assert (line["status"], line["result"]) == ("done", "late"), line
     finally:
         PostgresDatabase.drop(admin, name)
+
+
+def test_sqlite_serve_answers_status_from_the_file_without_ever_creating_it(pfo3, queue, tmp_path):
+    """serve opens the database read-only: before any worker made it, status is `pending` and
+    no file appears; once a worker has stored results, serve reads them, and so does `sqlite3`."""
+    db = tmp_path / "results.db"
+    serve = pfo3.serve(queue, env={"PFO3_STORE": f"sqlite://{db}"})
+    assert statuses(pfo3, serve.address, ["early"])["early"]["status"] == "pending"
+    assert not db.exists()
+
+    pfo3.work(queue, extra=["--store", f"sqlite://{db}"])
+    ids = submit_ids(pfo3.send(serve.address, ["one", "two"]), 2)
+    final = wait_final_statuses(pfo3, serve.address, ids)
+
+    assert [final[i]["result"] for i in ids] == ["one", "two"], final
+    rows = sqlite_query(db, "SELECT id, status, result, attempts FROM pfo3_tasks ORDER BY submitted_at, id")
+    assert sorted(rows) == sorted([(i, "done", json.dumps(p), 1) for i, p in zip(ids, ["one", "two"])]), rows
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("sqlite://results.db", "absolute path"),
+    ("sqlite://{tmp}/no-such-dir/results.db", "No such file or directory"),
+    ("sqlite://{tmp}/garbage.db", "file is not a database"),
+])
+def test_sqlite_worker_refuses_an_unusable_database_with_status_2(pfo3, queue, tmp_path, uri, message):
+    (tmp_path / "garbage.db").write_bytes(b"not a database" * 512)
+    uri = uri.format(tmp=tmp_path)
+
+    r = pfo3.run(["work", "--amqp", pfo3.amqp_url, "--queue", queue, "--store", uri], timeout=60)
+
+    assert r.returncode == 2, f"rc={r.returncode}\n{r.stderr[-2000:]}"
+    assert message in r.stderr and "sqlite" in r.stderr, r.stderr
+    assert not (tmp_path / "no-such-dir").exists()

@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config
           libboost-dev librabbitmq-dev rapidjson-dev libcli11-dev catch2 libtomlplusplus-dev
           libpq-dev libcurl4-openssl-dev libssl-dev libsystemd-dev
+          libsqlite3-dev sqlite3
           rabbitmq-server amqp-tools postgresql
           python3-celery python3-pika python3-pytest systemd graphviz netcat-openbsd
           gnuplot-nox

@@ -74,7 +74,7 @@ echo "built $deb ($(stat -c %s "$deb") bytes)"
 
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for lib in librabbitmq4 libpq5 libcurl4 libsystemd0 libssl3 libtomlplusplus3; do
+for lib in librabbitmq4 libpq5 libcurl4 libsystemd0 libssl3 libtomlplusplus3 libsqlite3-0; do
     tr ',|' '\n\n' <<< "$depends" | awk '{print $1}' | grep -qx "$lib" || fail "Depends: does not name $lib"
 done
 
@@ -217,7 +217,10 @@ if [ -n "$queue" ]; then
         sleep 0.5
     done
     [[ $answer == *'"result":6'* ]] || fail "status of $id: '$answer', expected result 6"
-    [ "$(stat -c %U "/var/lib/pfo3/results/$id.json")" = pfo3 ] || fail "the result file is not the pfo3 user's"
+    # The shipped config's store: the SQLite file in the units' state directory.
+    [ "$(stat -c %U /var/lib/pfo3/results.db)" = pfo3 ] || fail "the result database is not the pfo3 user's"
+    row=$(sqlite3 -readonly /var/lib/pfo3/results.db "SELECT status, result FROM pfo3_tasks WHERE id = '$id'")
+    [ "$row" = 'done|6' ] || fail "sqlite3 shows '$row' for $id, expected 'done|6'"
     echo "status: $answer"
     stop_role "$work_pid" "work" "$work/work.log"
 fi

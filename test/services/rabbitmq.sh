@@ -4,6 +4,9 @@
 #   rabbitmq.sh stop DIR         shut it down (and its private epmd)
 #   rabbitmq.sh ctl DIR ARGS...  rabbitmqctl against it (stop_app, start_app, list_queues ...)
 # The node's name, ports and epmd port are derived from PORT and written to DIR/env.
+# PFO3_RABBITMQ_SCHEDULERS: the Erlang schedulers of the node. Default "1:1" (one, so that tests
+# on a busy machine leave the cores to pfo3); "default" starts it as Debian's service does, with
+# one scheduler per core (test/bench/run.sh measures against that).
 set -euo pipefail
 
 cmd=${1:?usage: rabbitmq.sh start|stop|ctl DIR [PORT]}
@@ -18,6 +21,9 @@ load_env() {
 case "$cmd" in
 start)
     port=${3:?usage: rabbitmq.sh start DIR PORT}
+    schedulers=${PFO3_RABBITMQ_SCHEDULERS:-1:1}
+    erl_args=""
+    [ "$schedulers" = default ] || erl_args="+S $schedulers"
     mkdir -p "$dir"/{mnesia,log,home}
     dir=$(cd "$dir" && pwd)
     if [ ! -f "$dir/home/.erlang.cookie" ]; then
@@ -40,7 +46,7 @@ export RABBITMQ_LOG_BASE=$dir/log
 export RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf
 export RABBITMQ_CONF_ENV_FILE=$dir/rabbitmq-env.conf
 export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins
-export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 1:1"
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$erl_args"
 export ERL_EPMD_PORT=$((port - 1000))
 export ERL_EPMD_ADDRESS=127.0.0.1
 ENV

@@ -1,7 +1,5 @@
 #include "results.hpp"
 
-#include <sys/stat.h>
-
 #include <thread>
 #include <unordered_map>
 
@@ -25,7 +23,7 @@ std::int64_t ns_since(clock::time_point t0) {
 
 }  // namespace
 
-results_seen wait_in_store(store_watch& watch, const load_result& load, std::chrono::milliseconds timeout) {
+results_seen wait_in_store(result_watch& watch, const load_result& load, std::chrono::milliseconds timeout) {
     results_seen seen;
     seen.stored_ns.assign(load.ids.size(), -1);
     std::unordered_map<std::string_view, std::size_t> index;
@@ -47,8 +45,7 @@ results_seen wait_in_store(store_watch& watch, const load_result& load, std::chr
             const std::int64_t now_ns = ns_since(load.start);
             for (std::size_t i = 0; i < load.ids.size(); ++i) {
                 if (seen.stored_ns[i] >= 0) continue;
-                struct stat st {};
-                if (::stat((watch.dir() + "/" + load.ids[i] + ".json").c_str(), &st) == 0) {
+                if (watch.present(load.ids[i])) {
                     seen.stored_ns[i] = now_ns;
                     seen.late_detection = true;
                     --pending;

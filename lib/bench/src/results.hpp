@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "load.hpp"
-#include "store_watch.hpp"
+#include "result_watch.hpp"
 
 namespace pfo3::bench {
 
@@ -18,8 +18,8 @@ struct results_seen {
     bool late_detection = false;          ///< some were found by scanning after an inotify overflow
 };
 
-/// Waits until every accepted id's record appeared in the watched directory, or `timeout`.
-results_seen wait_in_store(store_watch& watch, const load_result& load, std::chrono::milliseconds timeout);
+/// Waits until every accepted id's record appeared in the watched store, or `timeout`.
+results_seen wait_in_store(result_watch& watch, const load_result& load, std::chrono::milliseconds timeout);
 
 /// Polls `status` for the accepted ids until each is done or dead, or `timeout`.
 results_seen wait_by_status(const std::string& server, const load_result& load, std::chrono::milliseconds timeout);

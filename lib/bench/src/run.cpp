@@ -20,20 +20,25 @@
 #include "process_use.hpp"
 #include "report.hpp"
 #include "results.hpp"
+#include "sqlite_watch.hpp"
 #include "store_watch.hpp"
 
 namespace pfo3::bench {
 
 namespace {
 
-// "file:///var/lib/x" → "/var/lib/x"; anything else cannot be watched from here.
-std::string store_dir(const std::string& uri) {
-    constexpr std::string_view scheme = "file://";
-    if (uri.rfind(scheme, 0) != 0 || uri.size() <= scheme.size() || uri[scheme.size()] != '/')
-        throw config_error("bench: --store " + uri +
-                           ": only a local file store (file:///DIR) can be watched; omit --store to poll status "
-                           "through serve instead");
-    return uri.substr(scheme.size());
+// A watch of the local store `uri` names: inotify on file:///DIR, polling sqlite:///FILE;
+// anything else cannot be watched from here.
+std::unique_ptr<result_watch> watch_store(const std::string& uri, std::chrono::steady_clock::time_point start) {
+    for (std::string_view scheme : {"file://", "sqlite://"}) {
+        if (uri.rfind(scheme, 0) != 0 || uri.size() <= scheme.size() || uri[scheme.size()] != '/') continue;
+        std::string path = uri.substr(scheme.size());
+        if (scheme == "file://") return std::make_unique<store_watch>(std::move(path), start);
+        return std::make_unique<sqlite_watch>(std::move(path), start);
+    }
+    throw config_error("bench: --store " + uri +
+                       ": only a local file store (file:///DIR) or SQLite store (sqlite:///FILE) can be watched; "
+                       "omit --store to poll status through serve instead");
 }
 
 std::string host_name() {
@@ -55,7 +60,10 @@ bench_report describe(const options& opts) {
     rep.window = opts.window;
     rep.rate = opts.rate;
     rep.store = opts.store.value_or("");
-    rep.results_source = opts.no_results || opts.broker_only ? "none" : opts.store ? "inotify" : "status";
+    rep.results_source = opts.no_results || opts.broker_only ? "none"
+                         : !opts.store                         ? "status"
+                         : opts.store->rfind("sqlite://", 0) == 0 ? "sqlite poll"
+                                                                  : "inotify";
     rep.broker_only = opts.broker_only;
     return rep;
 }
@@ -97,7 +105,7 @@ void choose_cpu_subjects(const options& opts, bench_report& rep) {
 }
 
 // Waits for the accepted tasks' results and summarises when they were seen.
-void await_results(const options& opts, const load_result& load, store_watch* watch, bench_report& rep) {
+void await_results(const options& opts, const load_result& load, result_watch* watch, bench_report& rep) {
     PFO3_LOG(info, "bench: waiting for results", {{"accepted", std::to_string(load.ids.size())}});
     const auto timeout = std::chrono::milliseconds(static_cast<long long>(opts.results_timeout_s * 1000));
     results_seen seen;
@@ -114,9 +122,8 @@ void await_results(const options& opts, const load_result& load, store_watch* wa
 // (with the reason in `unreachable`) if no connection to the server could be made.
 bool submit_tasks(const options& opts, const load_options& lo, bench_report& rep, std::string& unreachable) {
     // Watching starts before the first task is sent, so no result can slip past.
-    std::unique_ptr<store_watch> watch;
-    if (opts.store && !opts.no_results)
-        watch = std::make_unique<store_watch>(store_dir(*opts.store), std::chrono::steady_clock::now());
+    std::unique_ptr<result_watch> watch;
+    if (opts.store && !opts.no_results) watch = watch_store(*opts.store, std::chrono::steady_clock::now());
     PFO3_LOG(info, "bench: submitting",
              {{"server", lo.server},
               {"tasks", std::to_string(lo.tasks)},

@@ -32,7 +32,7 @@ std::string_view record_id(std::string_view name) {
 
 }  // namespace
 
-store_watch::store_watch(std::string dir, clock::time_point start) : dir_(std::move(dir)), start_(start) {
+store_watch::store_watch(std::string dir, clock::time_point start) : result_watch(start), dir_(std::move(dir)) {
     struct stat st {};
     if (::stat(dir_.c_str(), &st) != 0) fail("cannot watch the result directory", dir_, errno);
     if (!S_ISDIR(st.st_mode)) fail("cannot watch the result directory", dir_, ENOTDIR);
@@ -65,8 +65,7 @@ void store_watch::run() {
             if (errno == EINTR) continue;
             PFO3_LOG(error, "bench: poll on the store watch failed; results are no longer seen",
                      {{"error", std::strerror(errno)}});
-            std::lock_guard lk(mu_);
-            overflowed_ = true;
+            mark_overflowed();
             return;
         }
         // Drain what already arrived before stopping, so late take() calls still see it.
@@ -85,39 +84,16 @@ void store_watch::run() {
                 }
                 p += sizeof(inotify_event) + ev->len;
             }
-            std::lock_guard lk(mu_);
-            if (overflow) overflowed_ = true;
-            for (auto& e : batch) events_.push_back(std::move(e));
-            batch.clear();
+            if (overflow) mark_overflowed();
+            add(batch);
         }
         if (stopping) return;
     }
 }
 
-std::vector<stored_event> store_watch::take() {
-    std::vector<std::pair<std::string, clock::time_point>> got;
-    clock::time_point start;
-    {
-        std::lock_guard lk(mu_);
-        got.swap(events_);
-        start = start_;
-    }
-    std::vector<stored_event> out;
-    out.reserve(got.size());
-    for (auto& [id, at] : got)
-        out.push_back(
-            stored_event{std::move(id), std::chrono::duration_cast<std::chrono::nanoseconds>(at - start).count()});
-    return out;
-}
-
-void store_watch::set_start(clock::time_point start) {
-    std::lock_guard lk(mu_);
-    start_ = start;
-}
-
-bool store_watch::overflowed() const {
-    std::lock_guard lk(mu_);
-    return overflowed_;
+bool store_watch::present(const std::string& id) const {
+    struct stat st {};
+    return ::stat((dir_ + "/" + id + ".json").c_str(), &st) == 0;
 }
 
 }  // namespace pfo3::bench

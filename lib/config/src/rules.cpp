@@ -103,7 +103,7 @@ problem check_path(std::string_view v) {
 }
 
 problem check_store_uri(std::string_view v) {
-    constexpr std::string_view need_location[] = {"file://", "s3://"};
+    constexpr std::string_view need_location[] = {"file://", "sqlite://", "s3://"};
     for (auto scheme : need_location)
         if (v.starts_with(scheme)) {
             if (v.size() > scheme.size()) return std::nullopt;
@@ -111,7 +111,7 @@ problem check_store_uri(std::string_view v) {
                    quote(log::mask_url(v));
         }
     if (v.starts_with("postgresql://") || v.starts_with("postgres://")) return std::nullopt;
-    return "must start with file://, postgresql://, postgres:// or s3://, got " +
+    return "must start with sqlite://, file://, postgresql://, postgres:// or s3://, got " +
            quote(log::mask_url(v));
 }
 

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
-#include <stdexcept>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "pfo3/core/log.hpp"
 #include "pfo3/core/task_id.hpp"
 #include "pfo3/json/text.hpp"
+#include "upsert_rule.hpp"
 
 namespace pfo3::store {
 
@@ -39,43 +39,8 @@ constexpr std::string_view upsert_update =
     "finished_at = EXCLUDED.finished_at, requeues = EXCLUDED.requeues, updated_at = now()";
 
 // The end of the upsert: its update only where may_replace(stored row, new row) holds.
-// Written out from may_replace() itself rather than by hand, so the two never differ:
-//   WHERE (EXCLUDED.attempts > pfo3_tasks.attempts AND pfo3_tasks.status IN ('pending', 'failed'))
-//      OR (EXCLUDED.attempts = pfo3_tasks.attempts AND (pfo3_tasks.status, EXCLUDED.status) IN
-//          (('pending', 'pending'), ..., ('failed', 'done'), ('failed', 'failed'), ('failed', 'dead')))
-// i.e. never over a final row; a later attempt, or the same one at least as far along; and
-// before all that, a row of a later requeue replaces any row of an earlier one. A row whose
-// status pfo3 does not know is never updated (except by a later requeue).
 const std::string& upsert_tail() {
-    static const std::string tail = [] {
-        constexpr task_status all[] = {task_status::pending, task_status::done, task_status::failed,
-                                       task_status::dead};
-        auto row = [](task_status s, int attempts) {
-            task_record r;
-            r.status = s;
-            r.attempts = attempts;
-            return r;
-        };
-        auto quoted = [](task_status s) { return "'" + std::string(to_string(s)) + "'"; };
-        std::string later, same;
-        for (auto stored : all) {
-            // may_replace depends only on the statuses and on how the attempts compare.
-            if (may_replace(row(stored, 1), row(task_status::failed, 2)))
-                later += (later.empty() ? "" : ", ") + quoted(stored);
-            for (auto incoming : all)
-                if (may_replace(row(stored, 1), row(incoming, 1)))
-                    same += (same.empty() ? "(" : ", (") + quoted(stored) + ", " + quoted(incoming) + ")";
-        }
-        task_record first = row(task_status::done, 1), requeued = row(task_status::failed, 1);
-        requeued.requeues = 1;
-        if (!may_replace(first, requeued) || may_replace(requeued, first))
-            throw std::logic_error("may_replace no longer puts requeues first: rewrite upsert_tail");
-        std::string out(upsert_update);
-        out += " WHERE EXCLUDED.requeues > pfo3_tasks.requeues OR (EXCLUDED.requeues = pfo3_tasks.requeues AND (";
-        out += "(EXCLUDED.attempts > pfo3_tasks.attempts AND pfo3_tasks.status IN (" + later + "))";
-        out += " OR (EXCLUDED.attempts = pfo3_tasks.attempts AND (pfo3_tasks.status, EXCLUDED.status) IN (" + same + "))))";
-        return out;
-    }();
+    static const std::string tail = std::string(upsert_update) + may_replace_where();
     return tail;
 }
 
@@ -110,15 +75,8 @@ constexpr const char* migrate_1_to_2 =
 // Text columns cannot hold NUL bytes and reject invalid UTF-8 (error 22021 would make the whole
 // group unstorable), so such text is repaired the way the file store repairs it.
 const char* text_param(const std::string& s, std::deque<std::string>& keep) {
-    if (s.find('\0') == std::string::npos && json::is_valid_utf8(s)) return s.c_str();
-    std::string fixed = json::valid_utf8(s);
-    std::string out;
-    out.reserve(fixed.size());
-    for (char ch : fixed) {
-        if (ch == '\0') out += "\xEF\xBF\xBD";
-        else out += ch;
-    }
-    return keep.emplace_back(std::move(out)).c_str();
+    if (is_storable_text(s)) return s.c_str();
+    return keep.emplace_back(storable_text(s)).c_str();
 }
 
 // jsonb rejects the escape \u0000 (22P05); it becomes U+FFFD. Backslashes only occur inside

@@ -170,6 +170,14 @@ def file_store_count(directory):
     return sum(1 for _ in Path(directory).glob("*.json"))
 
 
+def sqlite_query(path, sql):
+    """Rows of `sql` against the SQLite store at `path`, as a user of `sqlite3 FILE` would read
+    them (a read-only connection of its own, beside the workers' and serve's)."""
+    import sqlite3
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
+        return db.execute(sql).fetchall()
+
+
 class PacedSend:
     """`pfo3 send` fed from a thread at a steady pace, so a stream is still flowing while a test
     breaks something. The pace only shapes the load; nothing waits on it."""

@@ -13,10 +13,12 @@
 #include "pfo3/core/error.hpp"
 #include "results.hpp"
 #include "store_watch.hpp"
+#include "take_until.hpp"
 
 using namespace pfo3::bench;
 namespace fs = std::filesystem;
 using std::chrono::steady_clock;
+using pfo3::bench::test::take_until;
 
 namespace {
 
@@ -37,16 +39,6 @@ void store_record(const fs::path& dir, const std::string& id) {
     fs::rename(tmp, dir / (id + ".json"));
 }
 
-// take() until `want` ids arrived or 10 s passed (the watch thread stamps them on arrival).
-std::vector<stored_event> take_until(store_watch& w, std::size_t want) {
-    std::vector<stored_event> got;
-    const auto deadline = steady_clock::now() + std::chrono::seconds(10);
-    while (got.size() < want && steady_clock::now() < deadline) {
-        for (auto& e : w.take()) got.push_back(std::move(e));
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return got;
-}
 
 }  // namespace
 

@@ -84,7 +84,7 @@ TEST_CASE("a bad environment value is an error naming the variable", "[env][erro
     CHECK(env_error("PFO3_AMQP_URL", "redis://u:topsecret@h") ==
           "PFO3_AMQP_URL: must start with amqp:// or amqps://, got \"redis://u:***@h\"");
     CHECK(env_error("PFO3_STORE", "ftp://u:topsecret@h") ==
-          "PFO3_STORE: must start with file://, postgresql://, postgres:// or s3://, got "
+          "PFO3_STORE: must start with sqlite://, file://, postgresql://, postgres:// or s3://, got "
           "\"ftp://u:***@h\"");
     CHECK(env_error("PFO3_QUEUE", "a queue") ==
           "PFO3_QUEUE: must be 1 to 200 characters of [A-Za-z0-9._:-], got \"a queue\"");

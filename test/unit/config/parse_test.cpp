@@ -42,7 +42,7 @@ TEST_CASE("an empty file gives the defaults of SPEC section 3", "[parse]") {
     CHECK(s.serve.idle_timeout_s == 300);
     CHECK(s.work.prefetch == 1);
     CHECK(s.work.concurrency == 1);
-    CHECK(s.store.uri == "file:///var/lib/pfo3/results");
+    CHECK(s.store.uri == "sqlite:///var/lib/pfo3/results.db");
     CHECK(s.store.s3_access_key_id.empty());
     CHECK(s.store.s3_secret_access_key.empty());
     CHECK(s.store.s3_session_token.empty());
@@ -192,11 +192,11 @@ TEST_CASE("errors about URLs mask the password", "[parse][errors][secrets]") {
           "pfo3.toml:2: amqp.url: must start with amqp:// or amqps://, got "
           "\"http://user:***@host/\"");
     CHECK(parse_error("[store]\nuri = \"mysql://u:hunter2@db/x\"") ==
-          "pfo3.toml:2: store.uri: must start with file://, postgresql://, postgres:// or s3://, "
+          "pfo3.toml:2: store.uri: must start with sqlite://, file://, postgresql://, postgres:// or s3://, "
           "got \"mysql://u:***@db/x\"");
     CHECK(parse_error("[store]\nuri = \"s3://\"") ==
           "pfo3.toml:2: store.uri: must name a location after s3://, got \"s3://\"");
-    for (auto good : {"file:///tmp/r", "postgres://u:p@h/db", "postgresql://", "s3://b/p?region=x"})
+    for (auto good : {"file:///tmp/r", "sqlite:///tmp/r.db", "postgres://u:p@h/db", "postgresql://", "s3://b/p?region=x"})
         CHECK_NOTHROW(parse_settings("[store]\nuri = \"" + std::string(good) + "\"", "x"));
     CHECK_THAT(parse_error("[amqp]\nurl = \"amqp://u:hunter2@h\"\nqueue = 1"),
                !Contains("hunter2"));

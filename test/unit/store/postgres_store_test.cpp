@@ -20,10 +20,12 @@
 #include <vector>
 
 #include "pfo3/core/error.hpp"
+#include "sql_test_record.hpp"
 #include "postgres_store.hpp"
 
 using pfo3::task_record;
 using pfo3::task_status;
+using pfo3::test::record;
 using pfo3::store::postgres_store;
 
 namespace {
@@ -61,21 +63,6 @@ struct test_schema {
     std::string sql(const std::string& q) const { return psql(admin, "SET search_path TO " + name + "; " + q); }
 };
 
-task_record record(std::string id, std::string result = "42", task_status status = task_status::done,
-                   int attempts = 1) {
-    task_record r;
-    r.id = std::move(id);
-    r.type = "echo";
-    r.payload_json = R"({"n":1,"s":"x"})";
-    r.status = status;
-    r.result_json = std::move(result);
-    r.attempts = attempts;
-    r.worker = "host:1";
-    r.submitted_at = "2026-11-28T02:18:54.123Z";
-    r.started_at = "2026-11-28T02:18:55.000Z";
-    r.finished_at = "2026-11-28T02:18:55.456Z";
-    return r;
-}
 
 const char* server() { return std::getenv("PFO3_TEST_POSTGRES_URL"); }
 // The test cluster's directory (test/run sets it): tests that pause the server need it.

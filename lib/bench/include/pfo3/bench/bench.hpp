@@ -22,7 +22,7 @@ struct options {
     std::optional<std::string> payload_json;  ///< the payload as JSON text instead
     std::string type = "echo";
     std::optional<double> rate;          ///< open loop: tasks/s over all connections
-    std::optional<std::string> store;    ///< file:///DIR: watch results arrive there
+    std::optional<std::string> store;    ///< file:///DIR or sqlite:///FILE: watch results arrive there
     bool no_results = false;             ///< do not wait for results at all
     double results_timeout_s = 120;
     std::optional<int> serve_pid;

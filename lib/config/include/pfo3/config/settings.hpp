@@ -50,9 +50,9 @@ struct work_settings {
     bool operator==(const work_settings&) const = default;
 };
 
-/// [store]: where results go (file://, postgresql://, s3://).
+/// [store]: where results go (sqlite://, file://, postgresql://, s3://).
 struct store_settings {
-    std::string uri = "file:///var/lib/pfo3/results";
+    std::string uri = "sqlite:///var/lib/pfo3/results.db";
     /// Its first line is the password of a postgresql:// uri's user (apply_password_files).
     std::string password_file;
     /// S3 credentials when AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set; empty: none.

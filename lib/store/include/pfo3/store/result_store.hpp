@@ -25,10 +25,15 @@ public:
     virtual std::string describe() const = 0;
 };
 
-/// Opens the store named by a URI: file:///DIR (created if missing), postgresql://…
-/// (libpq URI), s3://BUCKET/PREFIX?endpoint=…&region=… (credentials from the environment; see
-/// s3_keys.hpp for keys a config file holds). Throws config_error for a URI it cannot use (or
-/// S3 without credentials), service_error if the store is unusable.
-std::unique_ptr<result_store> open_store(std::string_view uri);
+/// What a role does with the store: workers write results, serve only reads them for
+/// `status`. A reader may open more lightly (SQLite: read-only, never creating the file).
+enum class store_use { write, read };
+
+/// Opens the store named by a URI: file:///DIR (created if missing), sqlite:///DIR/FILE.db
+/// (DIR must exist), postgresql://… (libpq URI), s3://BUCKET/PREFIX?endpoint=…&region=…
+/// (credentials from the environment; see s3_keys.hpp for keys a config file holds). Throws
+/// config_error for a URI it cannot use (or S3 without credentials), service_error if the
+/// store is unusable.
+std::unique_ptr<result_store> open_store(std::string_view uri, store_use use = store_use::write);
 
 }  // namespace pfo3::store
