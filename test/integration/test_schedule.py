@@ -167,3 +167,17 @@ command = ["{script}"]
     assert all(rec["status"] == "done" for rec in records.values())
     counts = Counter({task_id: len(runs(tmp_path, task_id)) for task_id in ids})
     assert set(counts.values()) == {1}, [i for i, n in counts.items() if n != 1][:10]
+
+
+def test_a_task_that_arrives_before_its_run_at_is_sent_back_for_the_rest(
+        pfo3, queue, store, tmp_path, broker, ladder):
+    config = config_file(tmp_path)
+    pfo3.work(queue, store, config=config)
+    # Another producer (or a clock ahead of serve's) puts it straight into the task queue.
+    run_at = datetime.datetime.now().timestamp() + 3
+    broker.publish(queue, json.dumps({"id": "early", "type": "echo", "payload": 5,
+                                      "run_at": rfc3339(run_at)}))
+    record = wait_for_results(store, ["early"], timeout=30)["early"]
+    assert record["result"] == 5 and record["attempts"] == 1, record
+    assert epoch(record["started_at"]) >= run_at - UNIT_MS / 1000, record
+    assert epoch(record["started_at"]) < run_at + 3, record
