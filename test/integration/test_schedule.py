@@ -6,29 +6,11 @@ import json
 import random
 from collections import Counter
 
-import pytest
-
 from helpers.clients import RawClient
-from helpers.processes import rabbitmqctl, wait_for_results, wait_until, write_file
+from helpers.processes import rabbitmqctl, wait_for_results, write_file
 from helpers.retries import counting_script, read_record, runs
 
 UNIT_MS = 10
-LEVELS = 30  # more than any delay these tests use at 10 ms
-
-
-@pytest.fixture
-def ladder(queue, broker):
-    """Deletes the delay ladder's queues and exchanges of this test's queue at its end."""
-    yield
-    names = [f"{queue}.delay.{UNIT_MS << level}" for level in range(LEVELS)]
-    broker.delete_queues(names)
-    conn = broker.connect()
-    try:
-        ch = conn.channel()
-        for name in names + [f"{queue}.delay.due"]:
-            ch.exchange_delete(name)
-    finally:
-        conn.close()
 
 
 def config_file(tmp_path, extra=""):
@@ -49,7 +31,7 @@ def epoch(text):
 
 
 def test_scheduled_task_is_answered_and_recorded_scheduled_then_runs_on_time(
-        pfo3, queue, store, tmp_path, ladder):
+        pfo3, queue, store, tmp_path):
     config = config_file(tmp_path)
     serve = pfo3.serve(queue, config=config, env={"PFO3_STORE": f"file://{store}"})
     with RawClient(serve.port) as c:
@@ -67,7 +49,7 @@ def test_scheduled_task_is_answered_and_recorded_scheduled_then_runs_on_time(
     assert epoch(record["started_at"]) <= epoch(reply["run_at"]) + 3
 
 
-def test_schedule_requests_that_break_a_rule_are_refused(pfo3, queue, store, tmp_path, ladder):
+def test_schedule_requests_that_break_a_rule_are_refused(pfo3, queue, store, tmp_path):
     serve = pfo3.serve(queue, config=config_file(tmp_path), env={"PFO3_STORE": f"file://{store}"})
     far = rfc3339(datetime.datetime.now().timestamp() + 7200)
     with RawClient(serve.port) as c:
@@ -88,7 +70,7 @@ def test_schedule_requests_that_break_a_rule_are_refused(pfo3, queue, store, tmp
     assert wait_for_results(store, ["past"], timeout=30)["past"]["result"] == 2
 
 
-def test_delays_finish_in_delay_order_each_on_time(pfo3, queue, store, tmp_path, ladder):
+def test_delays_finish_in_delay_order_each_on_time(pfo3, queue, store, tmp_path):
     config = config_file(tmp_path, "[work]\nconcurrency = 4\nprefetch = 4\n")
     serve = pfo3.serve(queue, config=config)
     pfo3.work(queue, store, config=config)
@@ -110,7 +92,7 @@ def test_delays_finish_in_delay_order_each_on_time(pfo3, queue, store, tmp_path,
     assert by_start == sorted(records), "delayed tasks start in run_at order"
 
 
-def test_a_long_delay_does_not_hold_back_a_short_one(pfo3, queue, store, tmp_path, ladder):
+def test_a_long_delay_does_not_hold_back_a_short_one(pfo3, queue, store, tmp_path):
     config = config_file(tmp_path)
     serve = pfo3.serve(queue, config=config)
     pfo3.work(queue, store, config=config)
@@ -123,7 +105,7 @@ def test_a_long_delay_does_not_hold_back_a_short_one(pfo3, queue, store, tmp_pat
     assert read_record(store, "hour") is None
 
 
-def test_send_at_and_in_ask_for_a_delay(pfo3, queue, store, tmp_path, ladder):
+def test_send_at_and_in_ask_for_a_delay(pfo3, queue, store, tmp_path):
     config = config_file(tmp_path)
     serve = pfo3.serve(queue, config=config, env={"PFO3_STORE": f"file://{store}"})
     at = rfc3339(datetime.datetime.now().timestamp() + 600)
@@ -142,7 +124,7 @@ def test_send_at_and_in_ask_for_a_delay(pfo3, queue, store, tmp_path, ladder):
 
 
 def test_broker_restart_while_tasks_wait_loses_none_and_runs_none_twice(
-        pfo3, queue, store, tmp_path, ladder, rabbitmq_dir):
+        pfo3, queue, store, tmp_path, rabbitmq_dir):
     script = counting_script(tmp_path, fails=0)
     config = config_file(tmp_path, f"""
 [work]
@@ -170,7 +152,7 @@ command = ["{script}"]
 
 
 def test_a_task_that_arrives_before_its_run_at_is_sent_back_for_the_rest(
-        pfo3, queue, store, tmp_path, broker, ladder):
+        pfo3, queue, store, tmp_path, broker):
     config = config_file(tmp_path)
     pfo3.work(queue, store, config=config)
     # Another producer (or a clock ahead of serve's) puts it straight into the task queue.

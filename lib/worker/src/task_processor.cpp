@@ -145,10 +145,11 @@ void task_processor::run(delivery_guard g, const task& t, std::string started) {
             r.status = task_status::failed;
             task next = t;
             next.attempt = t.attempt + 1;
+            // The wait goes on the delay ladder (decision 0010), rounded up to its unit: no
+            // retry waits behind a longer one, as it could in a per-delay retry queue (0005).
             auto msg = message_for(next, std::string());
-            msg.retry_delay = queue::retry_base_delay(d_.opts.retry_backoff, t.attempt);
             auto wait = queue::retry_delay(d_.opts.retry_backoff, t.attempt, random01());
-            msg.expiration_ms = wait.count();
+            msg.delay_units = queue::delay_units(wait, d_.opts.topo.delay_unit);
             PFO3_LOG(info, "task failed; will be retried",
                      {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)},
                       {"max_attempts", std::to_string(max_attempts)}, {"retry_in_ms", std::to_string(wait.count())},
