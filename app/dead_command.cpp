@@ -163,7 +163,8 @@ int run_dead(config::settings s, const dead_options& opts) {
     }
 
     auto url = queue::amqp_url::parse(s.amqp.url);
-    const queue::topology topo{s.amqp.queue, s.amqp.queue_type};
+    queue::topology topo{s.amqp.queue, s.amqp.queue_type};
+    topo.max_priority = s.amqp.max_priority;  // declared as serve and work declare it
     try {
         queue::queue_admin reader(url, "pfo3-dead " + opts.action);
         reader.declare(topo);

@@ -4,6 +4,7 @@
 
 #include "common.hpp"
 #include "pfo3/config/load.hpp"
+#include "pfo3/core/clock.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/response.hpp"
@@ -21,16 +22,63 @@ CLI::App* setup_send(CLI::App& root, send_options& opts) {
     opts.wait_flag = cmd->add_flag("--wait{60}", opts.wait_s,
                   "--wait[=SECONDS]: wait (default 60 s) for the results and print them as status lines")
         ->check(CLI::Range(0.0, 86400.0));
+    cmd->add_option("--at", opts.at, "run at TIME (RFC 3339, e.g. 2026-12-06T18:00:00Z): sent as \"run_at\"");
+    cmd->add_option("--in", opts.in, "run after DURATION (90, 90s, 90m, 2h, 1d): sent as \"delay_s\"");
+    cmd->add_option("--priority", opts.priority, "AMQP priority 0-10 (needs [amqp] max_priority on the server)")
+        ->check(CLI::Range(0, 10));
     cmd->add_option("tasks", opts.tasks, "task payloads (default: lines of stdin)");
     return cmd;
 }
+
+namespace {
+
+// "90" or "90s", "90m", "2h", "1d" in seconds; nullopt for anything else or above a year.
+std::optional<std::int64_t> parse_duration(const std::string& text) {
+    std::size_t digits = 0;
+    while (digits < text.size() && digits < 9 && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == 0) return std::nullopt;
+    const std::int64_t n = std::stoll(text.substr(0, digits));
+    const std::string unit = text.substr(digits);
+    std::int64_t scale = 0;
+    if (unit.empty() || unit == "s") scale = 1;
+    else if (unit == "m") scale = 60;
+    else if (unit == "h") scale = 3600;
+    else if (unit == "d") scale = 86400;
+    if (scale == 0 || n * scale > 366 * 86400) return std::nullopt;
+    return n * scale;
+}
+
+// The request fields --at, --in and --priority add (with a leading comma), or a usage error.
+std::optional<std::string> schedule_fields(const send_options& opts, std::string& extra) {
+    if (opts.at && opts.in) return "give --at or --in, not both";
+    if (opts.at) {
+        if (!parse_rfc3339(*opts.at)) return "--at: not an RFC 3339 time (like 2026-12-06T18:00:00Z): " + *opts.at;
+        extra += ",\"run_at\":" + json::quote(*opts.at);
+    }
+    if (opts.in) {
+        const auto seconds = parse_duration(*opts.in);
+        if (!seconds) return "--in: expected a duration like 90, 90s, 90m, 2h or 1d (at most a year), got " + *opts.in;
+        extra += ",\"delay_s\":" + std::to_string(*seconds);
+    }
+    if (opts.priority) extra += ",\"priority\":" + std::to_string(*opts.priority);
+    if (!extra.empty() && opts.json) return "--at, --in and --priority apply to payloads; with --json put run_at, "
+                                             "delay_s or priority in each request object";
+    return std::nullopt;
+}
+
+}  // namespace
 
 int run_send(config::settings s, const send_options& opts) {
     if (opts.server) s.send.server = *opts.server;
     if (opts.type) s.send.type = *opts.type;
     config::validate(s);
+    std::string extra;
+    if (auto problem = schedule_fields(opts, extra)) {
+        std::cerr << "error: send: " << *problem << '\n';
+        return exit_usage;
+    }
 
-    const std::string type_prefix = "{\"type\":" + json::quote(s.send.type) + ",\"payload\":";
+    const std::string type_prefix = "{\"type\":" + json::quote(s.send.type) + extra + ",\"payload\":";
     auto make_request = [&](const std::string& task) {
         return opts.json ? task : type_prefix + json::quote(task) + "}";
     };

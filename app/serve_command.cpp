@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "common.hpp"
+#include "serve_schedule.hpp"
 #include "store_access.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/clock.hpp"
@@ -41,8 +42,10 @@ constexpr std::size_t max_status_per_connection = 16;
 // both go back through `reply`, which the server posts to the connection's strand.
 class serve_dispatcher final : public net::dispatcher {
 public:
-    serve_dispatcher(queue::publisher& pub, std::string queue, serve::status_reader& status)
-        : pub_(pub), queue_(std::move(queue)), status_(status) {}
+    serve_dispatcher(queue::publisher& pub, std::string queue, serve::status_reader& status,
+                     config::schedule_settings schedule)
+        : pub_(pub), queue_(std::move(queue)), status_(status), schedule_(schedule),
+          identity_(ops::process_identity()) {}
 
     void dispatch(json::request req, reply done) override {
         switch (req.kind) {
@@ -60,16 +63,33 @@ private:
         t.payload_json = std::move(req.payload_json);
         t.max_attempts = req.max_attempts;
         t.timeout_ms = req.timeout_ms;
+        t.priority = req.priority;
         auto now = std::chrono::system_clock::now();
         t.submitted_at = to_rfc3339(now);
+        schedule_plan plan = plan_schedule(req, now, schedule_);
+        if (!plan.problem.empty()) return done(json::encode_rejected(request_error::bad_request, plan.problem, t.id));
+        t.run_at = plan.run_at;
         queue::outgoing_message msg;
+        msg.delay_units = plan.units;
+        msg.priority = t.priority;
         msg.routing_key = queue_;
         msg.body = json::encode_message(t);
         msg.message_id = t.id;
         msg.type = t.type;
         msg.timestamp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+        if (plan.units > 0) return submit_scheduled(std::move(msg), std::move(t), std::move(done));
         pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done)](queue::publish_outcome o) {
             done(answer(o, id));
+        });
+    }
+
+    // A delayed task: once the broker holds it, its `scheduled` record is written on a status
+    // thread (never on the I/O thread), then the client hears `scheduled` (decision 0012).
+    void submit_scheduled(queue::outgoing_message msg, task t, reply done) {
+        pub_.publish(std::move(msg), [this, t = std::move(t), done = std::move(done)](queue::publish_outcome o) mutable {
+            if (o != queue::publish_outcome::confirmed) return done(answer(o, t.id));
+            std::string line = json::encode_scheduled(t.id, t.run_at);
+            status_.record(scheduled_record(t, identity_), std::move(line), std::move(done));
         });
     }
 
@@ -93,6 +113,8 @@ private:
     queue::publisher& pub_;
     std::string queue_;
     serve::status_reader& status_;
+    config::schedule_settings schedule_;
+    std::string identity_;
 };
 
 // The command line's overrides of the config file.
@@ -107,6 +129,8 @@ queue::publisher_options publisher_options_of(const config::settings& s) {
     popts.url = queue::amqp_url::parse(s.amqp.url);
     popts.topo.queue = s.amqp.queue;
     popts.topo.queue_type = s.amqp.queue_type;
+    popts.topo.delay_unit = std::chrono::milliseconds(s.schedule.unit_ms);
+    popts.topo.max_priority = s.amqp.max_priority;
     popts.confirm_timeout = std::chrono::milliseconds(s.serve.confirm_timeout_ms);
     popts.max_unconfirmed = s.serve.max_unconfirmed;
     popts.connection_name = "pfo3-serve " + ops::process_identity();
@@ -126,6 +150,8 @@ net::server_options server_options_of(const config::settings& s) {
     sopts.request_timeout = std::chrono::seconds(s.serve.request_timeout_s);
     sopts.write_timeout = std::chrono::seconds(s.serve.write_timeout_s);
     sopts.request.max_attempts = s.retry.max_attempts_limit;
+    sopts.request.max_delay_s = s.schedule.max_delay_s;
+    sopts.request.max_priority = s.amqp.max_priority;
     return sopts;
 }
 
@@ -153,9 +179,11 @@ int run_serve(config::settings s, const serve_options& opts) {
     // Before the server, so it outlives every session that may still be waiting for a reply.
     // The opener owns a copy of the settings: a status thread stuck on the store outlives
     // this function (see status_reader).
-    serve::status_reader status([settings = s] { return open_configured_store(settings, store::store_use::read); },
+    // Opened for writing: besides status reads, these threads store the `scheduled` records
+    // of delayed tasks (decision 0012).
+    serve::status_reader status([settings = s] { return open_configured_store(settings, store::store_use::write); },
                          status_threads, max_waiting_status);
-    serve_dispatcher dispatcher(pub, s.amqp.queue, status);
+    serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule);
     net::server server(io, server_options_of(s), dispatcher);
 
     pub.start();

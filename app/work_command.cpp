@@ -154,7 +154,9 @@ int run_work(config::settings s, const work_options& opts) {
     auto registry = make_registry(s);
     warn_consumer_timeout(s);
     const auto identity = ops::process_identity();
-    const queue::topology topo{s.amqp.queue, s.amqp.queue_type};
+    queue::topology topo{s.amqp.queue, s.amqp.queue_type};
+    topo.delay_unit = std::chrono::milliseconds(s.schedule.unit_ms);
+    topo.max_priority = s.amqp.max_priority;
     auto dead_letters = start_republisher(url, topo, identity);
     worker::publisher_sink sink(*dead_letters);
 

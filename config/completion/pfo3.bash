@@ -22,7 +22,7 @@ _pfo3() {
         --listen|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
         -c|--connections|-w|--window|--payload-bytes|--payload|--rate|--results-timeout|\
         --serve-pid|--worker-pids|--cpu-pids|--label|--broker-messages|--broker-window|\
-        --broker-prefetch)
+        --broker-prefetch|--at|--in|--priority)
             COMPREPLY=(); return 0 ;;
     esac
 
@@ -61,7 +61,7 @@ _pfo3() {
         "")     words="$global --version" ;;
         serve)  words="--listen --amqp --queue" ;;
         work)   words="--prefetch --concurrency --amqp --queue --store" ;;
-        send)   words="--server --type --json --wait" ;;
+        send)   words="--server --type --json --wait --at --in --priority" ;;
         status) words="--server" ;;
         bench)  words="--server --tasks --connections --window --payload-bytes --payload --type
                        --rate --store --no-results --results-timeout --serve-pid --worker-pids

@@ -89,6 +89,10 @@ def new_queue(broker):
     for q in made:
         names += [q, f"{q}.dead"] + retry_queue_names(q)
     broker.delete_queues(names)
+    # The delay ladder's queues and exchanges (retries and delayed tasks, decision 0012).
+    ladder = [name for q in made for name in retries.ladder_names(q)]
+    broker.delete_queues(ladder)
+    broker.delete_exchanges(ladder)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 from helpers.processes import (REPO, rabbitmqctl, read_records, submit_ids, wait_for_results,
                                wait_until, write_file)
 from helpers.proxy import TcpProxy, amqp_url_via, broker_address
-from helpers.retries import counting_script, read_record, retry_queue_name, runs
+from helpers.retries import counting_script, ladder_message_count, read_record, runs
 from helpers.stores import PostgresDatabase, statuses
 
 #: Bound on every wait in this file.
@@ -113,10 +113,9 @@ def test_acks_lost_after_the_results_were_stored_neither_rerun_nor_kill_the_task
 
 def test_redelivered_task_whose_failed_attempt_was_stored_and_retried_is_not_run_again(
         proxy, pfo3, queue, store, broker, rabbitmq_dir, tmp_path):
-    # The retry waits longer than the test needs to stage the cut, so it is still waiting in
-    # its retry queue when the first attempt is redelivered.
+    # The retry waits longer than the test needs to stage the cut, so it is still waiting on
+    # the delay ladder when the first attempt is redelivered.
     retry_s = 20
-    retry_queue = retry_queue_name(queue, retry_s * 1000)
     script = counting_script(tmp_path, fails=1)
     config = write_file(tmp_path / "pfo3.toml", f"""
 [retry]
@@ -128,36 +127,33 @@ command = ["{script}"]
     serve = pfo3.serve(queue)
     worker = pfo3.work(queue, store, prefetch=4, config=config,
                        amqp=amqp_url_via(pfo3.amqp_url, proxy.port))
-    try:
-        wait_until(lambda: broker.consumer_count(queue) == 1, DEADLINE_S, "the worker to consume")
-        # Only the consuming connection: the retry must still be published (and confirmed).
-        held = proxy.hold(consumers_only=True)
-        assert len(held) == 1, f"{len(held)} consuming connections held"
+    wait_until(lambda: broker.consumer_count(queue) == 1, DEADLINE_S, "the worker to consume")
+    # Only the consuming connection: the retry must still be published (and confirmed).
+    held = proxy.hold(consumers_only=True)
+    assert len(held) == 1, f"{len(held)} consuming connections held"
 
-        [task_id] = submit_ids(pfo3.send(serve.address, [{"id": "flaky-1", "type": "flaky",
-                                                          "payload": "x"}], json_mode=True), 1)
-        failed = wait_for_results(store, [task_id], timeout=DEADLINE_S, final=("failed",))[task_id]
-        assert failed["attempts"] == 1, failed
-        wait_until(lambda: broker.message_count(retry_queue) == 1, DEADLINE_S,
-                   f"the retry to wait in {retry_queue}")
-        assert queue_state(rabbitmq_dir, queue)[:2] == (0, 1), "attempt 1 is unacked while held"
-        assert len(runs(tmp_path, task_id)) == 1, \
-            f"the retry came back before the cut: raise retry_s ({runs(tmp_path, task_id)})"
-        proxy.cut()
+    [task_id] = submit_ids(pfo3.send(serve.address, [{"id": "flaky-1", "type": "flaky",
+                                                      "payload": "x"}], json_mode=True), 1)
+    failed = wait_for_results(store, [task_id], timeout=DEADLINE_S, final=("failed",))[task_id]
+    assert failed["attempts"] == 1, failed
+    wait_until(lambda: ladder_message_count(broker, queue) == 1, DEADLINE_S,
+               "the retry to wait on the delay ladder")
+    assert queue_state(rabbitmq_dir, queue)[:2] == (0, 1), "attempt 1 is unacked while held"
+    assert len(runs(tmp_path, task_id)) == 1, \
+        f"the retry came back before the cut: raise retry_s ({runs(tmp_path, task_id)})"
+    proxy.cut()
 
-        # Settled: the retry left its queue and was processed; nothing else waits.
-        wait_until(lambda: broker.message_count(retry_queue) == 0, retry_s + DEADLINE_S,
-                   f"the retry to leave {retry_queue}")
-        wait_settled(rabbitmq_dir, queue)
-        record = read_record(store, task_id)
-        seen = {"status": record["status"], "attempts": record["attempts"],
-                "handler_runs_by_attempt": [attempt for _, _, attempt in runs(tmp_path, task_id)],
-                "dead_letters": dead_letter_count(broker, queue)}
-        assert seen == {"status": "done", "attempts": 2, "handler_runs_by_attempt": [1, 2],
-                        "dead_letters": 0}, f"after the cut: {seen}"
-        assert worker.proc.poll() is None
-    finally:
-        broker.delete_queues([retry_queue])  # a delay no suite schedule names
+    # Settled: the retry left its queue and was processed; nothing else waits.
+    wait_until(lambda: ladder_message_count(broker, queue) == 0, retry_s + DEADLINE_S,
+               "the retry to leave the delay ladder")
+    wait_settled(rabbitmq_dir, queue)
+    record = read_record(store, task_id)
+    seen = {"status": record["status"], "attempts": record["attempts"],
+            "handler_runs_by_attempt": [attempt for _, _, attempt in runs(tmp_path, task_id)],
+            "dead_letters": dead_letter_count(broker, queue)}
+    assert seen == {"status": "done", "attempts": 2, "handler_runs_by_attempt": [1, 2],
+                    "dead_letters": 0}, f"after the cut: {seen}"
+    assert worker.proc.poll() is None
 
 
 def last_log_line(daemon, word):

@@ -3,7 +3,7 @@ attempt, tasks that kill their worker, and per-task time limits (decision 0005).
 import json
 
 from helpers.processes import submit_ids, wait_for_results, wait_until, write_file
-from helpers.retries import (WorkerKeeper, counting_script, read_record, retry_queue_name,
+from helpers.retries import (WorkerKeeper, counting_script, ladder_message_count, read_record,
                              runs)
 
 
@@ -34,9 +34,9 @@ command = ["{script}"]
     # Lower bounds only (base delay minus the jitter): a retry never comes early.
     assert gaps[0] >= 0.8 * 0.3, gaps
     assert gaps[1] >= 0.8 * 0.6, gaps
-    # The waits were held by RabbitMQ in the queues named for their base delays.
-    for delay_ms in (300, 600):
-        assert broker.message_count(retry_queue_name(queue, delay_ms)) == 0
+    # The waits were held by RabbitMQ on the delay ladder, which is empty again.
+    assert broker.message_count(f"{queue}.delay.1000") == 0, "the ladder held the retries"
+    assert ladder_message_count(broker, queue) == 0
     assert broker.message_count(f"{queue}.dead") == 0
 
 
@@ -96,7 +96,7 @@ command = ["{script}"]
     assert failed["attempts"] == 1 and "failing run 1" in failed["error"], failed
     worker.proc.kill()
     worker.wait_exit()
-    assert broker.message_count(retry_queue_name(queue, 5000)) == 1, "held by the retry queue"
+    assert ladder_message_count(broker, queue) == 1, "held by the delay ladder"
     assert read_record(store, ids[0])["status"] == "failed"
 
     pfo3.work(queue, store, config=config)

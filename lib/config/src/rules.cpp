@@ -199,6 +199,9 @@ const std::vector<key_spec>& table() {
         number<&settings::retry, &retry_settings::backoff_max_s>("retry", "backoff_max_s", 0,
                                                                  true, max_seconds),
         number<&settings::retry, &retry_settings::jitter>("retry", "jitter", 0, false, 1),
+        integer<&settings::amqp, &amqp_settings::max_priority>("amqp", "max_priority", 0, 10),
+        integer<&settings::schedule, &schedule_settings::unit_ms>("schedule", "unit_ms", 1, 60000),
+        integer<&settings::schedule, &schedule_settings::max_delay_s>("schedule", "max_delay_s", 0, 4000000),
         text<&settings::send, &send_settings::server>("send", "server", check_server),
         text<&settings::send, &send_settings::type>("send", "type", check_type),
     };
@@ -336,6 +339,16 @@ problem check_attempts_limit_covers(const retry_settings& r) {
     if (r.max_attempts <= r.max_attempts_limit) return std::nullopt;
     return "must be at least retry.max_attempts (" + std::to_string(r.max_attempts) + "), got " +
            std::to_string(r.max_attempts_limit);
+}
+
+problem check_max_priority(const amqp_settings& a) {
+    if (a.max_priority == 0) return std::nullopt;
+    if (a.queue == "tareas")
+        return "cannot be used with the teaching queue \"tareas\" (its programs declare it without "
+               "x-max-priority, and RabbitMQ refuses a queue declared twice with different arguments); "
+               "set amqp.queue to another name";
+    if (a.queue_type == "quorum") return "cannot be used with quorum queues (RabbitMQ before 4.0 has no priorities there)";
+    return std::nullopt;
 }
 
 problem check_s3_pair(const store_settings& st) {

@@ -81,6 +81,9 @@ problem check_attempts_limit_covers(const retry_settings& r);
 /// The S3 keys of [store]: a key id and a secret both or neither; a session token only with both
 /// (the store never mixes the file's keys with the environment's, so half a pair is useless).
 problem check_s3_pair(const store_settings& st);
+/// amqp.max_priority > 0 needs a queue pfo3 declares with arguments: not the teaching queue
+/// "tareas" (its programs declare it without), not a quorum queue (RabbitMQ before 4.0).
+problem check_max_priority(const amqp_settings& a);
 
 /// A handler's NAME in [handlers.NAME]: valid like a task type.
 problem check_handler_name(std::string_view name);

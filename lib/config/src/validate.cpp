@@ -14,6 +14,7 @@ void validate(const settings& s) {
     if (auto p = detail::check_backoff_max(s.retry)) fail("retry.backoff_max_s", *p);
     if (auto p = detail::check_attempts_within_limit(s.retry)) fail("retry.max_attempts", *p);
     if (auto p = detail::check_s3_pair(s.store)) fail("store", *p);
+    if (auto p = detail::check_max_priority(s.amqp)) fail("amqp.max_priority", *p);
     for (const auto& [name, h] : s.handlers) {
         std::string dotted = "handlers." + name;
         if (auto p = detail::check_handler_name(name)) fail(dotted, *p);

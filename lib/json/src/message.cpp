@@ -61,6 +61,14 @@ std::string encode_message(const task& t) {
         out.append(",\"requeues\":");
         out.append(std::to_string(t.requeues));
     }
+    if (!t.run_at.empty()) {
+        out.append(",\"run_at\":");
+        detail::append_quoted(out, t.run_at);
+    }
+    if (t.priority != 0) {
+        out.append(",\"priority\":");
+        out.append(std::to_string(t.priority));
+    }
     out.push_back('}');
     return out;
 }
@@ -123,10 +131,18 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
         }
         out.submitted_at.assign(at->string());
     }
+    if (const std::optional<value> at = find_field(root, f::run_at)) {
+        if (!at->is(kind::string)) {
+            why = "message \"run_at\" must be a string";
+            return false;
+        }
+        out.run_at.assign(at->string());
+    }
     return read_integer(root, f::attempt, out.attempt, why) &&
            read_integer(root, f::max_attempts, out.max_attempts, why) &&
            read_integer(root, f::timeout_ms, out.timeout_ms, why) &&
-           read_integer(root, f::requeues, out.requeues, why);
+           read_integer(root, f::requeues, out.requeues, why) &&
+           read_integer(root, f::priority, out.priority, why);
 }
 
 bool is_valid_json(std::string_view text) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "json_detail.hpp"
+#include "pfo3/core/clock.hpp"
 #include "pfo3/core/task_id.hpp"
 #include "pfo3/json/message.hpp"
 
@@ -61,6 +62,41 @@ std::optional<std::pair<request_error, std::string>> read_op(value root, op& whi
     return std::nullopt;
 }
 
+// "run_at" or "delay_s", and "priority", into `r`; else what is wrong.
+std::string read_schedule(value root, const request_limits& limits, request& r) {
+    namespace f = task_fields;
+    const std::optional<value> at = find_field(root, f::run_at);
+    const std::optional<value> delay = find_field(root, f::delay_s);
+    if (at && delay) return "give \"run_at\" or \"delay_s\", not both";
+    if (at) {
+        if (!at->is(kind::string)) return not_a(f::run_at.name, "an RFC 3339 time", *at);
+        r.run_at = parse_rfc3339(at->string());
+        if (!r.run_at)
+            return "invalid \"run_at\": must be an RFC 3339 time like 2026-12-06T10:00:00Z, got \"" +
+                   excerpt(at->string()) + "\"";
+    }
+    if (delay) {
+        const std::int64_t limit = std::clamp<std::int64_t>(limits.max_delay_s, 0, f::delay_s.max);
+        const std::optional<std::int64_t> s = integer_in(*delay, 0, INT64_MAX);
+        if (!s) return integer_problem(f::delay_s.name, 0, limit);
+        if (*s > limit)
+            return "\"delay_s\" must be at most " + std::to_string(limit) + " (the server's [schedule] max_delay_s), got " +
+                   std::to_string(*s);
+        r.delay_s = *s;
+    }
+    if (const std::optional<value> p = find_field(root, f::priority)) {
+        const int limit = std::clamp(limits.max_priority, 0, static_cast<int>(f::priority.max));
+        const std::optional<std::int64_t> n = integer_in(*p, 0, f::priority.max);
+        if (!n) return integer_problem(f::priority.name, 0, f::priority.max);
+        if (*n > limit)
+            return limit == 0 ? "\"priority\" is off on this server ([amqp] max_priority = 0)"
+                              : "\"priority\" must be at most " + std::to_string(limit) +
+                                    " (the server's [amqp] max_priority), got " + std::to_string(*n);
+        r.priority = static_cast<int>(*n);
+    }
+    return {};
+}
+
 // The fields of a submit into `r`, each by its rule in the task-field table (a request may ask
 // for less than `limits` allow, never more); else the message naming the first broken rule.
 std::string read_submit(value root, const request_limits& limits, request& r) {
@@ -92,7 +128,7 @@ std::string read_submit(value root, const request_limits& limits, request& r) {
         r.payload_json.clear();
         payload->append_compact(r.payload_json);
     }
-    return {};
+    return read_schedule(root, limits, r);
 }
 
 }  // namespace
@@ -137,6 +173,17 @@ std::string encode_accepted(std::string_view id) {
     out.append("{\"ok\":true,\"id\":");
     detail::append_quoted(out, id);
     out.append(",\"status\":\"queued\"}\n");
+    return out;
+}
+
+std::string encode_scheduled(std::string_view id, std::string_view run_at) {
+    std::string out;
+    out.reserve(80 + id.size() + run_at.size());
+    out.append("{\"ok\":true,\"id\":");
+    detail::append_quoted(out, id);
+    out.append(",\"status\":\"scheduled\",\"run_at\":");
+    detail::append_quoted(out, run_at);
+    out.append("}\n");
     return out;
 }
 

@@ -28,6 +28,7 @@ std::optional<response> decode_response(std::string_view line) {
     r.id = string_field(root, "id");
     r.status = string_field(root, "status");
     r.message = string_field(root, "message");
+    r.run_at = string_field(root, "run_at");
     if (r.ok) {
         r.task_error = string_field(root, "error");
         if (const std::optional<value> result = root.find("result")) r.result_json = result->compact();

@@ -228,7 +228,13 @@ void connection::declare(const topology& topo) {
     // Classic: no arguments at all, exactly like the teaching system's queue_declare, since
     // RabbitMQ refuses a redeclaration with different arguments (406 PRECONDITION_FAILED).
     amqp_table_t args = topo.queue_type == "quorum" ? amqp_table_t{1, &quorum} : amqp_empty_table;
-    declare_durable(topo.queue, args, "declare queue");
+    // [amqp] max_priority (decision 0012); config refuses it on the teaching queue and on quorum.
+    amqp_table_entry_t priority;
+    priority.key = amqp_cstring_bytes("x-max-priority");
+    priority.value.kind = AMQP_FIELD_KIND_I64;
+    priority.value.value.i64 = topo.max_priority;
+    amqp_table_t task_args = topo.max_priority > 0 ? amqp_table_t{1, &priority} : args;
+    declare_durable(topo.queue, task_args, "declare queue");
     declare_durable(topo.dead_queue(), args, "declare queue");
 }
 
@@ -273,12 +279,17 @@ void connection::cancel_consume() {
 
 std::uint64_t connection::publish(std::string_view routing_key, const amqp_basic_properties_t& props,
                                   std::string_view body) {
+    return publish_to({}, routing_key, props, body);
+}
+
+std::uint64_t connection::publish_to(std::string_view exchange, std::string_view routing_key,
+                                     const amqp_basic_properties_t& props, std::string_view body) {
     if (!tls_) {
-        append_publish(out_, channel, amqp_empty_bytes, as_bytes(routing_key), /*mandatory*/ true, props, body,
+        append_publish(out_, channel, as_bytes(exchange), as_bytes(routing_key), /*mandatory*/ true, props, body,
                        frame_max());
         if (out_.size() >= flush_bytes) flush();
     } else {
-        check(amqp_basic_publish(get(), channel, amqp_empty_bytes, as_bytes(routing_key), /*mandatory*/ 1,
+        check(amqp_basic_publish(get(), channel, as_bytes(exchange), as_bytes(routing_key), /*mandatory*/ 1,
                                  /*immediate*/ 0, &props, as_bytes(body)),
               "basic.publish");
     }
@@ -466,7 +477,7 @@ void connection::close() noexcept {
 }
 
 task_properties::task_properties(std::string_view message_id, std::string_view type, std::int64_t timestamp,
-                                 std::int64_t expiration_ms) noexcept {
+                                 std::int64_t expiration_ms, int priority) noexcept {
     static constexpr std::string_view json = "application/json";
     p_._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
                 AMQP_BASIC_TIMESTAMP_FLAG;
@@ -483,6 +494,10 @@ task_properties::task_properties(std::string_view message_id, std::string_view t
         (void)ec;  // 24 characters hold every int64
         p_._flags |= AMQP_BASIC_EXPIRATION_FLAG;
         p_.expiration = amqp_bytes_t{static_cast<std::size_t>(end - expiration_), expiration_};
+    }
+    if (priority > 0) {
+        p_._flags |= AMQP_BASIC_PRIORITY_FLAG;
+        p_.priority = static_cast<std::uint8_t>(std::min(priority, 255));
     }
     fit_short_strings(p_);
 }

@@ -62,8 +62,9 @@ struct message_guard {
 class task_properties {
 public:
     /// `timestamp` in seconds since the epoch (negative: 0); `expiration_ms` < 0: no TTL.
+    /// `priority` 0: none.
     task_properties(std::string_view message_id, std::string_view type, std::int64_t timestamp,
-                    std::int64_t expiration_ms = -1) noexcept;
+                    std::int64_t expiration_ms = -1, int priority = 0) noexcept;
     task_properties(const task_properties&) = delete;
     task_properties& operator=(const task_properties&) = delete;
     const amqp_basic_properties_t& get() const noexcept { return p_; }
@@ -153,6 +154,9 @@ public:
     /// flush(); under TLS rabbitmq-c writes each message at once (only it may write, through
     /// its SSL object). Throws service_error if a write fails or stalls.
     std::uint64_t publish(std::string_view routing_key, const amqp_basic_properties_t& props, std::string_view body);
+    /// The same through `exchange` (the delay ladder's).
+    std::uint64_t publish_to(std::string_view exchange, std::string_view routing_key,
+                             const amqp_basic_properties_t& props, std::string_view body);
     /// Writes what publish() buffered (no-op if nothing).
     void flush();
     /// Reads frames until a confirm event arrives (returned) or `until` passes (nullopt); a

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "amqp_session.hpp"
+#include "delay_ladder.hpp"
 #include "pfo3/core/log.hpp"
 
 namespace pfo3::queue {
@@ -100,6 +101,7 @@ struct publisher::impl final : detail::session {
     std::deque<pending> pend;
     bool blocked = false;
     std::map<std::string, clock::time_point> retry_declared;  // this connection's, by name
+    int delay_levels_declared = 0;  // this connection's: levels [0, n) of the delay ladder
 
     void complete(completion& done, publish_outcome o) noexcept {
         if (!done) return;
@@ -169,16 +171,34 @@ struct publisher::impl final : detail::session {
         c.flush();
     }
 
+    // Declares the ladder's levels a delay of `units` passes, unless this connection did; returns
+    // the exchange to publish it to (decision 0012).
+    std::string delay_route(detail::connection& c, std::int64_t units) {
+        const int levels = delay_levels(units);
+        if (levels > delay_levels_declared) {
+            detail::declare_delay_levels(c, opts.topo, delay_levels_declared, levels);
+            delay_levels_declared = levels;
+        }
+        return opts.topo.delay_level(levels - 1);
+    }
+
     void publish_one(detail::connection& c, request& r) {
         if (blocked) {
             complete(r.done, publish_outcome::unavailable);
             return;
         }
-        std::string retry_name;
-        const std::string& route =
-            r.msg.retry_delay.count() > 0 ? retry_route(c, r.msg.retry_delay, retry_name) : r.msg.routing_key;
-        const detail::task_properties p(r.msg.message_id, r.msg.type, r.msg.timestamp, r.msg.expiration_ms);
-        const auto tag = c.publish(route, p.get(), r.msg.body);
+        const detail::task_properties p(r.msg.message_id, r.msg.type, r.msg.timestamp, r.msg.expiration_ms,
+                                        r.msg.priority);
+        std::uint64_t tag;
+        if (r.msg.delay_units > 0) {
+            tag = c.publish_to(delay_route(c, r.msg.delay_units), delay_routing_key(r.msg.delay_units), p.get(),
+                               r.msg.body);
+        } else {
+            std::string retry_name;
+            const std::string& route =
+                r.msg.retry_delay.count() > 0 ? retry_route(c, r.msg.retry_delay, retry_name) : r.msg.routing_key;
+            tag = c.publish(route, p.get(), r.msg.body);
+        }
         // In pend before its bytes (buffered by the connection) leave: if a later write fails,
         // the connection-lost path completes it with the others.
         pend.push_back(pending{tag, r.msg.message_id, clock::now() + opts.confirm_timeout, std::move(r.done)});
@@ -261,6 +281,7 @@ struct publisher::impl final : detail::session {
     void on_up() override {
         blocked = false;
         retry_declared.clear();
+        delay_levels_declared = 0;
         set_connected(true);
     }
 

@@ -48,7 +48,7 @@ void status_reader::read(std::string id, net::dispatcher::reply done) {
     {
         std::lock_guard lk(s_->mu);
         if (!s_->stopping && s_->waiting.size() < s_->max_waiting) {
-            s_->waiting.push_back(job{std::move(id), std::move(done)});
+            s_->waiting.push_back(job{std::move(id), std::move(done), std::nullopt, {}});
             s_->cv.notify_one();
             return;
         }
@@ -57,38 +57,65 @@ void status_reader::read(std::string id, net::dispatcher::reply done) {
                                id));
 }
 
+void status_reader::record(task_record r, std::string line, net::dispatcher::reply done) {
+    {
+        std::lock_guard lk(s_->mu);
+        if (!s_->stopping && s_->waiting.size() < s_->max_waiting) {
+            std::string id = r.id;
+            s_->waiting.push_back(job{std::move(id), std::move(done), std::move(r), std::move(line)});
+            s_->cv.notify_one();
+            return;
+        }
+    }
+    PFO3_LOG(warn, "too many requests waiting for the result store: scheduled task not recorded (status says "
+                   "pending until it runs)",
+             {{"task_id", r.id}});
+    done(std::move(line));
+}
+
+std::string status_reader::answer(store::result_store& store, job& j) {
+    if (!j.record) return json::encode_status(j.id, store.read(j.id));
+    store.write(std::span<const task_record>(&*j.record, 1));
+    return std::move(j.line);
+}
+
 void status_reader::run(const std::shared_ptr<shared>& s, std::size_t index) {
     // Opened on first use, so serve runs on hosts where only workers reach the store; dropped
     // after a failure, so the next read connects afresh.
     std::unique_ptr<store::result_store> store;
     for (;;) {
-        std::string id;
+        job j;
         {
             std::unique_lock lk(s->mu);
             s->cv.wait(lk, [&] { return s->stopping || !s->waiting.empty(); });
             if (s->stopping) break;
-            job j = std::move(s->waiting.front());
+            j = std::move(s->waiting.front());
             s->waiting.pop_front();
-            id = std::move(j.id);
             s->in_flight[index] = std::move(j.done);
         }
+        const std::string& id = j.id;
         std::string line;
         std::string failure;
         try {
             if (!store) store = s->open();
-            line = json::encode_status(id, store->read(id));
+            line = answer(*store, j);
         } catch (const std::exception& e) {
             store.reset();
             failure = e.what();
             // The store's detail (paths, hosts, SQL) is for the operator, never for clients.
-            line = json::encode_rejected(request_error::unavailable, "result store unavailable", id);
+            // A scheduled task is accepted all the same: the broker holds it.
+            line = j.record ? std::move(j.line)
+                            : json::encode_rejected(request_error::unavailable, "result store unavailable", id);
         }
         // Under the lock: once the destructor has set `stopping`, nothing here reaches the I/O
         // loop or the log again (done() only posts, it never blocks).
         std::lock_guard lk(s->mu);
         if (s->stopping) break;
         if (!failure.empty())
-            PFO3_LOG(warn, "status request failed: result store unavailable", {{"task_id", id}, {"error", failure}});
+            PFO3_LOG(warn, j.record ? "scheduled record not written: result store unavailable (status says pending "
+                                      "until the task runs)"
+                                    : "status request failed: result store unavailable",
+                     {{"task_id", id}, {"error", failure}});
         auto done = std::move(s->in_flight[index]);
         s->in_flight[index] = nullptr;
         done(std::move(line));

@@ -109,6 +109,9 @@ const char* status_param(task_status s) {
     case task_status::done: return "done";
     case task_status::failed: return "failed";
     case task_status::dead: return "dead";
+    case task_status::scheduled: return "scheduled";
+    case task_status::cancel_requested: return "cancel_requested";
+    case task_status::cancelled: return "cancelled";
     case task_status::pending: break;
     }
     return "pending";

@@ -51,6 +51,7 @@ queue::outgoing_message message_for(const task& t, std::string routing_key) {
     msg.message_id = t.id;
     msg.type = t.type;
     msg.timestamp = now_seconds();
+    msg.priority = t.priority;
     return msg;
 }
 
@@ -90,12 +91,32 @@ void task_processor::process(delivery_guard g) {
                 record_of(bare, task_status::dead, "invalid message: " + why, std::move(started), d_.opts.worker),
                 std::move(g));
         }
+        if (early(g, t)) return;
         if (dv.redelivered) return redelivered(std::move(g), t, max_attempts_of(t), std::move(started));
         run(std::move(g), t, std::move(started));
     } catch (const std::exception& e) {
         // Only resource exhaustion gets here; the guard hands the delivery back.
         PFO3_LOG(error, "delivery handed back to the broker after an unexpected error", {{"error", e.what()}});
     }
+}
+
+bool task_processor::early(delivery_guard& g, const task& t) {
+    if (t.run_at.empty()) return false;
+    const auto at = parse_rfc3339(t.run_at);
+    if (!at) {
+        // Only a foreign producer writes an unreadable run_at; running it now loses nothing.
+        PFO3_LOG(warn, "task has an unreadable run_at; running it now", {{"task_id", t.id}, {"run_at", t.run_at}});
+        return false;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*at - std::chrono::system_clock::now());
+    // Less than a unit early (clock skew between hosts, rounding): the ladder's precision.
+    if (left < d_.opts.topo.delay_unit) return false;
+    auto msg = message_for(t, std::string());
+    msg.delay_units = queue::delay_units(left, d_.opts.topo.delay_unit);
+    PFO3_LOG(info, "task arrived before its run_at: sent back to wait the rest",
+             {{"task_id", t.id}, {"run_at", t.run_at}, {"left_ms", std::to_string(left.count())}});
+    if (publish_confirmed(msg, "delay")) g.ack();
+    return true;
 }
 
 void task_processor::run(delivery_guard g, const task& t, std::string started) {
@@ -124,10 +145,11 @@ void task_processor::run(delivery_guard g, const task& t, std::string started) {
             r.status = task_status::failed;
             task next = t;
             next.attempt = t.attempt + 1;
+            // The wait goes on the delay ladder (decision 0012), rounded up to its unit: no
+            // retry waits behind a longer one, as it could in a per-delay retry queue (0005).
             auto msg = message_for(next, std::string());
-            msg.retry_delay = queue::retry_base_delay(d_.opts.retry_backoff, t.attempt);
             auto wait = queue::retry_delay(d_.opts.retry_backoff, t.attempt, random01());
-            msg.expiration_ms = wait.count();
+            msg.delay_units = queue::delay_units(wait, d_.opts.topo.delay_unit);
             PFO3_LOG(info, "task failed; will be retried",
                      {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)},
                       {"max_attempts", std::to_string(max_attempts)}, {"retry_in_ms", std::to_string(wait.count())},

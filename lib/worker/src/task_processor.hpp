@@ -40,6 +40,9 @@ public:
 
 private:
     void run(delivery_guard g, const task& t, std::string started);
+    // A task that arrives a unit or more before its run_at goes back on the delay ladder for
+    // the rest (confirmed, then acked) and true is returned; false: run it now.
+    bool early(delivery_guard& g, const task& t);
     // A redelivery: the worker that held it died, lost its connection, or lost only its ack.
     void redelivered(delivery_guard g, const task& t, int max_attempts, std::string started);
     // The stored record of `id`, reading again with backoff while the store is down; nullopt

@@ -167,3 +167,13 @@ class Broker:
                 ch.queue_delete(name)
         finally:
             conn.close()
+
+    def delete_exchanges(self, names):
+        """Deletes exchanges (a missing one is fine)."""
+        conn = self.connect()
+        try:
+            ch = conn.channel()
+            for name in names:
+                ch.exchange_delete(name)
+        finally:
+            conn.close()

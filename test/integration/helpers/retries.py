@@ -23,6 +23,24 @@ def retry_queue_name(queue, delay_ms):
     return f"{queue}.retry.{delay_ms}"
 
 
+#: The delay ladder's levels the suite may use (decision 0012): [schedule] unit_ms 1000 (the
+#: default) and 10 (test_schedule.py), 2^0 .. 2^29 units.
+LADDER_UNITS_MS = (1000, 10)
+LADDER_LEVELS = 30
+
+
+def ladder_names(queue):
+    """Every delay-ladder queue/exchange name pfo3 may have declared for `queue`."""
+    names = [f"{queue}.delay.{unit << level}" for unit in LADDER_UNITS_MS for level in range(LADDER_LEVELS)]
+    return sorted(set(names)) + [f"{queue}.delay.due"]
+
+
+def ladder_message_count(broker, queue, unit_ms=1000):
+    """Tasks waiting on `queue`'s delay ladder of `unit_ms` (retries and delayed tasks)."""
+    counts = (broker.message_count(f"{queue}.delay.{unit_ms << level}") for level in range(LADDER_LEVELS))
+    return sum(c for c in counts if c)
+
+
 def retry_queue_names(queue, schedules=SCHEDULES):
     """Every retry queue pfo3 may have declared for `queue` under `schedules`."""
     names = set()

@@ -91,3 +91,17 @@ TEST_CASE("task status names round-trip", "[task]") {
         CHECK(parse_task_status(to_string(s)) == s);
     CHECK_FALSE(parse_task_status("queued"));
 }
+
+TEST_CASE("rfc3339 text reads back to the time it names", "[clock]") {
+    using namespace std::chrono;
+    const auto t = sys_days(year(2025) / 11 / 28) + hours(2) + minutes(18) + seconds(54) + milliseconds(123);
+    CHECK(parse_rfc3339("2025-11-28T02:18:54.123Z") == t);
+    CHECK(parse_rfc3339(to_rfc3339(t)) == t);
+    CHECK(parse_rfc3339("2025-11-28T03:18:54.123+01:00") == t);
+    CHECK(parse_rfc3339("2025-11-27T23:48:54.1234-02:30") == t);
+    CHECK(parse_rfc3339("2025-11-28 02:18:54z") == t - milliseconds(123));
+    for (const char* bad : {"", "2025-11-28", "2025-11-28T02:18:54", "2025-02-30T00:00:00Z",
+                            "2025-11-28T24:00:00Z", "2025-11-28T02:18:54.Z", "2025-11-28T02:18:54+0100",
+                            "2025-11-28T02:18:54Z ", "tomorrow"})
+        CHECK_FALSE(parse_rfc3339(bad));
+}

@@ -49,3 +49,48 @@ TEST_CASE("a requeue starts a new run that replaces the old one's records", "[re
     // Within one requeue the usual rules hold.
     CHECK_FALSE(may_replace(requeued(rec(st::done, 1), 1), requeued(rec(st::failed, 2), 1)));
 }
+
+TEST_CASE("scheduled is the first record of a run and never hides a worker's", "[record_order]") {
+    using st = task_status;
+    // serve stores `scheduled` with attempts 0; every record of a run replaces it.
+    CHECK(may_replace(rec(st::scheduled, 0), rec(st::failed, 1)));
+    CHECK(may_replace(rec(st::scheduled, 0), rec(st::done, 1)));
+    CHECK(may_replace(rec(st::scheduled, 0), rec(st::scheduled, 0)));  // the same write again
+    // serve's write arriving after a short delay already ran changes nothing.
+    CHECK_FALSE(may_replace(rec(st::done, 1), rec(st::scheduled, 0)));
+    CHECK_FALSE(may_replace(rec(st::failed, 1), rec(st::scheduled, 0)));
+    CHECK_FALSE(is_final(st::scheduled));
+}
+
+TEST_CASE("a cancel is kept until it is settled, and cancelled is final", "[record_order]") {
+    using st = task_status;
+    // A cancel replaces any record that is not final, whatever its attempt.
+    CHECK(may_replace(rec(st::scheduled, 0), rec(st::cancel_requested, 0)));
+    CHECK(may_replace(rec(st::failed, 3), rec(st::cancel_requested, 0)));
+    CHECK(may_replace(rec(st::failed, 3), rec(st::cancelled, 1)));
+    CHECK(may_replace(rec(st::cancel_requested, 0), rec(st::cancelled, 3)));
+    CHECK(may_replace(rec(st::cancel_requested, 0), rec(st::cancel_requested, 0)));
+    // A pending cancel is not lost to a stale or later `failed`, nor to a `scheduled`.
+    CHECK_FALSE(may_replace(rec(st::cancel_requested, 0), rec(st::failed, 2)));
+    CHECK_FALSE(may_replace(rec(st::cancel_requested, 2), rec(st::failed, 1)));
+    CHECK_FALSE(may_replace(rec(st::cancel_requested, 0), rec(st::scheduled, 0)));
+    // A run that ended before the cancel reached it keeps its outcome (the cancel is too late).
+    CHECK(may_replace(rec(st::cancel_requested, 0), rec(st::done, 1)));
+    CHECK(may_replace(rec(st::cancel_requested, 0), rec(st::dead, 5)));
+    // Nothing replaces a final record, a cancel neither.
+    CHECK_FALSE(may_replace(rec(st::done, 1), rec(st::cancel_requested, 0)));
+    CHECK_FALSE(may_replace(rec(st::cancelled, 1), rec(st::done, 2)));
+    CHECK_FALSE(may_replace(rec(st::cancelled, 1), rec(st::scheduled, 0)));
+    CHECK_FALSE(may_replace(rec(st::cancelled, 0), rec(st::cancel_requested, 0)));
+    CHECK(is_final(st::cancelled));
+    CHECK_FALSE(is_final(st::cancel_requested));
+    // A later requeue still starts a new run.
+    task_record again = rec(st::scheduled, 0);
+    again.requeues = 1;
+    CHECK(may_replace(rec(st::cancelled, 1), again));
+}
+
+TEST_CASE("every status reads back from its name", "[record_order]") {
+    for (task_status s : all_task_statuses) CHECK(parse_task_status(to_string(s)) == s);
+    CHECK_FALSE(parse_task_status("running"));
+}

@@ -134,3 +134,20 @@ TEST_CASE("quote escapes what JSON requires and repairs invalid UTF-8", "[messag
     CHECK(quote("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");  // a UTF-16 surrogate
     CHECK(is_valid_json(quote("\x80\x01 any \xfe bytes \"")));
 }
+
+TEST_CASE("run_at and priority travel in the body and are left out when unset", "[message][schedule]") {
+    pfo3::task t;
+    t.id = "a";
+    t.type = "echo";
+    CHECK(encode_message(t).find("run_at") == std::string::npos);
+    CHECK(encode_message(t).find("priority") == std::string::npos);
+    t.run_at = "2026-12-06T10:00:00.000Z";
+    t.priority = 7;
+    pfo3::task back;
+    std::string why;
+    REQUIRE(decode_message(encode_message(t), back, why));
+    CHECK(back.run_at == t.run_at);
+    CHECK(back.priority == 7);
+    CHECK_FALSE(decode_message(R"({"id":"a","type":"e","run_at":5})", back, why));
+    CHECK_FALSE(decode_message(R"({"id":"a","type":"e","priority":11})", back, why));
+}

@@ -168,7 +168,7 @@ TEST_CASE("decode_request holds max_attempts to the operator's limit and names i
 }
 
 TEST_CASE("decode_request ignores unknown fields and uses the first of duplicate keys", "[protocol]") {
-    request r = must_decode(R"({"type":"a","type":"b","future":{"x":[1]},"priority":9})");
+    request r = must_decode(R"({"type":"a","type":"b","future":{"x":[1]},"colour":9})");
     CHECK(r.type == "a");
 }
 
@@ -270,4 +270,45 @@ TEST_CASE("encode_status embeds the stored result and error", "[protocol]") {
     CHECK_THAT(encode_status("a1", rec), Catch::Contains("\"result\":\"{oops\""));
     rec.result_json = "";
     CHECK_THAT(encode_status("a1", rec), Catch::Contains("\"result\":null"));
+}
+
+TEST_CASE("decode_request reads run_at or delay_s, and priority, within the server's limits", "[protocol][schedule]") {
+    using namespace std::chrono;
+    request r = must_decode(R"({"type":"e","run_at":"2026-12-06T10:00:00.250+01:00"})");
+    REQUIRE(r.run_at);
+    CHECK(*r.run_at == sys_days(year(2026) / 12 / 6) + hours(9) + milliseconds(250));
+    CHECK(r.delay_s == 0);
+    r = must_decode(R"({"type":"e","delay_s":90})");
+    CHECK_FALSE(r.run_at);
+    CHECK(r.delay_s == 90);
+    // A past run_at is fine (it runs now); serve checks a future one against max_delay_s.
+    CHECK(must_decode(R"({"type":"e","run_at":"1999-01-01T00:00:00Z"})").run_at);
+
+    decoded d = must_reject(R"({"type":"e","run_at":"2026-12-06T10:00:00Z","delay_s":5})", request_error::bad_request);
+    CHECK_THAT(d.message, Catch::Contains("not both"));
+    d = must_reject(R"({"type":"e","run_at":"tomorrow"})", request_error::bad_request);
+    CHECK_THAT(d.message, Catch::Contains("RFC 3339"));
+    must_reject(R"({"type":"e","run_at":17})", request_error::bad_request);
+    must_reject(R"({"type":"e","delay_s":-1})", request_error::bad_request);
+    must_reject(R"({"type":"e","delay_s":1.5})", request_error::bad_request);
+    request_limits limits;
+    limits.max_delay_s = 60;
+    CHECK(decode_request(R"({"type":"e","delay_s":60})", limits).req);
+    d = decode_request(R"({"type":"e","delay_s":61})", limits);
+    REQUIRE_FALSE(d.req);
+    CHECK_THAT(d.message, Catch::Contains("max_delay_s"));
+
+    // Priorities: refused while off, capped by max_priority.
+    d = must_reject(R"({"type":"e","priority":1})", request_error::bad_request);
+    CHECK_THAT(d.message, Catch::Contains("max_priority = 0"));
+    limits.max_priority = 5;
+    CHECK(decode_request(R"({"type":"e","priority":5})", limits).req->priority == 5);
+    CHECK(decode_request(R"({"type":"e","priority":0})", limits).req->priority == 0);
+    CHECK_FALSE(decode_request(R"({"type":"e","priority":6})", limits).req);
+    CHECK_FALSE(decode_request(R"({"type":"e","priority":"high"})", limits).req);
+}
+
+TEST_CASE("a scheduled submit is answered with its run_at", "[protocol][schedule]") {
+    CHECK(encode_scheduled("t1", "2026-12-06T10:00:00.000Z") ==
+          "{\"ok\":true,\"id\":\"t1\",\"status\":\"scheduled\",\"run_at\":\"2026-12-06T10:00:00.000Z\"}\n");
 }

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -88,6 +89,41 @@ public:
     }
     void remove(const std::string& q) {
         if (!amqp_queue_delete(s_, ch_, amqp_cstring_bytes(q.c_str()), 0, 0)) open_channel();
+    }
+    void remove_exchange(const std::string& x) {
+        if (!amqp_exchange_delete(s_, ch_, amqp_cstring_bytes(x.c_str()), 0)) open_channel();
+    }
+    // basic.get of one message (acked): nullopt if the queue is empty; else the queues its
+    // x-death header names (where it was dead-lettered from), each with its count.
+    std::optional<std::map<std::string, long>> get_deaths(const std::string& q) {
+        amqp_basic_get(s_, ch_, amqp_cstring_bytes(q.c_str()), /*no_ack*/ 1);
+        amqp_rpc_reply_t r = amqp_get_rpc_reply(s_);
+        REQUIRE(r.reply_type == AMQP_RESPONSE_NORMAL);
+        if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD) return std::nullopt;
+        amqp_message_t m;
+        REQUIRE(amqp_read_message(s_, ch_, &m, 0).reply_type == AMQP_RESPONSE_NORMAL);
+        std::map<std::string, long> deaths;
+        const amqp_table_t& h = m.properties.headers;
+        for (int i = 0; (m.properties._flags & AMQP_BASIC_HEADERS_FLAG) && i < h.num_entries; ++i) {
+            if (std::string(static_cast<char*>(h.entries[i].key.bytes), h.entries[i].key.len) != "x-death") continue;
+            const amqp_array_t& a = h.entries[i].value.value.array;
+            for (int j = 0; j < a.num_entries; ++j) {
+                const amqp_table_t& t = a.entries[j].value.table;
+                std::string queue;
+                long count = 0;
+                for (int k = 0; k < t.num_entries; ++k) {
+                    std::string key(static_cast<char*>(t.entries[k].key.bytes), t.entries[k].key.len);
+                    if (key == "queue")
+                        queue.assign(static_cast<char*>(t.entries[k].value.value.bytes.bytes),
+                                     t.entries[k].value.value.bytes.len);
+                    if (key == "count") count = static_cast<long>(t.entries[k].value.value.i64);
+                }
+                deaths[queue] = count;
+            }
+        }
+        amqp_destroy_message(&m);
+        amqp_maybe_release_buffers(s_);
+        return deaths;
     }
 
 private:

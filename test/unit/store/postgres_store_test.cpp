@@ -281,6 +281,35 @@ TEST_CASE("postgres store: a record never goes backwards") {
     CHECK(got.attempts == 1);
 }
 
+TEST_CASE("postgres store: the upsert keeps every order may_replace keeps, scheduled and cancel included") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    // Every pair of statuses, with the new record's attempt before, equal to and after the
+    // stored one's: the row afterwards is what may_replace says.
+    int n = 0;
+    for (task_status stored : pfo3::all_task_statuses) {
+        if (stored == task_status::pending) continue;  // never stored
+        for (task_status incoming : pfo3::all_task_statuses) {
+            if (incoming == task_status::pending) continue;
+            for (int attempts : {1, 2, 3}) {
+                const std::string id = "p" + std::to_string(n++);
+                const task_record first = record(id, "1", stored, 2);
+                const task_record second = record(id, "2", incoming, attempts);
+                store.write(std::span(&first, 1));
+                store.write(std::span(&second, 1));
+                const auto got = store.read(id);
+                REQUIRE(got);
+                INFO(pfo3::to_string(stored) << "@2 then " << pfo3::to_string(incoming) << "@" << attempts);
+                CHECK(got->result_json == (pfo3::may_replace(first, second) ? "2" : "1"));
+            }
+        }
+    }
+}
+
 TEST_CASE("postgres store: a record the server refuses is rejected as such, and the connection carries on") {
     if (!server()) {
         WARN("PFO3_TEST_POSTGRES_URL not set: skipped");

@@ -16,6 +16,7 @@ struct amqp_settings {
     std::string password_file;
     std::string queue = "tareas";
     std::string queue_type = "classic";  ///< "classic" or "quorum"
+    int max_priority = 0;  ///< 0: no priorities; 1..10: the task queue's x-max-priority
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const amqp_settings&) const = default;
@@ -77,6 +78,15 @@ struct retry_settings {
     bool operator==(const retry_settings&) const = default;
 };
 
+/// [schedule]: delayed tasks (decision 0012).
+struct schedule_settings {
+    int unit_ms = 1000;                    ///< the delay ladder's step: delays are rounded up to it
+    std::int64_t max_delay_s = 2'592'000;  ///< the longest delay a request may ask for (30 days)
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const schedule_settings&) const = default;
+};
+
 /// [send]: defaults of the `send` and `status` clients.
 struct send_settings {
     std::string server = "127.0.0.1:5000";
@@ -105,6 +115,7 @@ struct settings {
     work_settings work;
     store_settings store;
     retry_settings retry;
+    schedule_settings schedule;
     send_settings send;
     std::map<std::string, handler_settings> handlers;
     std::string source = "built-in defaults";  ///< the file read, for logs

@@ -1,7 +1,9 @@
 #pragma once
 // Wall-clock time as RFC 3339 text, the form used in messages and records.
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace pfo3 {
 
@@ -9,5 +11,9 @@ namespace pfo3 {
 std::string to_rfc3339(std::chrono::system_clock::time_point t);
 /// to_rfc3339(now).
 std::string rfc3339_now();
+/// The time RFC 3339 text names: "YYYY-MM-DDTHH:MM:SS", optional fraction (kept to the
+/// millisecond), then "Z" or "+HH:MM"/"-HH:MM" ('t', 'z' and a space for 'T' accepted).
+/// nullopt for anything else, an impossible date or time (Feb 30, 25:00) included.
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text) noexcept;
 
 }  // namespace pfo3

@@ -9,8 +9,9 @@
 
 namespace pfo3::json {
 
-/// {"id","type","payload","submitted_at","attempt"} (+ "max_attempts", "timeout_ms" when
-/// non-zero).
+/// {"id","type","payload","submitted_at","attempt"} (+ "max_attempts", "timeout_ms",
+/// "requeues", "priority" when non-zero, "run_at" when not empty). Readers ignore fields they do
+/// not know, so a field is added without a version bump.
 std::string encode_message(const task& t);
 
 /// Decodes a message body. Accepts pfo3's own format and the teaching distributor's

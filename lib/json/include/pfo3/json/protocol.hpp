@@ -1,5 +1,6 @@
 #pragma once
 // The client protocol (SPEC 4.2-4.3): decoding one framed request, encoding responses.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -19,6 +20,8 @@ inline constexpr std::size_t max_request_depth = 64;
 /// What the operator lets a client ask for (from [retry] and friends).
 struct request_limits {
     int max_attempts = 25;  ///< [retry] max_attempts_limit; 1..max_attempts_ceiling
+    std::int64_t max_delay_s = 2'592'000;  ///< [schedule] max_delay_s; "delay_s" above it is refused
+    int max_priority = 0;                  ///< [amqp] max_priority; 0: "priority" is refused
 };
 
 /// The operation a request asks for.
@@ -32,6 +35,10 @@ struct request {
     std::string payload_json = "null";  ///< submit: "payload"/"datos" re-serialised compactly
     int max_attempts = 0;      ///< submit: 0 = not given; else 1..request_limits::max_attempts
     std::int64_t timeout_ms = 0;  ///< submit: 0 = not given; else 1..max_timeout_ms
+    /// submit: "run_at" as given (any time, past ones too; serve checks max_delay_s against it).
+    std::optional<std::chrono::system_clock::time_point> run_at;
+    std::int64_t delay_s = 0;  ///< submit: "delay_s", 0..request_limits::max_delay_s (never with run_at)
+    int priority = 0;          ///< submit: 0..request_limits::max_priority
 };
 
 /// Either a request or the reason it was rejected.
@@ -50,6 +57,8 @@ decoded decode_request(std::string_view bytes, const request_limits& limits = {}
 
 /// {"ok":true,"id":ID,"status":"queued"}\n
 std::string encode_accepted(std::string_view id);
+/// {"ok":true,"id":ID,"status":"scheduled","run_at":RUN_AT}\n
+std::string encode_scheduled(std::string_view id, std::string_view run_at);
 /// {"ok":false,"id":ID?,"error":CODE,"message":TEXT}\n (id omitted when empty)
 std::string encode_rejected(request_error e, std::string_view message, std::string_view id = {});
 /// {"ok":true,"op":"pong"}\n

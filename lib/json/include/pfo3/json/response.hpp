@@ -15,6 +15,7 @@ struct response {
     std::string message;  ///< human text when !ok
     std::string result_json = "null";  ///< status responses: the result as JSON text
     std::string task_error;            ///< status responses: the task's error, if any
+    std::string run_at;                ///< a scheduled task's start time (empty if absent)
 };
 
 /// Decodes one response line; nullopt if it is not a JSON object with a boolean "ok".

@@ -18,6 +18,10 @@ namespace pfo3::json {
 /// The largest per-task time limit a request or message may carry: one day.
 inline constexpr std::int64_t max_timeout_ms = 86'400'000;
 
+/// The longest delay any request may ask for (46 days), whatever [schedule] max_delay_s says:
+/// RabbitMQ's x-message-ttl must stay below 2^32 ms.
+inline constexpr std::int64_t max_delay_ceiling_s = 4'000'000;
+
 /// The most any request may give as "max_attempts", whatever the operator allows.
 using pfo3::max_attempts_ceiling;
 
@@ -52,6 +56,13 @@ inline constexpr task_field attempts{"attempts", {}, 0, INT_MAX};
 /// Times an operator sent the task back (`pfo3 dead requeue`); absent is 0. In a body and in
 /// a stored record: a record of a later requeue replaces any of an earlier one.
 inline constexpr task_field requeues{"requeues", {}, 0, INT_MAX - 1};
+/// RFC 3339: not to run before (a request's, or serve's from delay_s, in a body); absent: now.
+inline constexpr task_field run_at{"run_at"};
+/// A request's wait in seconds instead of run_at; never in a body. The range is further capped
+/// by [schedule] max_delay_s.
+inline constexpr task_field delay_s{"delay_s", {}, 0, max_delay_ceiling_s};
+/// AMQP priority; 0: none. A request above [amqp] max_priority is refused.
+inline constexpr task_field priority{"priority", {}, 0, 10};
 }  // namespace task_fields
 
 /// What the id and type must look like, for error messages.

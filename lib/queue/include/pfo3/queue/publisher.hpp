@@ -39,6 +39,13 @@ struct outgoing_message {
     /// of `routing_key`, and the publisher declares that queue (classic, durable, dead-lettering
     /// to topo.queue, x-expires) before its first use on each connection.
     std::chrono::milliseconds retry_delay{0};
+    /// > 0: a delayed task. It goes to the delay ladder (topo.delay_level, routing key
+    /// delay_routing_key) instead of `routing_key` and reaches topo.queue after this many
+    /// units of topo.delay_unit; the publisher declares the ladder's levels before their
+    /// first use on each connection.
+    std::int64_t delay_units = 0;
+    /// 1..10: AMQP priority (acts only where the queue has x-max-priority); 0: none.
+    int priority = 0;
 };
 
 /// Publisher options; defaults are the serve defaults.

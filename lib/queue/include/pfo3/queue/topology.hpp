@@ -2,6 +2,7 @@
 // The names and shapes of the queues pfo3 uses (SPEC 5), and the retry schedule that names the
 // retry queues (decision 0005).
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "pfo3/core/backoff.hpp"
@@ -19,7 +20,32 @@ struct topology {
     std::string retry_queue(std::chrono::milliseconds base_delay) const {
         return queue + ".retry." + std::to_string(base_delay.count());
     }
+
+    // The delay ladder (decision 0012): level L holds a task 2^L units, then dead-letters it
+    // one level down; a task waits only at the levels of its delay's set bits.
+    std::chrono::milliseconds delay_unit{1000};  ///< [schedule] unit_ms
+    int max_priority = 0;  ///< [amqp] max_priority: the task queue's x-max-priority (0: none)
+    /// How long level `level` holds a task: 2^level units.
+    std::chrono::milliseconds delay_ttl(int level) const { return delay_unit * (std::int64_t{1} << level); }
+    /// "<queue>.delay.<ttl_ms>": the queue of level `level`, and the topic exchange in front of
+    /// it (exchanges and queues have separate names).
+    std::string delay_level(int level) const { return queue + ".delay." + std::to_string(delay_ttl(level).count()); }
+    /// "<queue>.delay.due": the fanout exchange below level 0, bound to `queue`.
+    std::string delay_due() const { return queue + ".delay.due"; }
 };
+
+/// The delay in ladder units: `wait` rounded UP to the unit (a task never starts early), 0
+/// for a wait of zero or less.
+std::int64_t delay_units(std::chrono::milliseconds wait, std::chrono::milliseconds unit) noexcept;
+/// The levels a delay of `units` passes: bit_width(units) (0 for none).
+int delay_levels(std::int64_t units) noexcept;
+/// The routing key of a delay: one word per level, the highest first, "1" where the task waits
+/// and "0" where it passes straight down ("1.0.1" for 5 units). Published to the exchange of
+/// level delay_levels(units) - 1.
+std::string delay_routing_key(std::int64_t units);
+/// Binding keys of level `level`'s exchange: its bit set (to the level's queue) or clear (to
+/// the exchange one level down). Anchored at the right, so keys of any length work.
+std::string delay_binding(int level, bool waits);
 
 /// The wait after failed attempt `attempt` (>= 1) WITHOUT jitter: base * factor^(attempt-1),
 /// at most max. It names the retry queue, so there are at most log_factor(max/base) + 1 of them.

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,12 +42,21 @@ public:
     /// generic message when the store fails (its detail goes to the log only), or `overloaded`
     /// at once when max_waiting reads already wait. Thread-safe.
     void read(std::string id, net::dispatcher::reply done);
+    /// Queues a write of `r` (serve's `scheduled` record, decision 0012), then answers `line`
+    /// whether or not the store took it: the task is already held by the broker, and a record
+    /// that could not be written only means `status` says `pending` until the task runs (the
+    /// failure is logged). Thread-safe.
+    void record(task_record r, std::string line, net::dispatcher::reply done);
 
 private:
     struct job {
         std::string id;
         net::dispatcher::reply done;
+        std::optional<task_record> record;  ///< set: write it and answer `line`
+        std::string line;
     };
+    // Answers a job: the status line of a read, or the given line after a write.
+    static std::string answer(store::result_store& store, job& j);
     // Shared with the threads, so one left behind at exit still has it.
     struct shared {
         opener open;

@@ -25,8 +25,9 @@ public:
     virtual std::string describe() const = 0;
 };
 
-/// What a role does with the store: workers write results, serve only reads them for
-/// `status`. A reader may open more lightly (SQLite: read-only, never creating the file).
+/// What a user of the store does with it: workers write results, and serve writes the
+/// `scheduled` records of delayed tasks besides reading `status`. A pure reader may open more
+/// lightly (SQLite: read-only, never creating the file).
 enum class store_use { write, read };
 
 /// Opens the store named by a URI: file:///DIR (created if missing), sqlite:///DIR/FILE.db
