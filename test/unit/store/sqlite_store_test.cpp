@@ -333,6 +333,16 @@ TEST_CASE("sqlite store: a reader never creates the file, sees no records until 
     CHECK(reader->read("a")->result_json == "2");
 }
 
+TEST_CASE("sqlite store: a reader opened after every writer closed still reads the WAL-mode file") {
+    temp_dir d;
+    { sqlite_store writer(d.db()); write_one(writer, record("a", "7")); }
+    // The last connection to close checkpoints and removes FILE-wal and FILE-shm.
+    CHECK_FALSE(fs::exists(d.db() + "-wal"));
+    auto reader = pfo3::store::open_store("sqlite://" + d.db(), pfo3::store::store_use::read);
+    REQUIRE(reader->read("a"));
+    CHECK(reader->read("a")->result_json == "7");
+}
+
 TEST_CASE("sqlite store: a writer waits for another's write lock instead of failing") {
     temp_dir d;
     sqlite_store store(d.db());
