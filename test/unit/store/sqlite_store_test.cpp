@@ -177,7 +177,7 @@ TEST_CASE("sqlite store: a record only moves forward, exactly as may_replace say
     }
 }
 
-TEST_CASE("sqlite store: awkward text is stored; invalid UTF-8 and NUL bytes are repaired as PostgreSQL repairs them") {
+TEST_CASE("sqlite store: awkward text is stored, invalid UTF-8 and NUL bytes repaired as PostgreSQL repairs them") {
     temp_dir d;
     sqlite_store store(d.db());
     auto r = record("odd", R"({"nul":"a\u0000b","q":"'; DROP TABLE pfo3_tasks; --"})");
