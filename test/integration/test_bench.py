@@ -62,6 +62,23 @@ def test_closed_loop_bench_reports_every_figure_with_results_seen_in_the_store(
     assert len(list(store.glob("*.json"))) == 300
 
 
+def test_bench_sees_results_arrive_in_a_sqlite_store(pfo3, queue, tmp_path):
+    db = tmp_path / "results.db"
+    serve = pfo3.serve(queue, env={"PFO3_STORE": f"sqlite://{db}"})
+    pfo3.work(queue, extra=["--store", f"sqlite://{db}"], prefetch=50, concurrency=2)
+    out = tmp_path / "bench.json"
+
+    r = run_bench(pfo3, ["--server", serve.address, "--tasks", 300, "--connections", 3,
+                         "--window", 8, "--store", f"sqlite://{db}", "--json", out, "--results-timeout", 60])
+
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "seen by sqlite poll" in r.stdout, r.stdout
+    report = json.loads(out.read_text())
+    assert report["config"]["results_source"] == "sqlite poll"
+    assert report["end_to_end"]["stored"] == 300 and report["end_to_end"]["missing"] == 0
+    check_latency(report["latency_ms"]["submit_to_stored"], 300)
+
+
 def test_open_loop_bench_polls_status_and_measures_the_broker_alone(
         pfo3, queue, store, tmp_path, amqp_url, broker):
     serve = pfo3.serve(queue, env={"PFO3_STORE": f"file://{store}"})

@@ -297,6 +297,17 @@ def test_sqlite_serve_answers_status_from_the_file_without_ever_creating_it(pfo3
     assert sorted(rows) == sorted([(i, "done", json.dumps(p), 1) for i, p in zip(ids, ["one", "two"])]), rows
 
 
+def test_sqlite_relative_path_stops_serve_and_work_at_start_with_status_2(pfo3, queue):
+    # A serve that started anyway would listen on a port of its own choosing, not 5000.
+    for args in (["serve", "--listen", "127.0.0.1:0"], ["work"]):
+        role = args[0]
+        r = pfo3.run(args + ["--amqp", pfo3.amqp_url, "--queue", queue], env={"PFO3_STORE": "sqlite://results.db"},
+                     timeout=60)
+
+        assert r.returncode == 2, f"{role}: rc={r.returncode}\n{r.stderr[-2000:]}"
+        assert "PFO3_STORE" in r.stderr and "absolute path: sqlite:///DIR/FILE.db" in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("uri, message", [
     ("sqlite://results.db", "absolute path"),
     ("sqlite://{tmp}/no-such-dir/results.db", "No such file or directory"),

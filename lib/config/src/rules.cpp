@@ -103,6 +103,10 @@ problem check_path(std::string_view v) {
 }
 
 problem check_store_uri(std::string_view v) {
+    // Relative, it would name another file in each process's working directory; serve and the
+    // workers must share one (the store checks the rest of the path when it opens).
+    if (v.starts_with("sqlite://") && !v.substr(9).starts_with('/'))
+        return "must name a database file by its absolute path: sqlite:///DIR/FILE.db, got " + quote(log::mask_url(v));
     constexpr std::string_view need_location[] = {"file://", "sqlite://", "s3://"};
     for (auto scheme : need_location)
         if (v.starts_with(scheme)) {

@@ -130,12 +130,13 @@ std::string sqlite_store::describe() const { return std::string(scheme) + path_;
 void sqlite_store::fail(std::string_view op, int rc, const std::string* record_id) const {
     const int primary = rc & 0xff;
     std::string what = "sqlite store " + describe() + ": " + std::string(op) + ": ";
-    what += db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc);
-    if (db_) {
-        if (int e = sqlite3_system_errno(db_.get()); e != 0 && (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_FULL))
-            what += " (" + std::system_category().message(e) + ")";
-    }
-    what += " [" + std::string(sqlite3_errstr(primary)) + ", code " + std::to_string(rc) + "]";
+    const std::string message = db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc);
+    what += message;
+    const bool os_fault = primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_FULL;
+    if (const int e = db_ ? sqlite3_system_errno(db_.get()) : 0; e != 0 && os_fault)
+        what += " (" + std::system_category().message(e) + ")";
+    if (message != sqlite3_errstr(primary)) what += std::string(" [") + sqlite3_errstr(primary) + "]";
+    what += " [code " + std::to_string(rc) + "]";
     if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT)
         what += ": the file is not a pfo3 SQLite database or it is damaged; move it aside (pfo3 creates a new one)";
     if (record_id && record_fault(primary)) throw record_rejected(std::move(what), *record_id);

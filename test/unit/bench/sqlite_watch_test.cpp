@@ -45,7 +45,7 @@ struct temp_db {
 
 }  // namespace
 
-TEST_CASE("sqlite watch: rows committed after the start are seen once each; earlier and uncommitted rows are not") {
+TEST_CASE("sqlite watch: rows committed after the start are seen once each, earlier and uncommitted rows are not") {
     temp_db d;
     d.exec("INSERT INTO pfo3_tasks VALUES ('before', 'done')");
     const auto start = steady_clock::now();

@@ -194,6 +194,9 @@ TEST_CASE("errors about URLs mask the password", "[parse][errors][secrets]") {
     CHECK(parse_error("[store]\nuri = \"mysql://u:hunter2@db/x\"") ==
           "pfo3.toml:2: store.uri: must start with sqlite://, file://, postgresql://, postgres:// or s3://, "
           "got \"mysql://u:***@db/x\"");
+    CHECK(parse_error("[store]\nuri = \"sqlite://results.db\"") ==
+          "pfo3.toml:2: store.uri: must name a database file by its absolute path: sqlite:///DIR/FILE.db, "
+          "got \"sqlite://results.db\"");
     CHECK(parse_error("[store]\nuri = \"s3://\"") ==
           "pfo3.toml:2: store.uri: must name a location after s3://, got \"s3://\"");
     for (auto good : {"file:///tmp/r", "sqlite:///tmp/r.db", "postgres://u:p@h/db", "postgresql://", "s3://b/p?region=x"})

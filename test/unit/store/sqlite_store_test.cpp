@@ -177,7 +177,7 @@ TEST_CASE("sqlite store: a record only moves forward, exactly as may_replace say
     }
 }
 
-TEST_CASE("sqlite store: awkward text is stored; invalid UTF-8 and NUL bytes are repaired as PostgreSQL repairs them") {
+TEST_CASE("sqlite store: awkward text is stored, invalid UTF-8 and NUL bytes repaired as PostgreSQL repairs them") {
     temp_dir d;
     sqlite_store store(d.db());
     auto r = record("odd", R"({"nul":"a\u0000b","q":"'; DROP TABLE pfo3_tasks; --"})");
@@ -333,6 +333,16 @@ TEST_CASE("sqlite store: a reader never creates the file, sees no records until 
     CHECK(reader->read("a")->result_json == "2");
 }
 
+TEST_CASE("sqlite store: a reader opened after every writer closed still reads the WAL-mode file") {
+    temp_dir d;
+    { sqlite_store writer(d.db()); write_one(writer, record("a", "7")); }
+    // The last connection to close checkpoints and removes FILE-wal and FILE-shm.
+    CHECK_FALSE(fs::exists(d.db() + "-wal"));
+    auto reader = pfo3::store::open_store("sqlite://" + d.db(), pfo3::store::store_use::read);
+    REQUIRE(reader->read("a"));
+    CHECK(reader->read("a")->result_json == "7");
+}
+
 TEST_CASE("sqlite store: a writer waits for another's write lock instead of failing") {
     temp_dir d;
     sqlite_store store(d.db());
@@ -449,6 +459,12 @@ TEST_CASE("sqlite store: a writer killed mid-way leaves every group it committed
     ::close(fds[1]);
     int last = -1;
     while (last < 20) REQUIRE(::read(fds[0], &last, sizeof last) == static_cast<ssize_t>(sizeof last));
+    // Killed once rows past the acknowledged groups are visible: a store that committed row by
+    // row is caught mid-group then; a transactional one shows the next group only whole.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::stoi(query(d.db(), "SELECT count(*) FROM pfo3_tasks")) <= (last + 1) * 50 &&
+           std::chrono::steady_clock::now() < deadline) {
+    }
     ::kill(child, SIGKILL);
     CHECK(wait_exit(child) == 128 + SIGKILL);
     ::close(fds[0]);
