@@ -179,9 +179,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     // Before the server, so it outlives every session that may still be waiting for a reply.
     // The opener owns a copy of the settings: a status thread stuck on the store outlives
     // this function (see status_reader).
-    // Opened for writing: besides status reads, these threads store the `scheduled` records
-    // of delayed tasks (decision 0012).
-    serve::status_reader status([settings = s] { return open_configured_store(settings, store::store_use::write); },
+    serve::status_reader status([settings = s](store::store_use use) { return open_configured_store(settings, use); },
                          status_threads, max_waiting_status);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule);
     net::server server(io, server_options_of(s), dispatcher);

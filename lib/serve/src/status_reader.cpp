@@ -81,8 +81,10 @@ std::string status_reader::answer(store::result_store& store, job& j) {
 
 void status_reader::run(const std::shared_ptr<shared>& s, std::size_t index) {
     // Opened on first use, so serve runs on hosts where only workers reach the store; dropped
-    // after a failure, so the next read connects afresh.
-    std::unique_ptr<store::result_store> store;
+    // after a failure, so the next read connects afresh. Reads use a read-only handle (SQLite:
+    // serve never creates the database); only the first `scheduled` record opens one for
+    // writing.
+    std::unique_ptr<store::result_store> reader, writer;
     for (;;) {
         job j;
         {
@@ -97,10 +99,15 @@ void status_reader::run(const std::shared_ptr<shared>& s, std::size_t index) {
         std::string line;
         std::string failure;
         try {
-            if (!store) store = s->open();
-            line = answer(*store, j);
+            auto& store = j.record ? writer : reader;
+            try {
+                if (!store) store = s->open(j.record ? store::store_use::write : store::store_use::read);
+                line = answer(*store, j);
+            } catch (...) {
+                store.reset();
+                throw;
+            }
         } catch (const std::exception& e) {
-            store.reset();
             failure = e.what();
             // The store's detail (paths, hosts, SQL) is for the operator, never for clients.
             // A scheduled task is accepted all the same: the broker holds it.

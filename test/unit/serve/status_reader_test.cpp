@@ -75,7 +75,7 @@ TEST_CASE("status_reader answers from the store: a stored record and an unknown 
 
     replies got;
     {
-        status_reader reader([uri] { return pfo3::store::open_store(uri); }, 2, 16);
+        status_reader reader([uri](pfo3::store::store_use use) { return pfo3::store::open_store(uri, use); }, 2, 16);
         reader.read("job-1", got.sink());
         got.wait_for(1);
         reader.read("job-2", got.sink());
@@ -95,7 +95,7 @@ TEST_CASE("status_reader answers a failing store with a generic unavailable and 
     replies got;
     {
         status_reader reader(
-            [uri, &opens]() -> std::unique_ptr<pfo3::store::result_store> {
+            [uri, &opens](pfo3::store::store_use) -> std::unique_ptr<pfo3::store::result_store> {
                 if (opens++ == 0) throw pfo3::service_error("connect to 10.0.0.9:5432 refused (password=secret)", true);
                 return pfo3::store::open_store(uri);
             },
@@ -128,7 +128,7 @@ TEST_CASE("status_reader answers overloaded at once past max_waiting, and a hung
         // The opener owns what it waits on: the thread is left behind at exit, still inside it.
         auto gate = std::make_shared<std::promise<void>>(std::move(entered));
         status_reader reader(
-            [released, gate]() -> std::unique_ptr<pfo3::store::result_store> {
+            [released, gate](pfo3::store::store_use) -> std::unique_ptr<pfo3::store::result_store> {
                 gate->set_value();
                 released.wait();
                 throw pfo3::service_error("released", true);

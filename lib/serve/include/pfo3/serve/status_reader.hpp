@@ -25,7 +25,8 @@ public:
     /// Opens one store handle (called on a reader thread, on first use and after a failure).
     /// It must own what it uses (capture settings by value): a thread left behind at exit
     /// may still call it after the caller's objects are gone.
-    using opener = std::function<std::unique_ptr<store::result_store>()>;
+    /// `use`: read for status reads, write for the `scheduled` records.
+    using opener = std::function<std::unique_ptr<store::result_store>(store::store_use use)>;
     /// Starts `threads` reader threads.
     status_reader(opener open, std::size_t threads, std::size_t max_waiting);
     /// Stops the threads; reads still waiting are dropped unanswered (their connections are

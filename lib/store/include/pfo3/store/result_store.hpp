@@ -25,9 +25,9 @@ public:
     virtual std::string describe() const = 0;
 };
 
-/// What a user of the store does with it: workers write results, and serve writes the
-/// `scheduled` records of delayed tasks besides reading `status`. A pure reader may open more
-/// lightly (SQLite: read-only, never creating the file).
+/// What a handle is for: workers write results, serve reads `status` (and opens a second
+/// handle for writing only when it stores a delayed task's `scheduled` record). A reader may
+/// open more lightly (SQLite: read-only, never creating the file).
 enum class store_use { write, read };
 
 /// Opens the store named by a URI: file:///DIR (created if missing), sqlite:///DIR/FILE.db
