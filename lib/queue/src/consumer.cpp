@@ -169,6 +169,7 @@ struct consumer::impl final : detail::session {
         for (;;) {
             if (do_requests(c)) return;
             while (c.next_delivery(env, detail::clock::time_point{}, "consume")) deliver(env, c);
+            if (opts.on_burst_end) opts.on_burst_end();
             wait(c, detail::clock::time_point::max());
         }
     }

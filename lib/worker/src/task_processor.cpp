@@ -61,6 +61,10 @@ task_record record_of(const task& t, task_status status, std::string error, std:
                        t.submitted_at, std::move(started), rfc3339_now(), t.requeues};
 }
 
+// A body larger than this goes to the handler threads even for a built-in: decoding and summing
+// it would hold up the consumer thread, which also carries acks and heartbeats.
+constexpr std::size_t max_inline_body = 64 * 1024;
+
 // RabbitMQ's default consumer_timeout: a delivery held longer closes the consumer's channel.
 constexpr std::chrono::minutes default_consumer_timeout{30};
 
@@ -96,6 +100,25 @@ void task_processor::process(delivery_guard g) {
         // Only resource exhaustion gets here; the guard hands the delivery back.
         PFO3_LOG(error, "delivery handed back to the broker after an unexpected error", {{"error", e.what()}});
     }
+}
+
+std::optional<task_record> task_processor::run_inline(const queue::delivery& dv) const {
+    if (dv.redelivered || dv.body.size() > max_inline_body) return std::nullopt;
+    // The type property (set by every pfo3 producer) spares decoding what will not run here;
+    // the body's own type decides below.
+    if (!dv.type.empty() && !d_.registry.runs_inline(dv.type)) return std::nullopt;
+    auto started = rfc3339_now();
+    task t;
+    std::string why;
+    if (!json::decode_message(dv.body, t, why) || !d_.registry.runs_inline(t.type)) return std::nullopt;
+    PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
+    auto out = d_.registry.run(t);
+    if (out.status != handlers::outcome::kind::done) return std::nullopt;
+    // As record_of() builds it, moving what this thread's task no longer needs.
+    return task_record{std::move(t.id),           std::move(t.type),   std::move(t.payload_json),
+                       task_status::done,         std::move(out.result_json), std::string(),
+                       t.attempt,                 d_.opts.worker,      std::move(t.submitted_at),
+                       std::move(started),        rfc3339_now(),       t.requeues};
 }
 
 void task_processor::run(delivery_guard g, const task& t, std::string started) {
