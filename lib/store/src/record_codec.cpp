@@ -33,6 +33,11 @@ void put_string(std::string& out, std::string_view key, std::string_view v) {
 }
 
 void put_raw(std::string& out, std::string_view key, std::string_view text, const task_record& r) {
+    if (r.json_checked) {  // checked where it was made (task_record::json_checked)
+        put_key(out, key);
+        out += text;
+        return;
+    }
     std::string repaired;
     if (!json::is_valid_utf8(text)) text = repaired = json::valid_utf8(text);
     // Embedding unchecked text would make the whole record unreadable, so the codec checks it.

@@ -56,9 +56,11 @@ queue::outgoing_message message_for(const task& t, std::string routing_key) {
 
 task_record record_of(const task& t, task_status status, std::string error, std::string started,
                       const std::string& worker) {
+    // Every text a worker's record holds as JSON was parsed or written by pfo3 on the way here.
     return task_record{t.id,          t.type,           t.payload_json, status,
                        "null",        std::move(error), t.attempt,      worker,
-                       t.submitted_at, std::move(started), rfc3339_now(), t.requeues};
+                       t.submitted_at, std::move(started), rfc3339_now(), t.requeues,
+                       /*json_checked*/ true};
 }
 
 // A body larger than this goes to the handler threads even for a built-in: decoding and summing
@@ -118,7 +120,8 @@ std::optional<task_record> task_processor::run_inline(const queue::delivery& dv)
     return task_record{std::move(t.id),           std::move(t.type),   std::move(t.payload_json),
                        task_status::done,         std::move(out.result_json), std::string(),
                        t.attempt,                 d_.opts.worker,      std::move(t.submitted_at),
-                       std::move(started),        rfc3339_now(),       t.requeues};
+                       std::move(started),        rfc3339_now(),       t.requeues,
+                       /*json_checked*/ true};
 }
 
 void task_processor::run(delivery_guard g, const task& t, std::string started) {
