@@ -130,11 +130,12 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
 }
 
 bool is_valid_json(std::string_view text) {
-    rapidjson::Reader reader;
     null_handler handler;
     detail::parse_failure failure;
-    return detail::parse_sax(reader, text, handler, max_result_depth, failure);
+    return detail::parse_sax(text, handler, max_result_depth, failure);
 }
+
+void append_quoted(std::string& out, std::string_view s) { detail::append_quoted(out, s); }
 
 std::string quote(std::string_view s) {
     std::string out;

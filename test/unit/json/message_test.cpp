@@ -134,3 +134,26 @@ TEST_CASE("quote escapes what JSON requires and repairs invalid UTF-8", "[messag
     CHECK(quote("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");  // a UTF-16 surrogate
     CHECK(is_valid_json(quote("\x80\x01 any \xfe bytes \"")));
 }
+
+TEST_CASE("texts larger than the parser's in-frame stack still parse whole", "[message]") {
+    // The reader's working stack starts in a 2 KiB buffer and spills to the heap past it: a
+    // long string, many strings and deep nesting must come through unchanged.
+    std::string many = "[";
+    for (int i = 0; i < 2000; ++i) many += (i ? ",\"" : "\"") + std::string(static_cast<std::size_t>(i % 40), 'k') + "\"";
+    many += "]";
+    const std::string deep = std::string(63, '[') + "\"x\"" + std::string(63, ']');
+    for (const std::string& payload : {"\"" + std::string(1 << 20, 'p') + "\"", many, deep}) {
+        pfo3::task t;
+        t.id = "big-1";
+        t.type = "echo";
+        t.payload_json = payload;
+        pfo3::task back;
+        std::string why;
+        REQUIRE(decode_message(encode_message(t), back, why));
+        CHECK(back.payload_json == payload);
+        CHECK(is_valid_json(payload));
+        auto d = decode_request(R"({"type":"echo","payload":)" + payload + "}");
+        REQUIRE(d.req);
+        CHECK(d.req->payload_json == payload);
+    }
+}
