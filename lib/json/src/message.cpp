@@ -70,7 +70,9 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
     out = task{};
     char value_buffer[8192];
     rapidjson::MemoryPoolAllocator<> allocator(value_buffer, sizeof value_buffer);
-    rapidjson::Document doc(&allocator);
+    // Its own stack allocator too: without one the document news one up on every parse.
+    rapidjson::CrtAllocator stack_allocator;
+    rapidjson::Document doc(&allocator, 1024, &stack_allocator);
     detail::parse_failure failure;
     if (!detail::parse_document(doc, body, max_message_depth, failure)) {
         why = "message body: " + detail::describe(failure, max_message_depth);
