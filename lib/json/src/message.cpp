@@ -115,6 +115,7 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
 
     if (const std::optional<value> payload = find_field(root, f::payload)) {
         out.payload_json.clear();
+        out.payload_json.reserve(body.size());  // compact text is rarely longer: one allocation
         payload->append_compact(out.payload_json);
     }
 
