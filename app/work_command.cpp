@@ -99,10 +99,11 @@ std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const 
     copts.topo = topo;
     copts.prefetch = static_cast<std::uint16_t>(s.work.prefetch);
     copts.connection_name = "pfo3-work " + identity;
+    copts.on_burst_end = [&engine] { engine.flush(); };  // collect() gathers, this hands over
     auto ready_sent = std::make_shared<std::atomic<bool>>(false);
     return std::make_unique<queue::consumer>(
         copts,
-        [&engine, &settler](queue::delivery d) { engine.submit(worker::delivery_guard(std::move(d), *settler)); },
+        [&engine, &settler](queue::delivery d) { engine.collect(worker::delivery_guard(std::move(d), *settler)); },
         [ready_sent, queue_name = s.amqp.queue](bool consuming) {
             if (consuming && !ready_sent->exchange(true)) ops::notify_ready("consuming from " + queue_name);
             ops::notify_status(consuming ? "consuming from " + queue_name : "broker connection lost, reconnecting");

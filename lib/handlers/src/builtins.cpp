@@ -118,6 +118,11 @@ constexpr entry table[] = {
 
 }  // namespace
 
+bool is_instant_builtin(std::string_view type) noexcept {
+    const builtin_fn fn = find_builtin(type);
+    return fn != nullptr && fn != sleep;
+}
+
 builtin_fn find_builtin(std::string_view type) noexcept {
     for (const auto& e : table)
         if (e.name == type) return e.fn;

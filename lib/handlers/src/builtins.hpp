@@ -15,4 +15,7 @@ using builtin_fn = outcome (*)(const std::string& payload_json, std::chrono::mil
 /// The built-in handler named `type` (aliases included), or nullptr.
 builtin_fn find_builtin(std::string_view type) noexcept;
 
+/// True for a built-in that needs no time and no limit (all but sleep).
+bool is_instant_builtin(std::string_view type) noexcept;
+
 }  // namespace pfo3::handlers::detail

@@ -11,6 +11,10 @@ bool registry::knows(const std::string& type) const {
     return external_.count(type) != 0 || detail::find_builtin(type) != nullptr;
 }
 
+bool registry::runs_inline(const std::string& type) const {
+    return detail::is_instant_builtin(type) && external_.count(type) == 0;
+}
+
 outcome registry::run(const task& t) const {
     // A client may ask for less time than the operator allows, never more: the task's limit
     // only shortens an external command's timeout. Built-ins have no operator limit; the task's

@@ -28,8 +28,7 @@ struct document_generator {
     parse_failure& why;
 
     bool operator()(rapidjson::Document& doc) {
-        rapidjson::Reader reader;
-        return parse_sax(reader, text, doc, max_depth, why);
+        return parse_sax(text, doc, max_depth, why);
     }
 };
 

@@ -122,11 +122,17 @@ private:
     bool out_of_range_ = false;
 };
 
-/// Runs `reader` over `text` into `handler` with parse_flags and the depth bound, and requires
+/// Runs the reader over `text` into `handler` with parse_flags and the depth bound, and requires
 /// that only whitespace follows the value. True on success; else `why` says what was wrong.
 template <class Handler>
-bool parse_sax(rapidjson::Reader& reader, std::string_view text, Handler& handler,
-               std::size_t max_depth, parse_failure& why) {
+bool parse_sax(std::string_view text, Handler& handler, std::size_t max_depth, parse_failure& why) {
+    // The reader's working stack (each string's bytes, the nesting) starts in this frame: a
+    // request or a message body parses without a malloc of its own; a larger one spills to
+    // the heap, freed when the parse ends.
+    char stack_buffer[2048];
+    rapidjson::MemoryPoolAllocator<> stack_allocator(stack_buffer, sizeof stack_buffer);
+    rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>> reader(
+        &stack_allocator);
     rapidjson::MemoryStream ms(text.data(), text.size());
     depth_limiter<Handler> limited(handler, max_depth);
     rapidjson::ParseResult r = reader.Parse<parse_flags>(ms, limited);

@@ -78,7 +78,9 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
     out = task{};
     char value_buffer[8192];
     rapidjson::MemoryPoolAllocator<> allocator(value_buffer, sizeof value_buffer);
-    rapidjson::Document doc(&allocator);
+    // Its own stack allocator too: without one the document news one up on every parse.
+    rapidjson::CrtAllocator stack_allocator;
+    rapidjson::Document doc(&allocator, 1024, &stack_allocator);
     detail::parse_failure failure;
     if (!detail::parse_document(doc, body, max_message_depth, failure)) {
         why = "message body: " + detail::describe(failure, max_message_depth);
@@ -121,6 +123,7 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
 
     if (const std::optional<value> payload = find_field(root, f::payload)) {
         out.payload_json.clear();
+        out.payload_json.reserve(body.size());  // compact text is rarely longer: one allocation
         payload->append_compact(out.payload_json);
     }
 
@@ -146,11 +149,12 @@ bool decode_message(std::string_view body, task& out, std::string& why) {
 }
 
 bool is_valid_json(std::string_view text) {
-    rapidjson::Reader reader;
     null_handler handler;
     detail::parse_failure failure;
-    return detail::parse_sax(reader, text, handler, max_result_depth, failure);
+    return detail::parse_sax(text, handler, max_result_depth, failure);
 }
+
+void append_quoted(std::string& out, std::string_view s) { detail::append_quoted(out, s); }
 
 std::string quote(std::string_view s) {
     std::string out;

@@ -99,7 +99,7 @@ std::string read_schedule(value root, const request_limits& limits, request& r) 
 
 // The fields of a submit into `r`, each by its rule in the task-field table (a request may ask
 // for less than `limits` allow, never more); else the message naming the first broken rule.
-std::string read_submit(value root, const request_limits& limits, request& r) {
+std::string read_submit(value root, std::size_t request_bytes, const request_limits& limits, request& r) {
     namespace f = task_fields;
     std::string_view type_name;
     const std::optional<value> type = find_field(root, f::type, &type_name);
@@ -126,6 +126,7 @@ std::string read_submit(value root, const request_limits& limits, request& r) {
     }
     if (const std::optional<value> payload = find_field(root, f::payload)) {
         r.payload_json.clear();
+        r.payload_json.reserve(request_bytes);  // compact text is rarely longer: one allocation
         payload->append_compact(r.payload_json);
     }
     return read_schedule(root, limits, r);
@@ -138,7 +139,9 @@ decoded decode_request(std::string_view bytes, const request_limits& limits) {
     // Small requests parse without touching the heap for their values.
     char value_buffer[8192];
     rapidjson::MemoryPoolAllocator<> allocator(value_buffer, sizeof value_buffer);
-    rapidjson::Document doc(&allocator);
+    // Its own stack allocator too: without one the document news one up on every parse.
+    rapidjson::CrtAllocator stack_allocator;
+    rapidjson::Document doc(&allocator, 1024, &stack_allocator);
     detail::parse_failure why;
     if (!detail::parse_document(doc, bytes, max_request_depth, why))
         return reject(out, request_error::bad_json, detail::describe(why, max_request_depth));
@@ -160,7 +163,7 @@ decoded decode_request(std::string_view bytes, const request_limits& limits) {
     r.id = out.id;
     if (r.kind == op::status) {
         if (r.id.empty()) return reject(out, request_error::bad_request, "missing \"id\" for op \"status\"");
-    } else if (std::string problem = read_submit(root, limits, r); !problem.empty()) {
+    } else if (std::string problem = read_submit(root, bytes.size(), limits, r); !problem.empty()) {
         return reject(out, request_error::bad_request, std::move(problem));
     }
     out.req = std::move(r);

@@ -169,11 +169,17 @@ struct consumer::impl final : detail::session {
         for (;;) {
             if (do_requests(c)) return;
             while (c.next_delivery(env, detail::clock::time_point{}, "consume")) deliver(env, c);
+            if (opts.on_burst_end) opts.on_burst_end();
             wait(c, detail::clock::time_point::max());
         }
     }
 
-    void on_down(bool) override { set_state(false); }
+    void on_down(bool) override {
+        // Deliveries gathered before the connection broke are handed on too, not held until
+        // the next connection delivers something.
+        if (opts.on_burst_end) opts.on_burst_end();
+        set_state(false);
+    }
 
     std::size_t in_flight() const override { return acks.unsettled(); }
 

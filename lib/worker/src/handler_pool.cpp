@@ -22,6 +22,22 @@ void handler_pool::push(delivery_guard d) {
     wake_.notify_one();
 }
 
+void handler_pool::push(std::vector<delivery_guard>& ds) {
+    if (ds.empty()) return;
+    int wake = 0;
+    {
+        std::lock_guard lock(mutex_);
+        if (!closed_) {
+            for (auto& d : ds) queue_.push_back(std::move(d));
+            wake = std::min(idle_threads_, static_cast<int>(ds.size()));
+        }
+    }
+    ds.clear();  // moved from, or (closed) dropped here: nack + requeue
+    if (wake == static_cast<int>(threads_.size())) wake_.notify_all();
+    else
+        for (int i = 0; i < wake; ++i) wake_.notify_one();
+}
+
 void handler_pool::close() {
     std::deque<delivery_guard> unstarted;
     {
@@ -47,7 +63,9 @@ void handler_pool::abandon() {
 void handler_pool::loop() {
     std::unique_lock lock(mutex_);
     while (true) {
+        ++idle_threads_;
         wake_.wait(lock, [this] { return closed_ || !queue_.empty(); });
+        --idle_threads_;
         if (queue_.empty()) return;  // closed and drained
         auto d = std::move(queue_.front());
         queue_.pop_front();

@@ -26,6 +26,9 @@ public:
 
     /// Queues a delivery; once closed, the guard is dropped (nack + requeue).
     void push(delivery_guard d);
+    /// Queues every delivery of `ds` in one hand-over (one lock; as many idle threads woken as
+    /// there are deliveries). `ds` is left empty. Once closed, they are dropped (nack + requeue).
+    void push(std::vector<delivery_guard>& ds);
     /// Stops taking deliveries; those not started yet are dropped (nack + requeue).
     void close();
     /// Waits until no delivery is running or queued; false if `timeout` passed first.
@@ -43,6 +46,7 @@ private:
     std::condition_variable idle_;
     std::deque<delivery_guard> queue_;
     int running_ = 0;
+    int idle_threads_ = 0;  // waiting on wake_: a push with none of them need not wake anyone
     bool closed_ = false;
     std::vector<std::thread> threads_;
 };

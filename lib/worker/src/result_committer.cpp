@@ -31,6 +31,23 @@ void result_committer::commit(task_record record, delivery_guard delivery) {
     wake_.notify_one();
 }
 
+void result_committer::commit(std::vector<task_record>& records, std::vector<delivery_guard>& deliveries) {
+    if (records.empty()) return;
+    {
+        std::lock_guard lock(mutex_);
+        // Room for both first: the moves below cannot throw, so records and guards stay paired.
+        pending_.records.reserve(pending_.records.size() + records.size());
+        pending_.deliveries.reserve(pending_.deliveries.size() + deliveries.size());
+        pending_.records.insert(pending_.records.end(), std::make_move_iterator(records.begin()),
+                                std::make_move_iterator(records.end()));
+        pending_.deliveries.insert(pending_.deliveries.end(), std::make_move_iterator(deliveries.begin()),
+                                   std::make_move_iterator(deliveries.end()));
+    }
+    records.clear();
+    deliveries.clear();  // moved-from guards: settle nothing
+    wake_.notify_one();
+}
+
 bool result_committer::drain(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     return drained_.wait_for(lock, timeout, [this] { return pending_.records.empty() && in_flight_ == 0; });

@@ -33,6 +33,9 @@ public:
 
     /// Queues a record; its delivery is acked once the record is durable.
     void commit(task_record record, delivery_guard delivery);
+    /// Queues records[i] with deliveries[i] for every i in one hand-over (one lock, one
+    /// wake-up); both vectors are left empty, their capacity kept for the caller's next batch.
+    void commit(std::vector<task_record>& records, std::vector<delivery_guard>& deliveries);
     /// Waits until everything queued so far is durable and acked; false on timeout.
     bool drain(std::chrono::milliseconds timeout);
     /// Stops retrying a store that is down: what is not written is nacked back, never acked.

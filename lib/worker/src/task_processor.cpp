@@ -57,10 +57,16 @@ queue::outgoing_message message_for(const task& t, std::string routing_key) {
 
 task_record record_of(const task& t, task_status status, std::string error, std::string started,
                       const std::string& worker) {
+    // Every text a worker's record holds as JSON was parsed or written by pfo3 on the way here.
     return task_record{t.id,          t.type,           t.payload_json, status,
                        "null",        std::move(error), t.attempt,      worker,
-                       t.submitted_at, std::move(started), rfc3339_now(), t.requeues};
+                       t.submitted_at, std::move(started), rfc3339_now(), t.requeues,
+                       /*json_checked*/ true};
 }
+
+// A body larger than this goes to the handler threads even for a built-in: decoding and summing
+// it would hold up the consumer thread, which also carries acks and heartbeats.
+constexpr std::size_t max_inline_body = 64 * 1024;
 
 // RabbitMQ's default consumer_timeout: a delivery held longer closes the consumer's channel.
 constexpr std::chrono::minutes default_consumer_timeout{30};
@@ -117,6 +123,28 @@ bool task_processor::early(delivery_guard& g, const task& t) {
              {{"task_id", t.id}, {"run_at", t.run_at}, {"left_ms", std::to_string(left.count())}});
     if (publish_confirmed(msg, "delay")) g.ack();
     return true;
+}
+
+std::optional<task_record> task_processor::run_inline(const queue::delivery& dv) const {
+    if (dv.redelivered || dv.body.size() > max_inline_body) return std::nullopt;
+    // The type property (set by every pfo3 producer) spares decoding what will not run here;
+    // the body's own type decides below.
+    if (!dv.type.empty() && !d_.registry.runs_inline(dv.type)) return std::nullopt;
+    auto started = rfc3339_now();
+    task t;
+    std::string why;
+    if (!json::decode_message(dv.body, t, why) || !d_.registry.runs_inline(t.type)) return std::nullopt;
+    // A task that names its run_at goes the long way, which sends it back if it came early.
+    if (!t.run_at.empty()) return std::nullopt;
+    PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
+    auto out = d_.registry.run(t);
+    if (out.status != handlers::outcome::kind::done) return std::nullopt;
+    // As record_of() builds it, moving what this thread's task no longer needs.
+    return task_record{std::move(t.id),           std::move(t.type),   std::move(t.payload_json),
+                       task_status::done,         std::move(out.result_json), std::string(),
+                       t.attempt,                 d_.opts.worker,      std::move(t.submitted_at),
+                       std::move(started),        rfc3339_now(),       t.requeues,
+                       /*json_checked*/ true};
 }
 
 void task_processor::run(delivery_guard g, const task& t, std::string started) {

@@ -34,6 +34,13 @@ public:
     /// Runs one delivery to its end: its record goes to the committer (acked once durable),
     /// or the guard is dropped (nacked back) if it cannot get that far. Never throws.
     void process(delivery_guard g);
+    /// The record of a delivery whose task is a built-in that answers at once (echo, sum,
+    /// multiply: registry::runs_inline), not redelivered, small, and `done`: run here, on the
+    /// calling thread. nullopt for everything else (an external handler, a redelivery, a
+    /// failed or refused outcome, an undecodable body): process() takes those on a handler
+    /// thread, running a built-in again there (built-ins are pure), so retries, dead letters
+    /// and their confirms never block the caller. Never throws for task-level problems.
+    std::optional<task_record> run_inline(const queue::delivery& d) const;
     /// The committer's record_rejected path: dead-letters the task with the store's reason and
     /// stores what the store can take of a `dead` record. Never throws.
     void store_refused(task_record r, delivery_guard g, const std::string& why);

@@ -39,6 +39,14 @@ TEST_CASE("registry knows the built-ins and their Spanish aliases") {
     CHECK_FALSE(r.knows("ECHO"));
 }
 
+TEST_CASE("only the built-ins that answer at once may run inline") {
+    registry r;
+    for (const char* t : {"echo", "sum", "sumar", "multiply", "multiplicar"}) CHECK(r.runs_inline(t));
+    CHECK_FALSE(r.runs_inline("sleep"));  // takes its time and honours the task's limit
+    CHECK_FALSE(r.runs_inline("resize"));
+    CHECK_FALSE(r.runs_inline(""));
+}
+
 TEST_CASE("echo returns the payload exactly") {
     for (std::string p : {R"("tarea")", R"({"a":[1,{"b":"ñ"}]})", "null", "12.50"}) require_done(run("echo", p), p);
 }

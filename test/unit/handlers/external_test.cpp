@@ -106,6 +106,9 @@ TEST_CASE("external handlers are known and override built-ins of the same name")
                 {"echo", external_command{{script("text_out.sh")}, 5s}}});
     CHECK(r.knows("resize"));
     CHECK(r.knows("sum"));
+    // An external "echo" is a command: it never runs inline on the worker's decoding thread.
+    CHECK_FALSE(r.runs_inline("echo"));
+    CHECK(r.runs_inline("sum"));
     pfo3::task t;
     t.type = "echo";
     t.payload_json = "1";

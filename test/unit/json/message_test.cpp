@@ -151,3 +151,26 @@ TEST_CASE("run_at and priority travel in the body and are left out when unset", 
     CHECK_FALSE(decode_message(R"({"id":"a","type":"e","run_at":5})", back, why));
     CHECK_FALSE(decode_message(R"({"id":"a","type":"e","priority":11})", back, why));
 }
+
+TEST_CASE("texts larger than the parser's in-frame stack still parse whole", "[message]") {
+    // The reader's working stack starts in a 2 KiB buffer and spills to the heap past it: a
+    // long string, many strings and deep nesting must come through unchanged.
+    std::string many = "[";
+    for (int i = 0; i < 2000; ++i) many += (i ? ",\"" : "\"") + std::string(static_cast<std::size_t>(i % 40), 'k') + "\"";
+    many += "]";
+    const std::string deep = std::string(63, '[') + "\"x\"" + std::string(63, ']');
+    for (const std::string& payload : {"\"" + std::string(1 << 20, 'p') + "\"", many, deep}) {
+        pfo3::task t;
+        t.id = "big-1";
+        t.type = "echo";
+        t.payload_json = payload;
+        pfo3::task back;
+        std::string why;
+        REQUIRE(decode_message(encode_message(t), back, why));
+        CHECK(back.payload_json == payload);
+        CHECK(is_valid_json(payload));
+        auto d = decode_request(R"({"type":"echo","payload":)" + payload + "}");
+        REQUIRE(d.req);
+        CHECK(d.req->payload_json == payload);
+    }
+}

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "json_detail.hpp"
 #include "pfo3/json/text.hpp"
 
 using namespace pfo3::json;
@@ -32,4 +33,26 @@ TEST_CASE("valid_utf8 keeps good sequences and replaces each bad byte by U+FFFD"
     CHECK(valid_utf8("\xe2\x82" "a") == r + r + "a");
     CHECK(valid_utf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
     CHECK(is_valid_utf8(valid_utf8("\x80\x01 any \xfe bytes \xf5\xc1")));
+}
+
+TEST_CASE("is_valid_utf8 gives the byte-by-byte verdict wherever a bad or multi-byte sequence sits", "[text]") {
+    // The ASCII fast path skips 8 bytes at a time: put every kind of sequence at every offset
+    // around those 8-byte steps, in ASCII of every length, and compare with decoding each byte.
+    auto reference = [](std::string_view s) {
+        for (std::size_t i = 0; i < s.size();) {
+            const std::size_t n = pfo3::json::detail::utf8_length(s, i);
+            if (n == 0) return false;
+            i += n;
+        }
+        return true;
+    };
+    const std::string pieces[] = {"\xc3\xa9", "\xe2\x9c\x93", "\xf0\x9f\x98\x80", "\x80", "\xc3", "\xe2\x9c",
+                                  "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf", "\xff", std::string(1, '\0')};
+    for (const auto& piece : pieces)
+        for (std::size_t before = 0; before < 20; ++before)
+            for (std::size_t after = 0; after < 12; ++after) {
+                const std::string s = std::string(before, 'a') + piece + std::string(after, 'b');
+                INFO("piece of " << piece.size() << " bytes after " << before << ", before " << after);
+                CHECK(pfo3::json::is_valid_utf8(s) == reference(s));
+            }
 }

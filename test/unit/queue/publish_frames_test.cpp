@@ -120,3 +120,20 @@ TEST_CASE("fit_short_strings makes properties rabbitmq-c's own publish can encod
     CHECK((q._flags & AMQP_BASIC_TYPE_FLAG) == 0);
     CHECK(q.message_id.len == 4);
 }
+
+TEST_CASE("messages appended one after another are each rabbitmq-c's bytes, back to back", "[publish_frames]") {
+    // The publisher batches many messages into one buffer: each append must add exactly one
+    // message's frames, whatever the buffer held and however much room it had.
+    const std::string key = "tareas", type = "echo", expiration = "1500", none;
+    std::string ours, expected;
+    for (int i = 0; i < 50; ++i) {
+        // The properties point into these strings: they must outlive p.
+        const std::string id = "task-" + std::to_string(i), body(static_cast<std::size_t>(i * 997 % 5000), 'x');
+        auto p = pfo3_properties(id, type, i % 3 == 0 ? expiration : none);
+        std::size_t frame_max = 0;
+        expected += rabbitmq_c_bytes(p, key, body, frame_max);
+        pfo3::queue::detail::append_publish(ours, 1, amqp_empty_bytes, bytes_of(key), true, p, body, frame_max);
+        REQUIRE(ours.size() == expected.size());
+    }
+    CHECK(ours == expected);
+}

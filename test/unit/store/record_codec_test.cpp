@@ -204,3 +204,19 @@ TEST_CASE("a record nested beyond what the codec writes is refused, not a crash"
     REQUIRE(decode_record(encode_record(r), back, why));
     CHECK(back.result_json == r.result_json);
 }
+
+TEST_CASE("a record whose JSON the worker checked encodes to the same bytes without a second parse") {
+    auto r = sample();
+    const std::string checked_by_codec = encode_record(r);
+    r.json_checked = true;
+    CHECK(encode_record(r) == checked_by_codec);
+    r.result_json = R"({"deep":[[["ok"]]],"s":"ñ"})";
+    r.json_checked = false;
+    const std::string again = encode_record(r);
+    r.json_checked = true;
+    CHECK(encode_record(r) == again);
+    // Unchecked text is still checked: the flag is what spares the parse.
+    r.json_checked = false;
+    r.result_json = "{not json";
+    CHECK_THROWS_AS(encode_record(r), std::invalid_argument);
+}

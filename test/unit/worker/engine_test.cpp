@@ -20,38 +20,10 @@ struct counted_handlers {
         {"fail", {{"/bin/sh", "-c", "echo run >> '" + runs.string() + "'; exit 3"}, std::chrono::seconds(20)}},
         {"crash", {{"/bin/sh", "-c", "kill -SEGV $$"}, std::chrono::seconds(20)}},
     }};
-    std::size_t run_count() const {
-        std::ifstream f(runs);
-        std::size_t n = 0;
-        for (std::string line; std::getline(f, line);) ++n;
-        return n;
-    }
+    std::size_t run_count() const { return line_count(runs); }
 };
 
-struct rig {
-    temp_dir results;
-    faulty_store store{results.path};
-    recording_settler settler;
-    recording_sink sink;
-    counted_handlers handlers;
-    std::unique_ptr<engine> eng;
-
-    explicit rig(pfo3::worker::engine_options o = options()) {
-        eng = std::make_unique<engine>(std::move(o), handlers.registry, store, sink);
-    }
-    std::uint64_t submit(const pfo3::task& t, bool redelivered = false) {
-        auto d = delivery_of(t, redelivered);
-        auto tag = d.tag;
-        eng->submit(delivery_guard(std::move(d), settler));
-        return tag;
-    }
-    pfo3::task_record stored(const std::string& id) {
-        auto r = store.read(id);
-        REQUIRE(r.has_value());
-        return *r;
-    }
-    void store_now(pfo3::task_record r) { store.write(std::span<const pfo3::task_record>(&r, 1)); }
-};
+using rig = engine_rig<counted_handlers>;
 
 pfo3::task_record record_of(const pfo3::task& t, task_status s, int attempts) {
     pfo3::task_record r;

@@ -6,10 +6,12 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "pfo3/core/error.hpp"
@@ -179,5 +181,47 @@ inline pfo3::worker::engine_options options(int concurrency = 2, std::size_t gro
     o.worker = "test:1";
     return o;
 }
+
+// Lines in a file, 0 if there is none: how often a handler that appends a line ran.
+inline std::size_t line_count(const fs::path& p) {
+    std::ifstream f(p);
+    std::size_t n = 0;
+    for (std::string line; std::getline(f, line);) ++n;
+    return n;
+}
+
+// An engine between the stand-ins above, with the handlers of `Handlers` (a struct holding a
+// `registry`); deliveries go in through submit() (any thread) or collect() (the consumer's way).
+template <class Handlers>
+struct engine_rig {
+    temp_dir results;
+    faulty_store store{results.path};
+    recording_settler settler;
+    recording_sink sink;
+    Handlers handlers;
+    std::unique_ptr<pfo3::worker::engine> eng;
+
+    explicit engine_rig(pfo3::worker::engine_options o = options()) {
+        eng = std::make_unique<pfo3::worker::engine>(std::move(o), handlers.registry, store, sink);
+    }
+    std::uint64_t submit(const pfo3::task& t, bool redelivered = false) {
+        auto d = delivery_of(t, redelivered);
+        auto tag = d.tag;
+        eng->submit(pfo3::worker::delivery_guard(std::move(d), settler));
+        return tag;
+    }
+    std::uint64_t collect(const pfo3::task& t, bool redelivered = false) {
+        auto d = delivery_of(t, redelivered);
+        auto tag = d.tag;
+        eng->collect(pfo3::worker::delivery_guard(std::move(d), settler));
+        return tag;
+    }
+    pfo3::task_record stored(const std::string& id) {
+        auto r = store.read(id);
+        REQUIRE(r.has_value());
+        return *r;
+    }
+    void store_now(pfo3::task_record r) { store.write(std::span<const pfo3::task_record>(&r, 1)); }
+};
 
 }  // namespace worker_test

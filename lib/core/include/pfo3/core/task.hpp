@@ -57,6 +57,10 @@ struct task_record {
     std::string started_at;
     std::string finished_at;
     int requeues = 0;                  ///< the task's requeue count when this record was made
+    /// payload_json and result_json are JSON text pfo3 parsed or wrote itself (the worker's
+    /// records: decode_message, the built-ins, an external handler's checked output), valid
+    /// UTF-8 within json::default_max_depth: a store need not parse them again. Never stored.
+    bool json_checked = false;
 };
 
 /// Whether a store holding `stored` may replace it by `incoming`: records only move forward.

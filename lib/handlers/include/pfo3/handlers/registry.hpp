@@ -54,6 +54,11 @@ public:
     explicit registry(std::map<std::string, external_command> external = {});
     /// True if `type` names a built-in or an external handler.
     bool knows(const std::string& type) const;
+    /// True if `type` is a built-in that computes its result at once from the payload (echo,
+    /// sum/sumar, multiply/multiplicar; not sleep) and no external handler replaces it: a
+    /// worker may run it on the thread that decoded the delivery instead of handing it over.
+    /// Such a built-in is a pure function of the payload, so running it again gives the same.
+    bool runs_inline(const std::string& type) const;
     /// Runs the handler for t.type on t.payload_json. Never throws for task-level problems:
     /// they come back as failed/permanent outcomes. A non-zero t.timeout_ms shorter than the
     /// external command's timeout replaces it (a client may ask for less, never more); it

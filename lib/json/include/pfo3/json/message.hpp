@@ -24,5 +24,7 @@ bool decode_message(std::string_view body, task& out, std::string& why);
 bool is_valid_json(std::string_view text);
 /// `s` as a JSON string literal, quotes included.
 std::string quote(std::string_view s);
+/// quote(s) appended to `out`, with no string of its own.
+void append_quoted(std::string& out, std::string_view s);
 
 }  // namespace pfo3::json

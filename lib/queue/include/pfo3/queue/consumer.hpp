@@ -30,6 +30,10 @@ struct consumer_options {
     topology topo;
     std::uint16_t prefetch = 1;
     std::string connection_name = "pfo3-work";
+    /// Called on the owner thread after each run of deliveries already received, before it
+    /// waits for more, and when the connection is lost: a delivery handler that gathers
+    /// deliveries hands them on here.
+    std::function<void()> on_burst_end;
 };
 
 /// See the file comment. Reconnects with backoff and consumes again when the connection is

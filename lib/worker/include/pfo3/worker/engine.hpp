@@ -5,6 +5,10 @@
 //   handler, retry/dead-letter publish) ──record + guard──▶ result committer (1 thread: one
 //   store write per group, then ack every guard of the group)
 //
+// The consumer thread hands deliveries over in batches (collect, flush): a task for a built-in
+// that answers at once (echo, sum, multiply) runs right there and its record goes straight to
+// the committer, so the common case costs no thread hand-off but the committer's.
+//
 // Each delivery is settled exactly once by its guard. The engine knows no broker connection:
 // acks go through a `settler`, retries and dead letters through a `message_sink`, so it runs
 // in unit tests without RabbitMQ; work_command wires it to queue::consumer/publisher.
@@ -55,6 +59,16 @@ public:
     /// Hands a delivery to the handler threads. Once intake is closed the guard is dropped,
     /// which hands the delivery back to the broker.
     void submit(delivery_guard d);
+    /// submit() for the one thread that receives deliveries (the consumer's owner thread),
+    /// which hands them over in batches: a first delivery of a built-in that answers at once
+    /// (handlers::registry::runs_inline) is run here, on the calling thread, and its record
+    /// goes to the committer; everything else is for the handler threads. What is collected is
+    /// handed over by flush() (one hand-over to each side), or when a batch is full. Only one
+    /// thread may call collect() and flush().
+    void collect(delivery_guard d);
+    /// Hands over what collect() gathered. Once intake is closed, the guards are dropped
+    /// (nacked back), even of tasks already run: their records were never stored.
+    void flush() noexcept;
     /// Stops taking deliveries; those not started yet are nacked back to the queue.
     void close_intake();
     /// Waits until no handler runs and every record handed over is durable and acked; false
