@@ -52,6 +52,7 @@ public:
         case json::op::ping: done(json::encode_pong()); return;
         case json::op::status: status_.read(std::move(req.id), std::move(done)); return;
         case json::op::submit: submit(std::move(req), std::move(done)); return;
+        case json::op::cancel: status_.cancel(std::move(req.id), std::move(req.reason), std::move(done)); return;
         }
     }
 

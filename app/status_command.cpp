@@ -1,5 +1,6 @@
 #include "status_command.hpp"
 
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -34,7 +35,7 @@ bool is_final(const std::string& line) {
     auto r = json::decode_response(line);
     if (!r) return true;
     if (!r->ok) return r->error != "unavailable" && r->error != "overloaded";
-    return r->status == "done" || r->status == "dead";
+    return r->status == "done" || r->status == "dead" || r->status == "cancelled";
 }
 
 }  // namespace
@@ -83,26 +84,32 @@ CLI::App* setup_status(CLI::App& root, status_options& opts) {
     return cmd;
 }
 
-int run_status(config::settings s, const status_options& opts) {
-    if (opts.server) s.send.server = *opts.server;
-    config::validate(s);
+int ask_each(const std::string& server, const std::vector<std::string>& ids,
+             const std::function<std::string(const std::string&)>& request) {
     std::size_t next_id = 0, rejected = 0;
     net::request_source next = [&]() -> std::optional<std::string> {
-        if (next_id == opts.ids.size()) return std::nullopt;
-        return "{\"op\":\"status\",\"id\":" + json::quote(opts.ids[next_id++]) + "}";
+        if (next_id == ids.size()) return std::nullopt;
+        return request(ids[next_id++]);
     };
     auto on_response = [&](std::size_t, const std::string& line) {
         if (net::report_if_rejected(line, std::cout, std::cerr)) std::cout << line << '\n';
         else ++rejected;
     };
     try {
-        net::run_pipelined(s.send.server, 256, next, on_response);
+        net::run_pipelined(server, 256, next, on_response);
     } catch (const service_error& e) {
         std::cout.flush();
         std::cerr << "error: cannot reach server: " << e.what() << '\n';
         return exit_unreachable;
     }
     return rejected ? exit_rejected : exit_ok;
+}
+
+int run_status(config::settings s, const status_options& opts) {
+    if (opts.server) s.send.server = *opts.server;
+    config::validate(s);
+    return ask_each(s.send.server, opts.ids,
+                    [](const std::string& id) { return "{\"op\":\"status\",\"id\":" + json::quote(id) + "}"; });
 }
 
 }  // namespace pfo3::app

@@ -2,6 +2,7 @@
 // `pfo3 status`: asks `pfo3 serve` where tasks stand.
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,12 @@ std::size_t wait_for_results(const std::string& server, const std::vector<std::s
                              std::chrono::milliseconds timeout);
 
 /// Registers the `status` subcommand.
+/// Sends `request(id)` for each id, pipelined; prints each answer line (a rejection goes to
+/// stderr as report_if_rejected says). Returns exit_ok, exit_rejected if any was refused, or
+/// exit_unreachable.
+int ask_each(const std::string& server, const std::vector<std::string>& ids,
+             const std::function<std::string(const std::string&)>& request);
+
 CLI::App* setup_status(CLI::App& root, status_options& opts);
 /// Prints one status line (JSON) per id; 0 if all answered, 1 if some were rejected,
 /// 3 if the server is unreachable.

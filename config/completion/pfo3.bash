@@ -22,7 +22,7 @@ _pfo3() {
         --listen|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
         -c|--connections|-w|--window|--payload-bytes|--payload|--rate|--results-timeout|\
         --serve-pid|--worker-pids|--cpu-pids|--label|--broker-messages|--broker-window|\
-        --broker-prefetch|--at|--in|--priority)
+        --broker-prefetch|--at|--in|--priority|--reason)
             COMPREPLY=(); return 0 ;;
     esac
 
@@ -49,7 +49,7 @@ _pfo3() {
     # Words that are not options: the command, dead's subcommand; payloads and ids have no list.
     if [[ $cur != -* ]]; then
         case $command/$sub in
-            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead" -- "$cur") ;;
+            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead cancel" -- "$cur") ;;
             dead/) mapfile -t COMPREPLY < <(compgen -W "list requeue purge" -- "$cur") ;;
             *)     COMPREPLY=() ;;
         esac
@@ -63,6 +63,7 @@ _pfo3() {
         work)   words="--prefetch --concurrency --amqp --queue --store" ;;
         send)   words="--server --type --json --wait --at --in --priority" ;;
         status) words="--server" ;;
+        cancel) words="--server --reason" ;;
         bench)  words="--server --tasks --connections --window --payload-bytes --payload --type
                        --rate --store --no-results --results-timeout --serve-pid --worker-pids
                        --cpu-pids --json --label --broker-ceiling --broker-only --amqp

@@ -19,6 +19,8 @@ constexpr entry table[] = {
     {"unauthorized", "missing or wrong credentials"},
     {"unavailable", "the broker did not confirm the task; it was NOT accepted, retry later"},
     {"overloaded", "too many unconfirmed tasks; it was NOT accepted, retry later"},
+    {"too_late", "the task already ended; nothing was cancelled"},
+    {"not_found", "no record of this task: unknown, or queued to run now (only tasks with a record can be cancelled)"},
 };
 
 class category final : public std::error_category {

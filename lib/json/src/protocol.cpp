@@ -55,11 +55,25 @@ std::optional<std::pair<request_error, std::string>> read_op(value root, op& whi
         which = op::ping;
     } else if (name == "status") {
         which = op::status;
+    } else if (name == "cancel") {
+        which = op::cancel;
     } else {
         return std::pair{request_error::unknown_op,
-                         "unknown op \"" + excerpt(name) + "\" (expected submit, ping or status)"};
+                         "unknown op \"" + excerpt(name) + "\" (expected submit, ping, status or cancel)"};
     }
     return std::nullopt;
+}
+
+// A cancel's optional "reason" into `r`; else what is wrong.
+std::string read_reason(value root, request& r) {
+    if (r.kind != op::cancel) return {};
+    const std::optional<value> v = root.find("reason");
+    if (!v) return {};
+    if (!v->is(kind::string)) return not_a("reason", "a string", *v);
+    if (v->string().size() > max_reason_bytes)
+        return "\"reason\" must be at most " + std::to_string(max_reason_bytes) + " bytes";
+    r.reason.assign(v->string());
+    return {};
 }
 
 // "run_at" or "delay_s", and "priority", into `r`; else what is wrong.
@@ -161,8 +175,12 @@ decoded decode_request(std::string_view bytes, const request_limits& limits) {
     }
     if (!id_problem.empty()) return reject(out, request_error::bad_request, std::move(id_problem));
     r.id = out.id;
-    if (r.kind == op::status) {
-        if (r.id.empty()) return reject(out, request_error::bad_request, "missing \"id\" for op \"status\"");
+    if (r.kind == op::status || r.kind == op::cancel) {
+        if (r.id.empty())
+            return reject(out, request_error::bad_request,
+                          std::string("missing \"id\" for op \"") + (r.kind == op::status ? "status" : "cancel") + "\"");
+        if (std::string problem = read_reason(root, r); !problem.empty())
+            return reject(out, request_error::bad_request, std::move(problem));
     } else if (std::string problem = read_submit(root, bytes.size(), limits, r); !problem.empty()) {
         return reject(out, request_error::bad_request, std::move(problem));
     }
@@ -186,6 +204,28 @@ std::string encode_scheduled(std::string_view id, std::string_view run_at) {
     detail::append_quoted(out, id);
     out.append(",\"status\":\"scheduled\",\"run_at\":");
     detail::append_quoted(out, run_at);
+    out.append("}\n");
+    return out;
+}
+
+std::string encode_cancel_requested(std::string_view id) {
+    std::string out;
+    out.reserve(64 + id.size());
+    out.append("{\"ok\":true,\"id\":");
+    detail::append_quoted(out, id);
+    out.append(",\"status\":\"cancel_requested\"}\n");
+    return out;
+}
+
+std::string encode_too_late(std::string_view id, task_status status) {
+    std::string out;
+    out.reserve(160 + id.size());
+    out.append("{\"ok\":false,\"id\":");
+    detail::append_quoted(out, id);
+    out.append(",\"error\":\"too_late\",\"status\":");
+    detail::append_quoted(out, to_string(status));
+    out.append(",\"message\":");
+    detail::append_quoted(out, "the task is already " + std::string(to_string(status)) + "; nothing was cancelled");
     out.append("}\n");
     return out;
 }

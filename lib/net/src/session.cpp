@@ -270,7 +270,7 @@ void session::add_ready(std::string line) {
 void session::dispatch(json::request req) {
     const std::uint64_t seq = head_seq_ + slots_.size();
     slots_.emplace_back();
-    if (req.kind == json::op::status) {
+    if (req.kind == json::op::status || req.kind == json::op::cancel) {  // both go to the store
         slots_.back().status = true;
         ++status_in_flight_;
     }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "pfo3/core/clock.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/json/protocol.hpp"
@@ -48,7 +49,7 @@ void status_reader::read(std::string id, net::dispatcher::reply done) {
     {
         std::lock_guard lk(s_->mu);
         if (!s_->stopping && s_->waiting.size() < s_->max_waiting) {
-            s_->waiting.push_back(job{std::move(id), std::move(done), std::nullopt, {}});
+            s_->waiting.push_back(job{std::move(id), std::move(done), std::nullopt, {}, false});
             s_->cv.notify_one();
             return;
         }
@@ -62,7 +63,7 @@ void status_reader::record(task_record r, std::string line, net::dispatcher::rep
         std::lock_guard lk(s_->mu);
         if (!s_->stopping && s_->waiting.size() < s_->max_waiting) {
             std::string id = r.id;
-            s_->waiting.push_back(job{std::move(id), std::move(done), std::move(r), std::move(line)});
+            s_->waiting.push_back(job{std::move(id), std::move(done), std::move(r), std::move(line), false});
             s_->cv.notify_one();
             return;
         }
@@ -73,7 +74,40 @@ void status_reader::record(task_record r, std::string line, net::dispatcher::rep
     done(std::move(line));
 }
 
+void status_reader::cancel(std::string id, std::string reason, net::dispatcher::reply done) {
+    {
+        std::lock_guard lk(s_->mu);
+        if (!s_->stopping && s_->waiting.size() < s_->max_waiting) {
+            s_->waiting.push_back(job{std::move(id), std::move(done), std::nullopt, std::move(reason), true});
+            s_->cv.notify_one();
+            return;
+        }
+    }
+    done(json::encode_rejected(request_error::overloaded, "too many requests waiting for the result store", id));
+}
+
+std::string status_reader::cancel_answer(store::result_store& store, const job& j) {
+    std::optional<task_record> rec = store.read(j.id);
+    if (!rec) return json::encode_rejected(request_error::not_found, default_message(request_error::not_found), j.id);
+    if (is_final(rec->status)) return json::encode_too_late(j.id, rec->status);
+    if (rec->status != task_status::cancel_requested) {
+        task_record c = *rec;
+        c.status = task_status::cancel_requested;
+        c.error = j.line.empty() ? "cancel requested" : "cancel requested: " + j.line;
+        c.finished_at = rfc3339_now();
+        store.write(std::span<const task_record>(&c, 1));
+        // A worker may have stored a final record between the read and the write; the store
+        // kept it (may_replace), and the client must hear that.
+        rec = store.read(j.id);
+        if (!rec) return json::encode_rejected(request_error::not_found, default_message(request_error::not_found), j.id);
+        if (is_final(rec->status)) return json::encode_too_late(j.id, rec->status);
+        PFO3_LOG(info, "cancel requested", {{"task_id", j.id}, {"reason", j.line}});
+    }
+    return json::encode_cancel_requested(j.id);
+}
+
 std::string status_reader::answer(store::result_store& store, job& j) {
+    if (j.cancel) return cancel_answer(store, j);
     if (!j.record) return json::encode_status(j.id, store.read(j.id));
     store.write(std::span<const task_record>(&*j.record, 1));
     return std::move(j.line);
@@ -111,7 +145,7 @@ void status_reader::run(const std::shared_ptr<shared>& s, std::size_t index) {
             failure = e.what();
             // The store's detail (paths, hosts, SQL) is for the operator, never for clients.
             // A scheduled task is accepted all the same: the broker holds it.
-            line = j.record ? std::move(j.line)
+            line = j.record && !j.cancel ? std::move(j.line)
                             : json::encode_rejected(request_error::unavailable, "result store unavailable", id);
         }
         // Under the lock: once the destructor has set `stopping`, nothing here reaches the I/O

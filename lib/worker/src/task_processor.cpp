@@ -99,11 +99,31 @@ void task_processor::process(delivery_guard g) {
         }
         if (early(g, t)) return;
         if (dv.redelivered) return redelivered(std::move(g), t, max_attempts_of(t), std::move(started));
+        // Only a task that waited (delayed, or a retry) can have been cancelled meanwhile: its
+        // record says so (issue 16). A task queued to run now has no record to cancel.
+        if (!t.run_at.empty() || t.attempt > 1) {
+            auto stored = stored_record(t.id);
+            if (!stored) return;  // stopping before the store answered: handed back
+            if (cancelled(*stored, t)) return settle_cancel(std::move(g), t, **stored);
+        }
         run(std::move(g), t, std::move(started));
     } catch (const std::exception& e) {
         // Only resource exhaustion gets here; the guard hands the delivery back.
         PFO3_LOG(error, "delivery handed back to the broker after an unexpected error", {{"error", e.what()}});
     }
+}
+
+bool task_processor::cancelled(const std::optional<task_record>& rec, const task& t) {
+    return rec && rec->status == task_status::cancel_requested && rec->requeues == t.requeues;
+}
+
+void task_processor::settle_cancel(delivery_guard g, const task& t, task_record rec) {
+    PFO3_LOG(info, "task cancelled before it ran: acked, not run",
+             {{"task_id", t.id}, {"attempt", std::to_string(t.attempt)}, {"reason", rec.error}});
+    rec.status = task_status::cancelled;
+    rec.worker = d_.opts.worker;
+    rec.finished_at = rfc3339_now();
+    d_.committer->commit(std::move(rec), std::move(g));
 }
 
 bool task_processor::early(delivery_guard& g, const task& t) {
@@ -207,6 +227,7 @@ void task_processor::redelivered(delivery_guard g, const task& t, int max_attemp
     // (committed only after its retry was confirmed), means the attempt ended: ack, run nothing.
     auto stored = stored_record(t.id);
     if (!stored) return;  // stopping before the store answered: handed back
+    if (cancelled(*stored, t)) return settle_cancel(std::move(g), t, **stored);
     // A record of a later requeue means this message belongs to a run an operator replaced.
     if (const auto& rec = *stored;
         rec && (rec->requeues > t.requeues ||

@@ -50,6 +50,10 @@ private:
     // A task that arrives a unit or more before its run_at goes back on the delay ladder for
     // the rest (confirmed, then acked) and true is returned; false: run it now.
     bool early(delivery_guard& g, const task& t);
+    // True if `rec` is a pending cancel of this run of `t` (issue 16).
+    static bool cancelled(const std::optional<task_record>& rec, const task& t);
+    // Stores `rec` as `cancelled` (reason kept) and acks; the task does not run.
+    void settle_cancel(delivery_guard g, const task& t, task_record rec);
     // A redelivery: the worker that held it died, lost its connection, or lost only its ack.
     void redelivered(delivery_guard g, const task& t, int max_attempts, std::string started);
     // The stored record of `id`, reading again with backoff while the store is down; nullopt

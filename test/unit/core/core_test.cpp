@@ -73,6 +73,8 @@ TEST_CASE("request errors have stable wire codes", "[error]") {
     CHECK(wire_code(request_error::line_too_long) == "line_too_long");
     CHECK(wire_code(request_error::unavailable) == "unavailable");
     CHECK(wire_code(request_error::overloaded) == "overloaded");
+    CHECK(wire_code(request_error::too_late) == "too_late");
+    CHECK(wire_code(request_error::not_found) == "not_found");
     std::error_code ec = request_error::unknown_op;
     CHECK(ec.category().name() == std::string("pfo3.request"));
 }

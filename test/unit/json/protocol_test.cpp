@@ -90,7 +90,7 @@ TEST_CASE("decode_request ping and status", "[protocol]") {
 
 TEST_CASE("decode_request op errors", "[protocol]") {
     decoded d = must_reject(R"({"op":"frobnicate","id":"x1","type":"echo"})", request_error::unknown_op);
-    CHECK(d.message == "unknown op \"frobnicate\" (expected submit, ping or status)");
+    CHECK(d.message == "unknown op \"frobnicate\" (expected submit, ping, status or cancel)");
     CHECK(d.id == "x1");  // a valid id is echoed for the reply
     d = must_reject(R"({"op":1})", request_error::bad_request);
     CHECK(d.message == "\"op\" must be a string, not a number");
@@ -311,4 +311,19 @@ TEST_CASE("decode_request reads run_at or delay_s, and priority, within the serv
 TEST_CASE("a scheduled submit is answered with its run_at", "[protocol][schedule]") {
     CHECK(encode_scheduled("t1", "2026-12-06T10:00:00.000Z") ==
           "{\"ok\":true,\"id\":\"t1\",\"status\":\"scheduled\",\"run_at\":\"2026-12-06T10:00:00.000Z\"}\n");
+}
+
+TEST_CASE("a cancel names its task and may say why", "[protocol][cancel]") {
+    request r = must_decode(R"({"op":"cancel","id":"t1","reason":"not needed"})");
+    CHECK(r.kind == op::cancel);
+    CHECK(r.id == "t1");
+    CHECK(r.reason == "not needed");
+    CHECK(must_decode(R"({"op":"cancel","id":"t1"})").reason.empty());
+    must_reject(R"({"op":"cancel"})", request_error::bad_request);
+    must_reject(R"({"op":"cancel","id":"t1","reason":5})", request_error::bad_request);
+    must_reject(R"({"op":"cancel","id":"t1","reason":")" + std::string(501, 'x') + "\"}", request_error::bad_request);
+    CHECK(encode_cancel_requested("t1") == "{\"ok\":true,\"id\":\"t1\",\"status\":\"cancel_requested\"}\n");
+    CHECK(encode_too_late("t1", pfo3::task_status::done) ==
+          "{\"ok\":false,\"id\":\"t1\",\"error\":\"too_late\",\"status\":\"done\",\"message\":\"the task is already done; "
+          "nothing was cancelled\"}\n");
 }

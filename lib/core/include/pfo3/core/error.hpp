@@ -23,6 +23,8 @@ enum class request_error {
     unauthorized,
     unavailable,
     overloaded,
+    too_late,   ///< cancel: the task is already final (done, dead, cancelled)
+    not_found,  ///< cancel: no record of the task
 };
 
 /// The wire code of an error ("bad_json", ...), as SPEC section 4.3 names it.

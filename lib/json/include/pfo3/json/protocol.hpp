@@ -25,7 +25,7 @@ struct request_limits {
 };
 
 /// The operation a request asks for.
-enum class op { submit, ping, status };
+enum class op { submit, ping, status, cancel };
 
 /// A decoded, validated request.
 struct request {
@@ -39,7 +39,11 @@ struct request {
     std::optional<std::chrono::system_clock::time_point> run_at;
     std::int64_t delay_s = 0;  ///< submit: "delay_s", 0..request_limits::max_delay_s (never with run_at)
     int priority = 0;          ///< submit: 0..request_limits::max_priority
+    std::string reason;        ///< cancel: why (optional, at most max_reason_bytes)
 };
+
+/// The longest "reason" a cancel may give.
+inline constexpr std::size_t max_reason_bytes = 500;
 
 /// Either a request or the reason it was rejected.
 struct decoded {
@@ -59,6 +63,10 @@ decoded decode_request(std::string_view bytes, const request_limits& limits = {}
 std::string encode_accepted(std::string_view id);
 /// {"ok":true,"id":ID,"status":"scheduled","run_at":RUN_AT}\n
 std::string encode_scheduled(std::string_view id, std::string_view run_at);
+/// {"ok":true,"id":ID,"status":"cancel_requested"}\n
+std::string encode_cancel_requested(std::string_view id);
+/// {"ok":false,"id":ID,"error":"too_late","status":STATUS,"message":…}\n
+std::string encode_too_late(std::string_view id, task_status status);
 /// {"ok":false,"id":ID?,"error":CODE,"message":TEXT}\n (id omitted when empty)
 std::string encode_rejected(request_error e, std::string_view message, std::string_view id = {});
 /// {"ok":true,"op":"pong"}\n

@@ -48,6 +48,11 @@ public:
     /// that could not be written only means `status` says `pending` until the task runs (the
     /// failure is logged). Thread-safe.
     void record(task_record r, std::string line, net::dispatcher::reply done);
+    /// Queues a cancel of `id` (issue 16): no record → not_found; a final one → too_late with
+    /// its status; else the record becomes `cancel_requested` with the reason (durable before
+    /// the answer) and the answer is `cancel_requested` — unless a worker stored a final
+    /// record meanwhile (read back after the write), which is too_late. Thread-safe.
+    void cancel(std::string id, std::string reason, net::dispatcher::reply done);
 
 private:
     struct job {
@@ -55,7 +60,9 @@ private:
         net::dispatcher::reply done;
         std::optional<task_record> record;  ///< set: write it and answer `line`
         std::string line;
+        bool cancel = false;                ///< a cancel; `line` holds its reason
     };
+    static std::string cancel_answer(store::result_store& store, const job& j);
     // Answers a job: the status line of a read, or the given line after a write.
     static std::string answer(store::result_store& store, job& j);
     // Shared with the threads, so one left behind at exit still has it.
