@@ -154,8 +154,9 @@ std::optional<task_record> task_processor::run_inline(const queue::delivery& dv)
     task t;
     std::string why;
     if (!json::decode_message(dv.body, t, why) || !d_.registry.runs_inline(t.type)) return std::nullopt;
-    // A task that names its run_at goes the long way, which sends it back if it came early.
-    if (!t.run_at.empty()) return std::nullopt;
+    // A task that waited (delayed or a retry) goes the long way: it may have come early, or
+    // been cancelled while it waited.
+    if (!t.run_at.empty() || t.attempt > 1) return std::nullopt;
     PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
     auto out = d_.registry.run(t);
     if (out.status != handlers::outcome::kind::done) return std::nullopt;
