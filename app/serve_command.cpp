@@ -1,3 +1,4 @@
+#include "broker_options.hpp"
 #include "serve_command.hpp"
 
 #include <sys/resource.h>
@@ -116,13 +117,17 @@ void raise_descriptor_limit(std::size_t max_connections) {
 // The command line's overrides of the config file.
 void apply_options(config::settings& s, const serve_options& opts) {
     if (opts.listen) s.serve.listen = *opts.listen;
-    if (opts.amqp) s.amqp.url = *opts.amqp;
+    if (opts.amqp) {
+        s.amqp.url = *opts.amqp;
+        s.amqp.urls.clear();  // the flag's broker, not the file's list
+    }
     if (opts.queue) s.amqp.queue = *opts.queue;
 }
 
 queue::publisher_options publisher_options_of(const config::settings& s) {
     queue::publisher_options popts;
-    popts.url = queue::amqp_url::parse(s.amqp.url);
+    popts.failover = broker_failover_of(s);
+    popts.url = popts.failover.urls.front();
     popts.topo.queue = s.amqp.queue;
     popts.topo.queue_type = s.amqp.queue_type;
     popts.confirm_timeout = std::chrono::milliseconds(s.serve.confirm_timeout_ms);

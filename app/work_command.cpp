@@ -1,3 +1,4 @@
+#include "broker_options.hpp"
 #include "work_command.hpp"
 
 #include <atomic>
@@ -80,7 +81,10 @@ bool wait_signal(const sigset_t& set, std::chrono::milliseconds timeout, int& si
 void apply_options(config::settings& s, const work_options& opts) {
     if (opts.prefetch) s.work.prefetch = *opts.prefetch;
     if (opts.concurrency) s.work.concurrency = *opts.concurrency;
-    if (opts.amqp) s.amqp.url = *opts.amqp;
+    if (opts.amqp) {
+        s.amqp.url = *opts.amqp;
+        s.amqp.urls.clear();  // the flag's broker, not the file's list
+    }
     if (opts.queue) s.amqp.queue = *opts.queue;
     if (opts.store) s.store.uri = *opts.store;
 }
@@ -108,10 +112,11 @@ std::unique_ptr<store::result_store> open_store_or_config_error(const config::se
 }
 
 // The connection that republishes retries and dead letters, started.
-std::unique_ptr<queue::publisher> start_republisher(const queue::amqp_url& url, const queue::topology& topo,
-                                                    const std::string& identity) {
+std::unique_ptr<queue::publisher> start_republisher(const queue::broker_failover& broker,
+                                                    const queue::topology& topo, const std::string& identity) {
     queue::publisher_options popts;
-    popts.url = url;
+    popts.url = broker.urls.front();
+    popts.failover = broker;
     popts.topo = topo;
     popts.connection_name = "pfo3-work-republish " + identity;
     auto pub = std::make_unique<queue::publisher>(popts);
@@ -122,12 +127,13 @@ std::unique_ptr<queue::publisher> start_republisher(const queue::amqp_url& url, 
 // The consumer that hands each delivery to `engine` under a guard settled through `settler`
 // (set by the caller before start(), since it needs the consumer), and tells systemd when
 // consuming starts and stops.
-std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const queue::amqp_url& url,
+std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const queue::broker_failover& broker,
                                                const queue::topology& topo, const std::string& identity,
                                                worker::engine& engine,
                                                const std::unique_ptr<worker::consumer_settler>& settler) {
     queue::consumer_options copts;
-    copts.url = url;
+    copts.url = broker.urls.front();
+    copts.failover = broker;
     copts.topo = topo;
     copts.prefetch = static_cast<std::uint16_t>(s.work.prefetch);
     copts.connection_name = "pfo3-work " + identity;
@@ -181,20 +187,21 @@ int run_work(config::settings s, const work_options& opts) {
     config::apply_password_files(s);
     const sigset_t stop_signals = block_stop_signals();
 
-    auto url = queue::amqp_url::parse(s.amqp.url);
+    const auto broker = broker_failover_of(s);
+    const auto& url = broker.urls.front();
     auto store = open_store_or_config_error(s);
     auto registry = make_registry(s);
     warn_consumer_timeout(s);
     const auto identity = ops::process_identity();
     const queue::topology topo{s.amqp.queue, s.amqp.queue_type};
-    auto dead_letters = start_republisher(url, topo, identity);
+    auto dead_letters = start_republisher(broker, topo, identity);
     worker::publisher_sink sink(*dead_letters);
 
     // Declared before the engine so that it outlives every delivery guard the engine holds.
     std::unique_ptr<queue::consumer> consumer;
     std::unique_ptr<worker::consumer_settler> settler;
     worker::engine engine(make_engine_options(s, topo, identity), registry, *store, sink);
-    consumer = make_consumer(s, url, topo, identity, engine, settler);
+    consumer = make_consumer(s, broker, topo, identity, engine, settler);
     settler = std::make_unique<worker::consumer_settler>(*consumer);
     consumer->start();
     PFO3_LOG(info, "worker started",

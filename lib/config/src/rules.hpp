@@ -82,6 +82,9 @@ problem check_attempts_limit_covers(const retry_settings& r);
 /// (the store never mixes the file's keys with the environment's, so half a pair is useless).
 problem check_s3_pair(const store_settings& st);
 
+/// A broker URL (amqp.url, each of amqp.urls): amqp:// or amqps://; messages mask the password.
+problem check_amqp_url(std::string_view v);
+
 /// A handler's NAME in [handlers.NAME]: valid like a task type.
 problem check_handler_name(std::string_view name);
 /// A handler's command: non-empty, the program an absolute path or a bare name, no NUL.

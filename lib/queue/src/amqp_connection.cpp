@@ -133,7 +133,8 @@ void state_deleter::operator()(amqp_connection_state_t s) const noexcept {
     amqp_destroy_connection(s);
 }
 
-connection::connection(const amqp_url& url, const std::string& name, int heartbeat_s)
+connection::connection(const amqp_url& url, const std::string& name, int heartbeat_s,
+                       std::chrono::milliseconds connect_timeout_ms)
     : state_(amqp_new_connection()), peer_(url.masked()), tls_(url.tls) {
     if (!state_) throw service_error(prefix("connect", peer_) + "out of memory", true);
     auto* s = state_.get();
@@ -144,7 +145,8 @@ connection::connection(const amqp_url& url, const std::string& name, int heartbe
         static constexpr const char* system_cas = "/etc/ssl/certs/ca-certificates.crt";
         if (::access(system_cas, R_OK) == 0) check(amqp_ssl_socket_set_cacert(sock, system_cas), "load CA bundle");
     }
-    timeval connect_timeout{5, 0};
+    timeval connect_timeout{static_cast<time_t>(connect_timeout_ms.count() / 1000),
+                            static_cast<suseconds_t>(connect_timeout_ms.count() % 1000 * 1000)};
     check(amqp_socket_open_noblock(sock, url.host.c_str(), url.port, &connect_timeout), "connect");
 
     // Bounds the login and every RPC (declare, qos, close): a broker that accepts TCP but never

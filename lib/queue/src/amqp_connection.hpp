@@ -114,8 +114,10 @@ private:
 /// service_error on failure, having answered a broker's close where it could.
 class connection {
 public:
-    /// Opens TCP (or TLS), logs in with heartbeat `heartbeat_s`, opens channel 1.
-    connection(const amqp_url& url, const std::string& name, int heartbeat_s);
+    /// Opens TCP (or TLS) within `connect_timeout`, logs in with heartbeat `heartbeat_s`,
+    /// opens channel 1.
+    connection(const amqp_url& url, const std::string& name, int heartbeat_s,
+               std::chrono::milliseconds connect_timeout = std::chrono::seconds(5));
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 

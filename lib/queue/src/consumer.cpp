@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "amqp_session.hpp"
+#include "url_rotation.hpp"
 #include "pfo3/core/log.hpp"
 #include "ack_coalescer.hpp"
 
@@ -29,7 +30,7 @@ namespace pfo3::queue {
 namespace {
 
 detail::session_options session_options_of(const consumer_options& o) {
-    return {o.url, o.connection_name, o.topo.queue, "consume", "no tasks are consumed",
+    return {detail::with_urls(o.url, o.failover), o.connection_name, o.topo.queue, "consume", "no tasks are consumed",
             "unacked tasks will be redelivered", "unacked"};
 }
 

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "amqp_session.hpp"
+#include "url_rotation.hpp"
 #include "pfo3/core/log.hpp"
 
 namespace pfo3::queue {
@@ -62,7 +63,7 @@ const char* outcome_name(publish_outcome o) noexcept {
 }
 
 detail::session_options session_options_of(const publisher_options& o) {
-    return {o.url, o.connection_name, o.topo.queue, "publish", "tasks are NOT accepted",
+    return {detail::with_urls(o.url, o.failover), o.connection_name, o.topo.queue, "publish", "tasks are NOT accepted",
             "unconfirmed tasks were NOT accepted", "unconfirmed"};
 }
 

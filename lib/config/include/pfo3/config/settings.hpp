@@ -16,6 +16,13 @@ struct amqp_settings {
     std::string password_file;
     std::string queue = "tareas";
     std::string queue_type = "classic";  ///< "classic" or "quorum"
+    // Failover across brokers (decision 0010); broker_urls() in amqp_urls.hpp reads url/urls.
+    /// Every broker (the nodes of a cluster); empty: `url` alone. Set in a file as
+    /// `urls = [...]` (not together with `url`) or by PFO3_AMQP_URLS (comma-separated).
+    std::vector<std::string> urls;
+    std::string failover = "round-robin";  ///< "round-robin", "shuffle" or "in-order"
+    int connect_timeout_ms = 5000;         ///< TCP/TLS connect to one URL
+    int heartbeat_s = 30;                  ///< asked of the broker; 0: none
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const amqp_settings&) const = default;

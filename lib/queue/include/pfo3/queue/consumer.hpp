@@ -9,6 +9,7 @@
 #include <string>
 
 #include "pfo3/queue/amqp_url.hpp"
+#include "pfo3/queue/failover.hpp"
 #include "pfo3/queue/topology.hpp"
 
 namespace pfo3::queue {
@@ -27,6 +28,8 @@ struct delivery {
 
 struct consumer_options {
     amqp_url url;
+    /// More brokers to move to when the connection is lost (failover.urls empty: `url` alone).
+    broker_failover failover;
     topology topo;
     std::uint16_t prefetch = 1;
     std::string connection_name = "pfo3-work";
