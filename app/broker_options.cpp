@@ -13,4 +13,14 @@ queue::broker_failover broker_failover_of(const config::settings& s) {
     return f;
 }
 
+queue::topology topology_of(const config::settings& s) {
+    queue::topology t;
+    t.queue = s.amqp.queue;
+    t.queue_type = s.amqp.queue_type;
+    t.quorum_group_size = s.amqp.quorum_group_size;
+    t.delivery_limit = s.amqp.delivery_limit;
+    t.max_length = s.amqp.max_length;
+    return t;
+}
+
 }  // namespace pfo3::app

@@ -12,6 +12,7 @@
 #include "common.hpp"
 #include "status_reader.hpp"
 #include "store_access.hpp"
+#include "pfo3/queue/topology_check.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/clock.hpp"
 #include "pfo3/core/log.hpp"
@@ -128,8 +129,7 @@ queue::publisher_options publisher_options_of(const config::settings& s) {
     queue::publisher_options popts;
     popts.failover = broker_failover_of(s);
     popts.url = popts.failover.urls.front();
-    popts.topo.queue = s.amqp.queue;
-    popts.topo.queue_type = s.amqp.queue_type;
+    popts.topo = topology_of(s);
     popts.confirm_timeout = std::chrono::milliseconds(s.serve.confirm_timeout_ms);
     popts.max_unconfirmed = s.serve.max_unconfirmed;
     popts.connection_name = "pfo3-serve " + ops::process_identity();
@@ -220,6 +220,7 @@ int run_serve(config::settings s, const serve_options& opts) {
 
     raise_descriptor_limit(s.serve.max_connections);
     const queue::publisher_options popts = publisher_options_of(s);
+    (void)queue::check_topology(popts.failover, popts.topo);  // exit 2 if the queues differ
     queue::publisher pub(popts);
 
     asio::io_context io(1);

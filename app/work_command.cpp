@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common.hpp"
+#include "pfo3/queue/topology_check.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
@@ -45,16 +46,6 @@ worker::engine_options make_engine_options(const config::settings& s, const queu
     o.topo = topo;
     o.worker = identity;
     return o;
-}
-
-// RabbitMQ (3.8.15+) closes the channel of a consumer holding one delivery longer than its
-// consumer_timeout (30 min by default): the task is redelivered and counts as an attempt.
-void warn_consumer_timeout(const config::settings& s) {
-    for (const auto& [name, h] : s.handlers)
-        if (h.timeout_s >= 30 * 60)
-            PFO3_LOG(warn, "a handler may run longer than RabbitMQ's default consumer_timeout (30 min): raise "
-                           "consumer_timeout in rabbitmq.conf above it, or its tasks are redelivered and retried",
-                     {{"handler", name}, {"timeout_s", std::to_string(h.timeout_s)}});
 }
 
 // Waits for SIGINT/SIGTERM (blocked in every thread, so only this wait sees them); false if
@@ -191,9 +182,9 @@ int run_work(config::settings s, const work_options& opts) {
     const auto& url = broker.urls.front();
     auto store = open_store_or_config_error(s);
     auto registry = make_registry(s);
-    warn_consumer_timeout(s);
     const auto identity = ops::process_identity();
-    const queue::topology topo{s.amqp.queue, s.amqp.queue_type};
+    const queue::topology topo = topology_of(s);
+    (void)queue::check_topology(broker, topo);  // exit 2 if the queues differ
     auto dead_letters = start_republisher(broker, topo, identity);
     worker::publisher_sink sink(*dead_letters);
 

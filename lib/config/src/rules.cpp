@@ -167,6 +167,10 @@ const std::vector<key_spec>& table() {
         text<&settings::amqp, &amqp_settings::failover>("amqp", "failover", check_failover),
         integer<&settings::amqp, &amqp_settings::connect_timeout_ms>("amqp", "connect_timeout_ms", 100, 600000),
         integer<&settings::amqp, &amqp_settings::heartbeat_s>("amqp", "heartbeat_s", 0, 3600),
+        integer<&settings::amqp, &amqp_settings::quorum_group_size>("amqp", "quorum_group_size", 1, 99),
+        integer<&settings::amqp, &amqp_settings::delivery_limit>("amqp", "delivery_limit", 2, 1000),
+        integer<&settings::amqp, &amqp_settings::max_length>("amqp", "max_length", 1, 1000000000000),
+        integer<&settings::amqp, &amqp_settings::consumer_timeout_s>("amqp", "consumer_timeout_s", 60, 604800),
         text<&settings::serve, &serve_settings::listen>("serve", "listen", check_listen),
         integer<&settings::serve, &serve_settings::max_request_bytes>(
             "serve", "max_request_bytes", 64, 67108864),

@@ -2,6 +2,7 @@
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 #include "amqp_urls.hpp"
+#include "broker_rules.hpp"
 #include "rules.hpp"
 
 namespace pfo3::config {
@@ -17,6 +18,8 @@ void validate(const settings& s) {
     if (auto p = detail::check_backoff_max(s.retry)) fail("retry.backoff_max_s", *p);
     if (auto p = detail::check_attempts_within_limit(s.retry)) fail("retry.max_attempts", *p);
     if (auto p = detail::check_s3_pair(s.store)) fail("store", *p);
+    std::string timeout_key;
+    if (auto p = detail::check_consumer_timeout(s, timeout_key)) fail(timeout_key, *p);
     for (const auto& [name, h] : s.handlers) {
         std::string dotted = "handlers." + name;
         if (auto p = detail::check_handler_name(name)) fail(dotted, *p);

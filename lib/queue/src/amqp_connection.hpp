@@ -73,6 +73,12 @@ private:
     char expiration_[24];  // the TTL as decimal text, which is how AMQP carries it
 };
 
+/// The x-delivery-count header of a quorum queue's delivery; -1 if absent or not an integer.
+std::int64_t delivery_count(const amqp_table_t& headers) noexcept;
+
+/// The basic.qos connection::qos sends: `prefetch` deliveries per consumer, never global.
+amqp_basic_qos_t qos_request(std::uint16_t prefetch) noexcept;
+
 /// What connection::read_confirm read for a channel in confirm mode.
 struct confirm {
     enum class kind {

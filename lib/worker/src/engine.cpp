@@ -23,6 +23,7 @@ struct engine::parts {
     task_processor processor;  // uses committer only once deliveries flow, after it is built
     result_committer committer;
     handler_pool pool;  // last: its threads stop first
+    std::atomic<bool> intake_closed{false};
 };
 
 engine::engine(engine_options opts, const handlers::registry& registry, store::result_store& store, message_sink& sink)
@@ -34,9 +35,17 @@ engine::~engine() {
     parts_->committer.give_up();
 }
 
-void engine::submit(delivery_guard d) { parts_->pool.push(std::move(d)); }
+void engine::submit(delivery_guard d) {
+    // A delivery already on its way when the consumer was cancelled: back as a fresh copy.
+    if (parts_->intake_closed.load()) return parts_->processor.hand_back(std::move(d));
+    parts_->pool.push(std::move(d));
+}
 
-void engine::close_intake() { parts_->pool.close(); }
+void engine::close_intake() {
+    parts_->intake_closed = true;
+    // Never started: handed back as fresh copies, so a clean shutdown costs no task an attempt.
+    for (auto& d : parts_->pool.close()) parts_->processor.hand_back(std::move(d));
+}
 
 bool engine::finish(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -26,8 +26,8 @@ public:
 
     /// Queues a delivery; once closed, the guard is dropped (nack + requeue).
     void push(delivery_guard d);
-    /// Stops taking deliveries; those not started yet are dropped (nack + requeue).
-    void close();
+    /// Stops taking deliveries; returns those not started yet (dropping them nacks them back).
+    std::deque<delivery_guard> close();
     /// Waits until no delivery is running or queued; false if `timeout` passed first.
     bool wait_idle(std::chrono::milliseconds timeout);
     /// Detaches threads still running a handler after the grace period: the process is about

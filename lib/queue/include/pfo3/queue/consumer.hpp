@@ -20,6 +20,9 @@ struct delivery {
     std::uint64_t generation = 0;
     std::uint64_t tag = 0;
     bool redelivered = false;
+    /// Quorum queues: x-delivery-count, how many earlier deliveries of this message ended
+    /// unsettled (worker died, connection lost, requeued); -1 when the header is absent.
+    std::int64_t delivery_count = -1;
     std::string body;
     std::string message_id;
     std::string content_type;

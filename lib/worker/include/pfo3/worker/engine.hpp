@@ -55,7 +55,9 @@ public:
     /// Hands a delivery to the handler threads. Once intake is closed the guard is dropped,
     /// which hands the delivery back to the broker.
     void submit(delivery_guard d);
-    /// Stops taking deliveries; those not started yet are nacked back to the queue.
+    /// Stops taking deliveries. Those not started yet, and any submitted later, are published
+    /// back to the task queue as unchanged copies (acked once confirmed; nacked back if not),
+    /// so that a clean shutdown does not count as an attempt of tasks it never ran.
     void close_intake();
     /// Waits until no handler runs and every record handed over is durable and acked; false
     /// if `timeout` passed first.
