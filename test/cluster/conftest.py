@@ -4,7 +4,6 @@ the leader and online members of a queue, and pfo3 roles with the integration su
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -116,14 +115,3 @@ heartbeat_s = 10
 def rotated(urls, first):
     """The URLs starting at node `first` (1-based)."""
     return urls[first - 1:] + urls[:first - 1]
-
-
-def wait_for(condition, timeout, what, every=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)

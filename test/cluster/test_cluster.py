@@ -18,11 +18,10 @@ import json
 import os
 import threading
 import time
-from pathlib import Path
 
-from conftest import config, rotated, wait_for
+from conftest import config, rotated
 from helpers.clients import Broker, RawClient
-from helpers.processes import REPO, wait_for_results
+from helpers.processes import REPO, wait_for_results, wait_until
 
 HANDLERS = REPO / "test" / "data" / "handlers"
 TASKS_PER_CLIENT = int(os.environ.get("PFO3_CLUSTER_TASKS", "6667"))  # 3 clients: 20 000 tasks
@@ -43,7 +42,7 @@ def runs_by_id(runs):
     return out
 
 
-def pipeline(port, ids, answers):
+def pipeline(port, ids, answers, task_type="count"):
     """One client: keeps WINDOW submits in flight; appends (time, id, "ok" | error) per answer."""
     c = RawClient(port, timeout=60)
     pending = collections.deque()
@@ -53,7 +52,7 @@ def pipeline(port, ids, answers):
         task_id = next(todo, None)
         if task_id is None:
             return
-        c.send({"id": task_id, "type": "count", "payload": task_id})
+        c.send({"id": task_id, "type": task_type, "payload": task_id})
         pending.append(task_id)
 
     for _ in range(WINDOW):
@@ -117,7 +116,7 @@ def test_leader_killed_while_three_clients_pipeline(pfo3, nodes, queue, tmp_path
     for t in clients:
         t.start()
     total = 3 * TASKS_PER_CLIENT
-    wait_for(lambda: sum(1 for a in answers for x in a if x[2] == "ok") >= total // 3, 300,
+    wait_until(lambda: sum(1 for a in answers for x in a if x[2] == "ok") >= total // 3, 300,
              "a third of the tasks answered ok", every=0.05)
     killed_at = time.monotonic()
     nodes.kill(leader)
@@ -200,7 +199,7 @@ def test_serve_node_killed_then_restarted(pfo3, nodes, queue, tmp_path):
     # 3. The node comes back: it rejoins as a member, and pfo3 notices nothing.
     log_before = serve.stderr().count("connected to the broker")
     nodes.start(2)
-    wait_for(lambda: len(nodes.queue(queue)[2]) == 3, 120, "three online members", every=1)
+    wait_until(lambda: len(nodes.queue(queue)[2]) == 3, 120, "three online members", every=1)
     r = c.request({"id": "after-restart", "type": "count", "payload": 1}, timeout=60)
     assert r["ok"] is True, r
     wait_for_results(store, ["after-restart"], timeout=120)
@@ -228,7 +227,7 @@ def test_two_of_three_nodes_stopped_means_unavailable_never_ok(pfo3, nodes, queu
         r = c.request({"id": "two-after", "type": "count", "payload": 1}, timeout=60)
         return r["ok"] is True
 
-    wait_for(accepted, 180, "the majority back and the task accepted", every=0.5)
+    wait_until(accepted, 180, "the majority back and the task accepted", every=0.5)
     wait_for_results(store, ["two-before", "two-after"], timeout=180)
 
 
@@ -242,7 +241,7 @@ def test_a_handler_that_kills_its_worker_ends_dead(pfo3, nodes, queue, tmp_path)
     while crashes <= 5:
         worker = pfo3.work(queue, store, amqp=False, ready=False,
                            config=config(tmp_path, f"w{crashes}", rotated(nodes.urls, crashes % 3 + 1), killer))
-        wait_for(lambda: worker.proc.poll() is not None or (store / "loop-1.json").exists(), 120,
+        wait_until(lambda: worker.proc.poll() is not None or (store / "loop-1.json").exists(), 120,
                  "the worker to die or store the task")
         if worker.proc.poll() is None:
             break
@@ -251,4 +250,44 @@ def test_a_handler_that_kills_its_worker_ends_dead(pfo3, nodes, queue, tmp_path)
     assert crashes == 2, f"{crashes} workers died (delivery_limit 3 allows 2)"
     assert rec["status"] == "dead" and "killed its worker" in rec["error"], rec
     broker = Broker(nodes.urls[0])
-    wait_for(lambda: broker.message_count(f"{queue}.dead") == 1, 60, "the dead letter")
+    wait_until(lambda: broker.message_count(f"{queue}.dead") == 1, 60, "the dead letter")
+
+
+def end_to_end(pfo3, tmp_path, name, queue, urls, queue_type, total):
+    """Tasks/s from the first submit until every record is stored: three clients, three workers."""
+    store = tmp_path / f"results-{name}"
+    store.mkdir()
+    cfg = config(tmp_path, name, urls).read_text().replace(
+        'queue_type = "quorum"', f'queue_type = "{queue_type}"')
+    path = tmp_path / f"{name}-e2e.toml"
+    path.write_text(cfg)
+    for _ in range(3):
+        pfo3.work(queue, store, amqp=False, prefetch=100, concurrency=2, config=path)
+    serve = pfo3.serve(queue, amqp=False, config=path)
+    ids = [[f"{name}{k}-{i}" for i in range(total // 3)] for k in range(3)]
+    answers = [[] for _ in range(3)]
+    clients = [threading.Thread(target=pipeline, args=(serve.port, ids[k], answers[k], "echo")) for k in range(3)]
+    started = time.monotonic()
+    for t in clients:
+        t.start()
+    for t in clients:
+        t.join(600)
+    all_ids = [i for chunk in ids for i in chunk]
+    assert all(what == "ok" for a in answers for _, _, what, _ in a)
+    wait_for_results(store, all_ids, timeout=600)
+    return len(all_ids) / (time.monotonic() - started)
+
+
+def test_end_to_end_rate_quorum_on_three_nodes_beside_classic_on_one(pfo3, nodes, tmp_path):
+    """Wall-clock tasks/s, same run, same machine (noisy: a comparison, not a benchmark)."""
+    total = int(os.environ.get("PFO3_CLUSTER_RATE_TASKS", "6000"))
+    rates = {}
+    for name, queue_type, urls in (("classic", "classic", [nodes.urls[0]]), ("quorum", "quorum", nodes.urls)):
+        queue = f"t_rate_{name}_{os.getpid()}"
+        try:
+            rates[name] = end_to_end(pfo3, tmp_path, name, queue, urls, queue_type, total)
+        finally:
+            Broker(nodes.urls[0]).delete_queues([queue, f"{queue}.dead"])
+    report({"test": "end-to-end tasks/s", "tasks": total, "classic_one_node": round(rates["classic"], 1),
+            "quorum_three_nodes": round(rates["quorum"], 1)})
+    assert rates["quorum"] > 0 and rates["classic"] > 0

@@ -20,7 +20,7 @@ std::string parse_error(std::string_view text) {
 
 }  // namespace
 
-TEST_CASE("amqp.url is a list of one; amqp.urls lists the nodes in order", "[amqp_urls]") {
+TEST_CASE("amqp.url is a list of one, amqp.urls lists the nodes in order", "[amqp_urls]") {
     settings d;
     CHECK(broker_urls(d.amqp) == std::vector<std::string>{d.amqp.url});
     CHECK(d.amqp.failover == "round-robin");
@@ -57,7 +57,7 @@ TEST_CASE("bad amqp.urls, failover and timeouts are refused with the line, passw
     CHECK_THAT(parse_error(many), Contains("must list at most 64 broker URLs, got 65"));
 }
 
-TEST_CASE("PFO3_AMQP_URLS is comma-separated and beats the file; PFO3_AMQP_URL replaces a file's list",
+TEST_CASE("PFO3_AMQP_URLS is comma-separated and beats the file, PFO3_AMQP_URL replaces a file's list",
           "[amqp_urls][env]") {
     auto s = parse_settings("[amqp]\nurls = [\"amqp://file1\", \"amqp://file2\"]\n", "pfo3.toml");
     auto from_env = s;

@@ -9,7 +9,7 @@
 using namespace pfo3::queue;
 using namespace pfo3::queue::detail;
 
-TEST_CASE("classic queues are declared without arguments; retry queues dead-letter and expire",
+TEST_CASE("classic queues are declared without arguments, retry queues dead-letter and expire",
           "[queue_arguments]") {
     topology t;
     CHECK(task_queue_arguments(t).empty());

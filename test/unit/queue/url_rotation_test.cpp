@@ -100,7 +100,7 @@ TEST_CASE("one URL: every failure is a round, and a loss retries the same URL", 
     CHECK(s.current() == 0);
 }
 
-TEST_CASE("failover strategies are parsed by name; anything else is a config error", "[failover]") {
+TEST_CASE("failover strategies are parsed by name, anything else is a config error", "[failover]") {
     CHECK(parse_failover_order("round-robin") == failover_order::round_robin);
     CHECK(parse_failover_order("shuffle") == failover_order::shuffle);
     CHECK(parse_failover_order("in-order") == failover_order::in_order);
