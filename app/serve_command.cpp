@@ -1,3 +1,4 @@
+#include "broker_options.hpp"
 #include "serve_command.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -7,6 +8,7 @@
 #include "common.hpp"
 #include "serve_schedule.hpp"
 #include "store_access.hpp"
+#include "pfo3/queue/topology_check.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/clock.hpp"
 #include "pfo3/core/log.hpp"
@@ -121,17 +123,18 @@ private:
 // The command line's overrides of the config file.
 void apply_options(config::settings& s, const serve_options& opts) {
     if (opts.listen) s.serve.listen = *opts.listen;
-    if (opts.amqp) s.amqp.url = *opts.amqp;
+    if (opts.amqp) {
+        s.amqp.url = *opts.amqp;
+        s.amqp.urls.clear();  // the flag's broker, not the file's list
+    }
     if (opts.queue) s.amqp.queue = *opts.queue;
 }
 
 queue::publisher_options publisher_options_of(const config::settings& s) {
     queue::publisher_options popts;
-    popts.url = queue::amqp_url::parse(s.amqp.url);
-    popts.topo.queue = s.amqp.queue;
-    popts.topo.queue_type = s.amqp.queue_type;
-    popts.topo.delay_unit = std::chrono::milliseconds(s.schedule.unit_ms);
-    popts.topo.max_priority = s.amqp.max_priority;
+    popts.failover = broker_failover_of(s);
+    popts.url = popts.failover.urls.front();
+    popts.topo = topology_of(s);
     popts.confirm_timeout = std::chrono::milliseconds(s.serve.confirm_timeout_ms);
     popts.max_unconfirmed = s.serve.max_unconfirmed;
     popts.connection_name = "pfo3-serve " + ops::process_identity();
@@ -174,6 +177,7 @@ int run_serve(config::settings s, const serve_options& opts) {
 
     ops::raise_descriptor_limit(s.serve.max_connections);
     const queue::publisher_options popts = publisher_options_of(s);
+    (void)queue::check_topology(popts.failover, popts.topo);  // exit 2 if the queues differ
     queue::publisher pub(popts);
 
     asio::io_context io(1);

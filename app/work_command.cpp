@@ -1,3 +1,4 @@
+#include "broker_options.hpp"
 #include "work_command.hpp"
 
 #include <atomic>
@@ -6,6 +7,7 @@
 #include <memory>
 
 #include "common.hpp"
+#include "pfo3/queue/topology_check.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
@@ -45,21 +47,14 @@ worker::engine_options make_engine_options(const config::settings& s, const queu
     return o;
 }
 
-// RabbitMQ (3.8.15+) closes the channel of a consumer holding one delivery longer than its
-// consumer_timeout (30 min by default): the task is redelivered and counts as an attempt.
-void warn_consumer_timeout(const config::settings& s) {
-    for (const auto& [name, h] : s.handlers)
-        if (h.timeout_s >= 30 * 60)
-            PFO3_LOG(warn, "a handler may run longer than RabbitMQ's default consumer_timeout (30 min): raise "
-                           "consumer_timeout in rabbitmq.conf above it, or its tasks are redelivered and retried",
-                     {{"handler", name}, {"timeout_s", std::to_string(h.timeout_s)}});
-}
-
 // The command line's overrides of the config file.
 void apply_options(config::settings& s, const work_options& opts) {
     if (opts.prefetch) s.work.prefetch = *opts.prefetch;
     if (opts.concurrency) s.work.concurrency = *opts.concurrency;
-    if (opts.amqp) s.amqp.url = *opts.amqp;
+    if (opts.amqp) {
+        s.amqp.url = *opts.amqp;
+        s.amqp.urls.clear();  // the flag's broker, not the file's list
+    }
     if (opts.queue) s.amqp.queue = *opts.queue;
     if (opts.store) s.store.uri = *opts.store;
 }
@@ -76,10 +71,11 @@ std::unique_ptr<store::result_store> open_store_or_config_error(const config::se
 }
 
 // The connection that republishes retries and dead letters, started.
-std::unique_ptr<queue::publisher> start_republisher(const queue::amqp_url& url, const queue::topology& topo,
-                                                    const std::string& identity) {
+std::unique_ptr<queue::publisher> start_republisher(const queue::broker_failover& broker,
+                                                    const queue::topology& topo, const std::string& identity) {
     queue::publisher_options popts;
-    popts.url = url;
+    popts.url = broker.urls.front();
+    popts.failover = broker;
     popts.topo = topo;
     popts.connection_name = "pfo3-work-republish " + identity;
     auto pub = std::make_unique<queue::publisher>(popts);
@@ -90,12 +86,13 @@ std::unique_ptr<queue::publisher> start_republisher(const queue::amqp_url& url, 
 // The consumer that hands each delivery to `engine` under a guard settled through `settler`
 // (set by the caller before start(), since it needs the consumer), and tells systemd when
 // consuming starts and stops.
-std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const queue::amqp_url& url,
+std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const queue::broker_failover& broker,
                                                const queue::topology& topo, const std::string& identity,
                                                worker::engine& engine,
                                                const std::unique_ptr<worker::consumer_settler>& settler) {
     queue::consumer_options copts;
-    copts.url = url;
+    copts.url = broker.urls.front();
+    copts.failover = broker;
     copts.topo = topo;
     copts.prefetch = static_cast<std::uint16_t>(s.work.prefetch);
     copts.connection_name = "pfo3-work " + identity;
@@ -150,22 +147,21 @@ int run_work(config::settings s, const work_options& opts) {
     config::apply_password_files(s);
     const sigset_t stop_signals = ops::block_stop_signals();
 
-    auto url = queue::amqp_url::parse(s.amqp.url);
+    const auto broker = broker_failover_of(s);
+    const auto& url = broker.urls.front();
     auto store = open_store_or_config_error(s);
     auto registry = make_registry(s);
-    warn_consumer_timeout(s);
     const auto identity = ops::process_identity();
-    queue::topology topo{s.amqp.queue, s.amqp.queue_type};
-    topo.delay_unit = std::chrono::milliseconds(s.schedule.unit_ms);
-    topo.max_priority = s.amqp.max_priority;
-    auto dead_letters = start_republisher(url, topo, identity);
+    const queue::topology topo = topology_of(s);
+    (void)queue::check_topology(broker, topo);  // exit 2 if the queues differ
+    auto dead_letters = start_republisher(broker, topo, identity);
     worker::publisher_sink sink(*dead_letters);
 
     // Declared before the engine so that it outlives every delivery guard the engine holds.
     std::unique_ptr<queue::consumer> consumer;
     std::unique_ptr<worker::consumer_settler> settler;
     worker::engine engine(make_engine_options(s, topo, identity), registry, *store, sink);
-    consumer = make_consumer(s, url, topo, identity, engine, settler);
+    consumer = make_consumer(s, broker, topo, identity, engine, settler);
     settler = std::make_unique<worker::consumer_settler>(*consumer);
     consumer->start();
     PFO3_LOG(info, "worker started",

@@ -169,9 +169,18 @@ def test_bad_timeout_ms_is_a_bad_request(pfo3, queue, raw_client):
     assert c.request({"type": "echo", "timeout_ms": 86400000})["ok"] is True
 
 
-def test_worker_warns_when_a_handler_may_outlive_the_consumer_timeout(pfo3, queue, store,
-                                                                      tmp_path):
+def test_worker_refuses_a_handler_that_may_outlive_the_consumer_timeout(pfo3, queue, store, tmp_path,
+                                                                        amqp_url):
+    # A handler's timeout plus the shutdown grace at or over the broker's consumer_timeout would
+    # let RabbitMQ close the channel under a running task: a configuration error (exit 2).
     config = write_file(tmp_path / "pfo3.toml",
+                        '[handlers.long]\ncommand = ["/bin/true"]\ntimeout_s = 1770\n')
+    r = pfo3.run(["--config", str(config), "work", "--amqp", amqp_url, "--queue", queue,
+                  "--store", f"file://{store}"])
+    assert r.returncode == 2, r
+    assert "handlers.long.timeout_s" in r.stderr and "amqp.consumer_timeout_s (1800 s)" in r.stderr, r.stderr
+    # Raised together with the broker's consumer_timeout, the same handler is fine.
+    raised = write_file(tmp_path / "raised.toml",
+                        '[amqp]\nconsumer_timeout_s = 7200\n'
                         '[handlers.long]\ncommand = ["/bin/true"]\ntimeout_s = 3600\n')
-    worker = pfo3.work(queue, store, config=config)
-    wait_until(lambda: "consumer_timeout" in worker.stderr(), 10, "the consumer_timeout warning")
+    pfo3.work(queue, store, config=raised)

@@ -3,6 +3,7 @@
 
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
+#include "amqp_urls.hpp"
 #include "rules.hpp"
 
 namespace pfo3::config {
@@ -37,6 +38,7 @@ env_lookup process_environment() {
 }
 
 void apply_environment(settings& s, const env_lookup& env) {
+    detail::apply_url_environment(s, env);
     for (const auto& b : bindings) {
         auto value = env(b.variable);
         // Empty counts as unset, as with shell `VAR= cmd` and compose files that pass blanks.

@@ -5,6 +5,7 @@
 
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
+#include "amqp_urls.hpp"
 #include "rules.hpp"
 
 namespace pfo3::config {
@@ -47,6 +48,7 @@ public:
             else
                 fail(key.source(), section, unknown_top_level(section, node));
         }
+        check_one_url_key();
         check_backoff(s);
         check_attempts(s);
         check_s3_keys(s);
@@ -83,6 +85,10 @@ private:
         const auto* table = node.as_table();
         if (!table) fail(node.source(), section, expected("a table", node));
         for (auto&& [key, value] : *table) {
+            if (section == "amqp" && key.str() == "urls") {
+                read_amqp_urls(value, s);
+                continue;
+            }
             const auto* spec = detail::find_key(section, key.str());
             if (!spec) {
                 std::vector<std::string_view> names;
@@ -96,6 +102,19 @@ private:
             }
             read_value(*spec, value, s);
         }
+    }
+
+    // amqp.urls: a list, so not in the key table; `url` and `urls` together are ambiguous.
+    void read_amqp_urls(const toml::node& node, settings& s) {
+        where_["amqp.urls"] = node.source();
+        s.amqp.urls = read_strings("amqp.urls", node);
+        if (auto p = detail::check_amqp_urls(s.amqp.urls)) fail(node.source(), "amqp.urls", *p);
+    }
+
+    void check_one_url_key() const {
+        if (where_.count("amqp.url") && where_.count("amqp.urls"))
+            fail(where_.at("amqp.urls"), "amqp.urls",
+                 "amqp.url is set too: use one (url = \"...\" is the same as urls = [\"...\"])");
     }
 
     void read_value(const detail::key_spec& spec, const toml::node& node, settings& s) {

@@ -101,7 +101,11 @@ std::string with_password(const password_key& k, const std::string& url, const s
 void apply_password_files(settings& s) {
     if (!s.amqp.password_file.empty()) {
         const password_key k{"amqp.password_file", "amqp.url"};
-        s.amqp.url = with_password(k, s.amqp.url, s.amqp.password_file, read_password(k, s.amqp.password_file), false);
+        const std::string password = read_password(k, s.amqp.password_file);
+        if (s.amqp.urls.empty()) s.amqp.url = with_password(k, s.amqp.url, s.amqp.password_file, password, false);
+        // Every node of a cluster is reached as the same user (its users are cluster-wide).
+        const password_key each{"amqp.password_file", "amqp.urls"};
+        for (auto& url : s.amqp.urls) url = with_password(each, url, s.amqp.password_file, password, false);
     }
     if (!s.store.password_file.empty()) {
         const password_key k{"store.password_file", "store.uri"};

@@ -78,16 +78,25 @@ problem check_type(std::string_view v) {
     return "must be 1 to 128 characters of [A-Za-z0-9._:-], got " + quote(v);
 }
 
+problem check_failover(std::string_view v) {
+    if (v == "round-robin" || v == "shuffle" || v == "in-order") return std::nullopt;
+    return "must be \"round-robin\", \"shuffle\" or \"in-order\", got " + quote(v);
+}
+
 problem check_queue_type(std::string_view v) {
     if (v == "classic" || v == "quorum") return std::nullopt;
     return "must be \"classic\" or \"quorum\", got " + quote(v);
 }
+
+}  // namespace
 
 // URLs carry passwords: every message quotes them masked.
 problem check_amqp_url(std::string_view v) {
     if (v.starts_with("amqp://") || v.starts_with("amqps://")) return std::nullopt;
     return "must start with amqp:// or amqps://, got " + quote(log::mask_url(v));
 }
+
+namespace {
 
 // Credentials go into a signed header: printable ASCII only. The message never quotes them.
 problem check_credential(std::string_view v) {
@@ -159,6 +168,14 @@ const std::vector<key_spec>& table() {
         text<&settings::amqp, &amqp_settings::password_file>("amqp", "password_file", check_path),
         text<&settings::amqp, &amqp_settings::queue>("amqp", "queue", check_queue),
         text<&settings::amqp, &amqp_settings::queue_type>("amqp", "queue_type", check_queue_type),
+        // amqp.urls (a list) has no row here: parse.cpp and amqp_urls.cpp read and check it.
+        text<&settings::amqp, &amqp_settings::failover>("amqp", "failover", check_failover),
+        integer<&settings::amqp, &amqp_settings::connect_timeout_ms>("amqp", "connect_timeout_ms", 100, 600000),
+        integer<&settings::amqp, &amqp_settings::heartbeat_s>("amqp", "heartbeat_s", 0, 3600),
+        integer<&settings::amqp, &amqp_settings::quorum_group_size>("amqp", "quorum_group_size", 1, 99),
+        integer<&settings::amqp, &amqp_settings::delivery_limit>("amqp", "delivery_limit", 2, 1000),
+        integer<&settings::amqp, &amqp_settings::max_length>("amqp", "max_length", 1, 1000000000000),
+        integer<&settings::amqp, &amqp_settings::consumer_timeout_s>("amqp", "consumer_timeout_s", 60, 604800),
         text<&settings::serve, &serve_settings::listen>("serve", "listen", check_listen),
         integer<&settings::serve, &serve_settings::max_request_bytes>(
             "serve", "max_request_bytes", 64, 67108864),

@@ -85,6 +85,9 @@ problem check_s3_pair(const store_settings& st);
 /// "tareas" (its programs declare it without), not a quorum queue (RabbitMQ before 4.0).
 problem check_max_priority(const amqp_settings& a);
 
+/// A broker URL (amqp.url, each of amqp.urls): amqp:// or amqps://; messages mask the password.
+problem check_amqp_url(std::string_view v);
+
 /// A handler's NAME in [handlers.NAME]: valid like a task type.
 problem check_handler_name(std::string_view name);
 /// A handler's command: non-empty, the program an absolute path or a bare name, no NUL.

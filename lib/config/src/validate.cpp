@@ -1,6 +1,8 @@
 // validate: the same rules as the file parser, run again once command-line flags were applied.
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
+#include "amqp_urls.hpp"
+#include "broker_rules.hpp"
 #include "rules.hpp"
 
 namespace pfo3::config {
@@ -11,10 +13,14 @@ void validate(const settings& s) {
     };
     for (const auto& k : detail::keys())
         if (auto p = detail::check_current(k, s)) fail(k.dotted(), *p);
+    if (!s.amqp.urls.empty())
+        if (auto p = detail::check_amqp_urls(s.amqp.urls)) fail("amqp.urls", *p);
     if (auto p = detail::check_backoff_max(s.retry)) fail("retry.backoff_max_s", *p);
     if (auto p = detail::check_attempts_within_limit(s.retry)) fail("retry.max_attempts", *p);
     if (auto p = detail::check_s3_pair(s.store)) fail("store", *p);
     if (auto p = detail::check_max_priority(s.amqp)) fail("amqp.max_priority", *p);
+    std::string timeout_key;
+    if (auto p = detail::check_consumer_timeout(s, timeout_key)) fail(timeout_key, *p);
     for (const auto& [name, h] : s.handlers) {
         std::string dotted = "handlers." + name;
         if (auto p = detail::check_handler_name(name)) fail(dotted, *p);

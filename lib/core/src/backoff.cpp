@@ -10,6 +10,7 @@ std::chrono::milliseconds backoff_delay(const backoff_policy& p, int n, double r
     double base = static_cast<double>(p.base.count());
     double cap = static_cast<double>(p.max.count());
     double d = std::min(cap, base * std::pow(p.factor, n - 1));
+    if (p.full_jitter) return std::chrono::milliseconds(static_cast<long long>(d * std::clamp(random01, 0.0, 1.0)));
     double j = std::clamp(p.jitter, 0.0, 1.0);
     d *= 1.0 + j * (2.0 * std::clamp(random01, 0.0, 1.0) - 1.0);
     return std::chrono::milliseconds(static_cast<long long>(std::max(0.0, d)));

@@ -16,6 +16,7 @@
 
 #include "pfo3/core/log.hpp"
 #include "publish_frames.hpp"
+#include "queue_arguments.hpp"
 
 namespace pfo3::queue::detail {
 
@@ -133,7 +134,8 @@ void state_deleter::operator()(amqp_connection_state_t s) const noexcept {
     amqp_destroy_connection(s);
 }
 
-connection::connection(const amqp_url& url, const std::string& name, int heartbeat_s)
+connection::connection(const amqp_url& url, const std::string& name, int heartbeat_s,
+                       std::chrono::milliseconds connect_timeout_ms)
     : state_(amqp_new_connection()), peer_(url.masked()), tls_(url.tls) {
     if (!state_) throw service_error(prefix("connect", peer_) + "out of memory", true);
     auto* s = state_.get();
@@ -144,7 +146,8 @@ connection::connection(const amqp_url& url, const std::string& name, int heartbe
         static constexpr const char* system_cas = "/etc/ssl/certs/ca-certificates.crt";
         if (::access(system_cas, R_OK) == 0) check(amqp_ssl_socket_set_cacert(sock, system_cas), "load CA bundle");
     }
-    timeval connect_timeout{5, 0};
+    timeval connect_timeout{static_cast<time_t>(connect_timeout_ms.count() / 1000),
+                            static_cast<suseconds_t>(connect_timeout_ms.count() % 1000 * 1000)};
     check(amqp_socket_open_noblock(sock, url.host.c_str(), url.port, &connect_timeout), "connect");
 
     // Bounds the login and every RPC (declare, qos, close): a broker that accepts TCP but never
@@ -224,33 +227,23 @@ void connection::declare_durable(const std::string& name, amqp_table_t args, std
 }
 
 void connection::declare(const topology& topo) {
-    amqp_table_entry_t quorum = utf8_entry("x-queue-type", "quorum");
-    // Classic: no arguments at all, exactly like the teaching system's queue_declare, since
+    // Classic: no arguments (unless max_priority), exactly like the teaching system's queue_declare, since
     // RabbitMQ refuses a redeclaration with different arguments (406 PRECONDITION_FAILED).
-    amqp_table_t args = topo.queue_type == "quorum" ? amqp_table_t{1, &quorum} : amqp_empty_table;
-    // [amqp] max_priority (decision 0012); config refuses it on the teaching queue and on quorum.
-    amqp_table_entry_t priority;
-    priority.key = amqp_cstring_bytes("x-max-priority");
-    priority.value.kind = AMQP_FIELD_KIND_I64;
-    priority.value.value.i64 = topo.max_priority;
-    amqp_table_t task_args = topo.max_priority > 0 ? amqp_table_t{1, &priority} : args;
-    declare_durable(topo.queue, task_args, "declare queue");
-    declare_durable(topo.dead_queue(), args, "declare queue");
+    // Quorum, or [amqp] max_priority: the arguments of queue_arguments.hpp (decisions 0013, 0012).
+    const auto task_args = task_queue_arguments(topo);
+    const auto dead_args = dead_queue_arguments(topo);
+    // The dead queue first: the task queue dead-letters into it.
+    declare_durable(topo.dead_queue(), argument_table(dead_args).get(), "declare queue");
+    declare_durable(topo.queue, argument_table(task_args).get(), "declare queue");
 }
 
 void connection::declare_retry_queue(const topology& topo, std::chrono::milliseconds base_delay) {
     flush();
-    // Always classic, whatever the task queue is: RabbitMQ 3.10 quorum queues ignore
-    // per-message TTL (`expiration`), which is what carries each task's jittered delay.
-    amqp_table_entry_t args[4];
-    args[0] = utf8_entry("x-queue-type", "classic");
-    args[1] = utf8_entry("x-dead-letter-exchange", "");
-    args[2] = utf8_entry("x-dead-letter-routing-key", topo.queue.c_str());
-    args[3].key = amqp_cstring_bytes("x-expires");
-    args[3].value.kind = AMQP_FIELD_KIND_I64;
-    args[3].value.value.i64 = static_cast<std::int64_t>(retry_queue_expiry(base_delay).count());
-    declare_durable(topo.retry_queue(base_delay), amqp_table_t{static_cast<int>(std::size(args)), args},
-                    "declare retry queue");
+    // Classic under a classic topology; quorum under a quorum one (RabbitMQ 3.10 quorum queues
+    // honour the per-message `expiration` that carries each task's jittered delay, and
+    // at-least-once dead-letter the expired message back to the task queue).
+    const auto args = retry_queue_arguments(topo, base_delay);
+    declare_durable(topo.retry_queue(base_delay), argument_table(args).get(), "declare retry queue");
 }
 
 void connection::confirm_select() {
@@ -259,8 +252,42 @@ void connection::confirm_select() {
     next_tag_ = 1;  // delivery tags count from 1 per channel once confirms are on
 }
 
+std::int64_t delivery_count(const amqp_table_t& headers) noexcept {
+    static constexpr std::string_view key = "x-delivery-count";
+    for (int i = 0; i < headers.num_entries; ++i) {
+        const auto& e = headers.entries[i];
+        if (std::string_view(static_cast<const char*>(e.key.bytes), e.key.len) != key) continue;
+        const auto& v = e.value;
+        switch (v.kind) {
+        case AMQP_FIELD_KIND_I8: return v.value.i8;
+        case AMQP_FIELD_KIND_U8: return v.value.u8;
+        case AMQP_FIELD_KIND_I16: return v.value.i16;
+        case AMQP_FIELD_KIND_U16: return v.value.u16;
+        case AMQP_FIELD_KIND_I32: return v.value.i32;
+        case AMQP_FIELD_KIND_U32: return v.value.u32;
+        case AMQP_FIELD_KIND_I64: return v.value.i64;
+        case AMQP_FIELD_KIND_U64:
+            return static_cast<std::int64_t>(std::min<std::uint64_t>(v.value.u64, INT64_MAX));
+        default: return -1;
+        }
+    }
+    return -1;
+}
+
+amqp_basic_qos_t qos_request(std::uint16_t prefetch) noexcept {
+    amqp_basic_qos_t q{};
+    q.prefetch_size = 0;
+    q.prefetch_count = prefetch;
+    // Never global: quorum queues do not support a channel-wide (global) prefetch, and a
+    // consumer's own limit is what bounds the deliveries a worker holds.
+    q.global = 0;
+    return q;
+}
+
 void connection::qos(std::uint16_t prefetch) {
-    amqp_basic_qos(get(), channel, 0, prefetch, 0);
+    amqp_basic_qos_t q = qos_request(prefetch);
+    amqp_method_number_t ok = AMQP_BASIC_QOS_OK_METHOD;
+    (void)amqp_simple_rpc_decoded(get(), channel, AMQP_BASIC_QOS_METHOD, ok, &q);
     check(amqp_get_rpc_reply(get()), "basic.qos");
 }
 

@@ -74,6 +74,12 @@ private:
     char expiration_[24];  // the TTL as decimal text, which is how AMQP carries it
 };
 
+/// The x-delivery-count header of a quorum queue's delivery; -1 if absent or not an integer.
+std::int64_t delivery_count(const amqp_table_t& headers) noexcept;
+
+/// The basic.qos connection::qos sends: `prefetch` deliveries per consumer, never global.
+amqp_basic_qos_t qos_request(std::uint16_t prefetch) noexcept;
+
 /// What connection::read_confirm read for a channel in confirm mode.
 struct confirm {
     enum class kind {
@@ -115,8 +121,10 @@ private:
 /// service_error on failure, having answered a broker's close where it could.
 class connection {
 public:
-    /// Opens TCP (or TLS), logs in with heartbeat `heartbeat_s`, opens channel 1.
-    connection(const amqp_url& url, const std::string& name, int heartbeat_s);
+    /// Opens TCP (or TLS) within `connect_timeout`, logs in with heartbeat `heartbeat_s`,
+    /// opens channel 1.
+    connection(const amqp_url& url, const std::string& name, int heartbeat_s,
+               std::chrono::milliseconds connect_timeout = std::chrono::seconds(5));
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 

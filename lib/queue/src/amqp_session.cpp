@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <memory>
 
 #include "pfo3/core/backoff.hpp"
 #include "pfo3/core/log.hpp"
+#include "url_rotation.hpp"
 
 namespace pfo3::queue::detail {
 
@@ -73,36 +75,77 @@ void session::idle_wait(std::chrono::milliseconds d) {
     }
 }
 
+namespace {
+
+// Different in every process and session, so clients that lost the same node neither pick
+// the same next URL (shuffle) nor come back at the same moment (jitter).
+std::uint64_t seed_of(const void* self) {
+    const auto now = static_cast<std::uint64_t>(clock::now().time_since_epoch().count());
+    return now ^ (static_cast<std::uint64_t>(::getpid()) << 32) ^ reinterpret_cast<std::uintptr_t>(self);
+}
+
+// "2/3": which of the configured URLs, for logs that must not need the password to compare.
+std::string node_of(std::size_t index, std::size_t count) {
+    return std::to_string(index + 1) + "/" + std::to_string(count);
+}
+
+}  // namespace
+
 void session::run() {
-    backoff retry(backoff_policy{std::chrono::milliseconds(100), 2.0, std::chrono::milliseconds(5000), 0.2});
+    const broker_failover& broker = opts_.broker;
+    const std::uint64_t seed = seed_of(this);
+    backoff retry(backoff_policy{std::chrono::milliseconds(100), 2.0, std::chrono::milliseconds(5000), 0.2,
+                                 /*full_jitter*/ true},
+                  seed);
+    url_rotation rotation(broker.urls.size(), broker.order, seed >> 7);
+    const std::size_t count = broker.urls.size();
     bool outage = false;
-    const std::string url = opts_.url.masked();
+    bool first_round = true;  // of this outage: each failing URL is logged once
+    std::string lost_url;     // the URL of the connection lost, for the "reconnected" line
     while (!stopping_.load()) {
+        const std::size_t index = rotation.current();
+        const amqp_url& target = broker.urls[index];
+        const std::string url = target.masked();
         std::unique_ptr<connection> c;
         try {
-            c = std::make_unique<connection>(opts_.url, opts_.connection_name, heartbeat_seconds);
+            c = std::make_unique<connection>(target, opts_.connection_name, broker.heartbeat_s,
+                                             broker.connect_timeout);
             set_up(*c);
         } catch (const std::exception& e) {
             c.reset();
             bool retryable = true;
             if (auto* se = dynamic_cast<const service_error*>(&e)) retryable = se->retryable();
+            const std::string node = node_of(index, count);
+            const std::initializer_list<log::field> fields{{"url", url}, {"node", node}, {"error", e.what()}};
             if (!outage) {
                 if (retryable)
-                    PFO3_LOG(warn, cannot_connect_, {{"url", url}, {"error", e.what()}});
+                    PFO3_LOG(warn, cannot_connect_, fields);
                 else
-                    PFO3_LOG(error, "the broker refused us; fix the settings, retrying meanwhile",
-                             {{"url", url}, {"error", e.what()}});
+                    PFO3_LOG(error, "the broker refused us; fix the settings, retrying meanwhile", fields);
                 outage = true;
+            } else if (first_round && count > 1) {
+                PFO3_LOG(warn, "this broker URL failed too; trying the next", fields);
             } else {
-                PFO3_LOG(debug, "reconnect failed", {{"url", url}, {"error", e.what()}});
+                PFO3_LOG(debug, "reconnect failed", fields);
             }
-            idle_wait(retry.next());
+            // The next URL at once while this round has untried ones; a backoff after a round.
+            if (rotation.failed()) {
+                first_round = false;
+                idle_wait(retry.next());
+            } else {
+                idle_wait(std::chrono::milliseconds(0));
+            }
             continue;
         }
         on_up();
-        if (outage) PFO3_LOG(info, "reconnected to the broker", {{"url", url}});
-        else PFO3_LOG(info, "connected to the broker", {{"url", url}, {"queue", opts_.queue}});
+        rotation.connected();
+        if (outage)
+            PFO3_LOG(info, "reconnected to the broker",
+                     {{"url", url}, {"node", node_of(index, count)}, {"lost", lost_url.empty() ? "-" : lost_url}});
+        else
+            PFO3_LOG(info, "connected to the broker", {{"url", url}, {"node", node_of(index, count)}, {"queue", opts_.queue}});
         outage = false;
+        first_round = true;
         retry.reset();
         try {
             serve(*c);
@@ -110,11 +153,18 @@ void session::run() {
             c->close();
         } catch (const std::exception& e) {
             PFO3_LOG(warn, lost_,
-                     {{"url", url}, {"error", e.what()}, {opts_.in_flight_key, std::to_string(in_flight())}});
+                     {{"url", url},
+                      {"node", node_of(index, count)},
+                      {"error", e.what()},
+                      {opts_.in_flight_key, std::to_string(in_flight())}});
             on_down(true);
             outage = true;
+            lost_url = url;
             c.reset();
-            if (!stopping_.load()) idle_wait(retry.next());
+            // Straight to the next URL: the node just lost is the one least likely to answer.
+            // With a single URL, a short jittered pause so a flapping broker is not hammered.
+            rotation.lost();
+            if (!stopping_.load()) idle_wait(count > 1 ? std::chrono::milliseconds(0) : retry.next());
         }
     }
     on_finish();

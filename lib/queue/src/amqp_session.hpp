@@ -1,9 +1,10 @@
 #pragma once
 // Private to the queue module: the owner thread of one long-lived AMQP connection
 // (decision 0002), shared by the publisher and the consumer. It connects, lets the owner set
-// the channel up and run it, and when the connection is lost reconnects with backoff (100 ms
-// doubling to 5 s, 20% jitter), logging one warning per outage and "reconnected" when it is
-// over. What differs between publisher and consumer is in the virtual steps below; each is
+// the channel up and run it, and when the connection is lost moves to the next broker URL
+// (url_rotation.hpp, decision 0013) at once; once every URL failed in a round it backs off
+// (100 ms doubling to 5 s, full jitter). It logs which URL it lost and why, one warning per
+// outage, and "reconnected" naming the URL it is on when the outage is over. What differs between publisher and consumer is in the virtual steps below; each is
 // called on the owner thread only.
 #include <atomic>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "amqp_connection.hpp"
+#include "pfo3/queue/failover.hpp"
 
 namespace pfo3::queue::detail {
 
@@ -39,7 +41,7 @@ private:
 
 /// What a session is for, as its logs and errors say it.
 struct session_options {
-    amqp_url url;
+    broker_failover broker;       ///< at least one URL (with_urls)
     std::string connection_name;  ///< shown in the RabbitMQ management UI
     std::string queue;            ///< the task queue, for the first "connected" line
     std::string op;               ///< "publish" / "consume": names the role in errors

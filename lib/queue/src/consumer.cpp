@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "amqp_session.hpp"
+#include "url_rotation.hpp"
 #include "pfo3/core/log.hpp"
 #include "ack_coalescer.hpp"
 
@@ -29,7 +30,7 @@ namespace pfo3::queue {
 namespace {
 
 detail::session_options session_options_of(const consumer_options& o) {
-    return {o.url, o.connection_name, o.topo.queue, "consume", "no tasks are consumed",
+    return {detail::with_urls(o.url, o.failover), o.connection_name, o.topo.queue, "consume", "no tasks are consumed",
             "unacked tasks will be redelivered", "unacked"};
 }
 
@@ -125,6 +126,7 @@ struct consumer::impl final : detail::session {
         if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) d.message_id = detail::text(p.message_id);
         if (p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) d.content_type = detail::text(p.content_type);
         if (p._flags & AMQP_BASIC_TYPE_FLAG) d.type = detail::text(p.type);
+        if (p._flags & AMQP_BASIC_HEADERS_FLAG) d.delivery_count = detail::delivery_count(p.headers);
         try {
             on_delivery(std::move(d));
             return;

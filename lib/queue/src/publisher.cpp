@@ -40,6 +40,8 @@
 
 #include "amqp_session.hpp"
 #include "delay_ladder.hpp"
+#include "nack_streak.hpp"
+#include "url_rotation.hpp"
 #include "pfo3/core/log.hpp"
 
 namespace pfo3::queue {
@@ -63,7 +65,7 @@ const char* outcome_name(publish_outcome o) noexcept {
 }
 
 detail::session_options session_options_of(const publisher_options& o) {
-    return {o.url, o.connection_name, o.topo.queue, "publish", "tasks are NOT accepted",
+    return {detail::with_urls(o.url, o.failover), o.connection_name, o.topo.queue, "publish", "tasks are NOT accepted",
             "unconfirmed tasks were NOT accepted", "unconfirmed"};
 }
 
@@ -100,6 +102,7 @@ struct publisher::impl final : detail::session {
     // Owner thread only.
     std::deque<pending> pend;
     bool blocked = false;
+    detail::nack_streak nacks;
     std::map<std::string, clock::time_point> retry_declared;  // this connection's, by name
     int delay_levels_declared = 0;  // this connection's: levels [0, n) of the delay ladder
 
@@ -205,18 +208,23 @@ struct publisher::impl final : detail::session {
     }
 
     void settle(const detail::confirm& ev) {
+        if (ev.what == detail::confirm::kind::ack) nacks.acked();
         auto outcome = [&ev](const pending& p) {
             if (ev.what == detail::confirm::kind::nack) return publish_outcome::nacked;
             return p.returned ? publish_outcome::unroutable : publish_outcome::confirmed;
         };
         if (ev.multiple) {
+            std::size_t n = 0;
             while (!pend.empty() && ev.covers(pend.front().tag)) {
                 auto& p = pend.front();
+                n += p.done ? 1 : 0;
                 complete(p.done, outcome(p));
                 pend.pop_front();
             }
+            if (ev.what == detail::confirm::kind::nack) nacks.nacked(std::max<std::size_t>(n, 1), clock::now());
             return;
         }
+        if (ev.what == detail::confirm::kind::nack) nacks.nacked(1, clock::now());
         auto it = std::lower_bound(pend.begin(), pend.end(), ev.tag,
                                    [](const pending& p, std::uint64_t t) { return p.tag < t; });
         // Not found: it expired already (completed `unavailable`); the late confirm is ignored.
@@ -244,7 +252,15 @@ struct publisher::impl final : detail::session {
         while (auto ev = c.read_confirm(clock::time_point{}, "publish")) {
             switch (ev->what) {
             case detail::confirm::kind::ack:
-            case detail::confirm::kind::nack: settle(*ev); break;
+            case detail::confirm::kind::nack:
+                settle(*ev);
+                if (nacks.stuck())
+                    throw service_error("publish on " + c.peer() + ": the broker nacked " +
+                                            std::to_string(nacks.count()) +
+                                            " publishes in a row and acked none (a channel left stuck by a "
+                                            "failover, or a full queue); connecting again",
+                                        true);
+                break;
             case detail::confirm::kind::returned: on_return(*ev); break;
             case detail::confirm::kind::blocked:
                 blocked = true;
@@ -274,6 +290,7 @@ struct publisher::impl final : detail::session {
     // session steps, on the owner thread.
 
     void set_up(detail::connection& c) override {
+        nacks.reset();
         c.declare(opts.topo);
         c.confirm_select();
     }

@@ -65,7 +65,14 @@ engine::~engine() {
     parts_->committer.give_up();
 }
 
-void engine::submit(delivery_guard d) { parts_->pool.push(std::move(d)); }
+void engine::submit(delivery_guard d) {
+    {
+        std::lock_guard lock(parts_->intake_mutex);
+        if (!parts_->intake_closed) return parts_->pool.push(std::move(d));
+    }
+    // A delivery already on its way when the consumer was cancelled: back as a fresh copy.
+    parts_->processor.hand_back(std::move(d));
+}
 
 void engine::collect(delivery_guard d) {
     auto& b = parts_->batch;
@@ -99,8 +106,12 @@ void engine::flush() noexcept {
     } catch (const std::exception& e) {
         PFO3_LOG(error, "could not hand deliveries over; they go back to the queue", {{"error", e.what()}});
     }
+    // Intake closed (a clean shutdown): back as fresh copies, as close_intake() does, even the
+    // built-ins already run here (their records were never stored; a rerun is harmless).
     b.records.clear();
-    b.stored.clear();  // nack + requeue
+    for (auto& d : b.stored) parts_->processor.hand_back(std::move(d));
+    for (auto& d : b.handlers) parts_->processor.hand_back(std::move(d));
+    b.stored.clear();
     b.handlers.clear();
 }
 
@@ -109,7 +120,8 @@ void engine::close_intake() {
         std::lock_guard lock(parts_->intake_mutex);
         parts_->intake_closed = true;
     }
-    parts_->pool.close();
+    // Never started: handed back as fresh copies, so a clean shutdown costs no task an attempt.
+    for (auto& d : parts_->pool.close()) parts_->processor.hand_back(std::move(d));
 }
 
 bool engine::finish(std::chrono::milliseconds timeout) {

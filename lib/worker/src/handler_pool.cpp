@@ -38,7 +38,7 @@ void handler_pool::push(std::vector<delivery_guard>& ds) {
         for (int i = 0; i < wake; ++i) wake_.notify_one();
 }
 
-void handler_pool::close() {
+std::deque<delivery_guard> handler_pool::close() {
     std::deque<delivery_guard> unstarted;
     {
         std::lock_guard lock(mutex_);
@@ -47,7 +47,8 @@ void handler_pool::close() {
         if (running_ == 0) idle_.notify_all();
     }
     wake_.notify_all();
-    // `unstarted` is dropped here, outside the lock: each guard nacks its delivery back.
+    // Outside the lock: the caller hands them back (or drops them, which nacks them back).
+    return unstarted;
 }
 
 bool handler_pool::wait_idle(std::chrono::milliseconds timeout) {

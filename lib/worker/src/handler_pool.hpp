@@ -29,8 +29,9 @@ public:
     /// Queues every delivery of `ds` in one hand-over (one lock; as many idle threads woken as
     /// there are deliveries). `ds` is left empty. Once closed, they are dropped (nack + requeue).
     void push(std::vector<delivery_guard>& ds);
-    /// Stops taking deliveries; those not started yet are dropped (nack + requeue).
-    void close();
+    /// Stops taking deliveries; returns those not started yet (dropping them nacks them back).
+    std::deque<delivery_guard> close();
+
     /// Waits until no delivery is running or queued; false if `timeout` passed first.
     bool wait_idle(std::chrono::milliseconds timeout);
     /// Detaches threads still running a handler after the grace period: the process is about

@@ -239,6 +239,7 @@ void task_processor::redelivered(delivery_guard g, const task& t, int max_attemp
         return g.ack();
     }
     // The attempt was interrupted (its worker died or lost the connection before storing).
+    if (g.delivery().delivery_count >= 0) return redelivered_counted(std::move(g), t, max_attempts, std::move(started));
     if (t.attempt >= max_attempts) {
         std::string error = "attempt " + std::to_string(t.attempt) + " of " + std::to_string(max_attempts) +
                             " was redelivered: the worker running it crashed or lost its broker connection";
@@ -255,6 +256,35 @@ void task_processor::redelivered(delivery_guard g, const task& t, int max_attemp
               {"max_attempts", std::to_string(max_attempts)}});
     if (!publish_confirmed(message_for(next, d_.opts.topo.queue), "republish")) return;
     g.ack();
+}
+
+task_record task_processor::dead_record(const task& t, std::string error, std::string started) const {
+    return record_of(t, task_status::dead, std::move(error), std::move(started), d_.opts.worker);
+}
+
+bool task_processor::dead_letter_task(const task& t, const std::string& error) {
+    return dead_letter(dead_body(t, error), t.id, t.type);
+}
+
+void task_processor::hand_back(delivery_guard g) noexcept {
+    try {
+        const auto& dv = g.delivery();
+        queue::outgoing_message msg;
+        msg.routing_key = d_.opts.topo.queue;
+        msg.body = dv.body;
+        msg.message_id = dv.message_id;
+        msg.type = dv.type;
+        msg.timestamp = now_seconds();
+        // The body keeps its priority (a shutdown path: decoding it again costs nothing that matters).
+        task t;
+        std::string why;
+        if (json::decode_message(dv.body, t, why)) msg.priority = t.priority;
+        if (d_.sink.publish(msg) == queue::publish_outcome::confirmed) return g.ack();
+        PFO3_LOG(warn, "could not hand an unstarted task back as a fresh copy; requeued (it counts as an attempt)",
+                 {{"task_id", dv.message_id}});
+    } catch (const std::exception& e) {
+        PFO3_LOG(warn, "could not hand an unstarted task back; requeued", {{"error", e.what()}});
+    }
 }
 
 std::optional<std::optional<task_record>> task_processor::stored_record(const std::string& id) {

@@ -44,6 +44,12 @@ public:
     /// The committer's record_rejected path: dead-letters the task with the store's reason and
     /// stores what the store can take of a `dead` record. Never throws.
     void store_refused(task_record r, delivery_guard g, const std::string& why);
+    /// A delivery never started when intake closed (a clean shutdown): publishes an unchanged
+    /// copy to the task queue and acks the original once the copy is confirmed, so the next
+    /// worker does not take it for an interrupted attempt (a nack with requeue would mark it
+    /// redelivered, and count it in a quorum queue's x-delivery-count). Not confirmed: the
+    /// guard nacks it back as before. Never throws.
+    void hand_back(delivery_guard g) noexcept;
 
 private:
     void run(delivery_guard g, const task& t, std::string started);
@@ -56,6 +62,14 @@ private:
     void settle_cancel(delivery_guard g, const task& t, task_record rec);
     // A redelivery: the worker that held it died, lost its connection, or lost only its ack.
     void redelivered(delivery_guard g, const task& t, int max_attempts, std::string started);
+    // A redelivery from a quorum queue, which counts its unsettled deliveries
+    // (x-delivery-count): a task that killed delivery_limit - 1 workers is dead, not run
+    // again; otherwise it runs here, each earlier delivery counted as an attempt
+    // (crash_loop.cpp).
+    void redelivered_counted(delivery_guard g, const task& t, int max_attempts, std::string started);
+    task_record dead_record(const task& t, std::string error, std::string started) const;
+    // dead_letter() of the task's body with `error` added.
+    bool dead_letter_task(const task& t, const std::string& error);
     // The stored record of `id`, reading again with backoff while the store is down; nullopt
     // also when give_up was set before an answer (the caller then hands the delivery back).
     std::optional<std::optional<task_record>> stored_record(const std::string& id);

@@ -49,8 +49,9 @@ def child_env(extra=None):
     return env
 
 
-def wait_until(condition, timeout, what):
-    """Polls `condition` until it returns a truthy value, which is returned; fails at the deadline."""
+def wait_until(condition, timeout, what, every=None):
+    """Polls `condition` (every POLL_S, or `every` seconds) until it returns a truthy value,
+    which is returned; fails at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -58,7 +59,7 @@ def wait_until(condition, timeout, what):
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(POLL_S)
+        time.sleep(POLL_S if every is None else every)
 
 
 def rss_kib(pid):

@@ -68,6 +68,33 @@ TEST_CASE("backoff grows by the factor, is capped and jittered within bounds", "
     CHECK(b.next() <= milliseconds(1200));
 }
 
+TEST_CASE("full-jitter backoff draws each wait from zero to the capped exponential wait", "[backoff]") {
+    using namespace std::chrono;
+    backoff_policy p{milliseconds(100), 2.0, milliseconds(5000), 0.2, /*full_jitter*/ true};
+    CHECK(backoff_delay(p, 1, 0.0) == milliseconds(0));
+    CHECK(backoff_delay(p, 1, 0.5) == milliseconds(50));
+    CHECK(backoff_delay(p, 3, 0.999999) >= milliseconds(399));
+    CHECK(backoff_delay(p, 3, 0.999999) <= milliseconds(400));
+    CHECK(backoff_delay(p, 30, 0.999999) <= milliseconds(5000));
+    // A stateful loop: every wait within [0, cap of its step]; the draws spread (not all equal),
+    // and two seeds give two different sequences.
+    backoff a(p, 1), b(p, 2);
+    bool differ = false, spread = false;
+    milliseconds previous{-1};
+    for (int n = 1; n <= 40; ++n) {
+        const auto ceiling = std::min(milliseconds(5000), milliseconds(100 << std::min(n - 1, 10)));
+        const auto wa = a.next(), wb = b.next();
+        CHECK(wa >= milliseconds(0));
+        CHECK(wa <= ceiling);
+        CHECK(wb <= ceiling);
+        differ = differ || wa != wb;
+        spread = spread || (previous.count() >= 0 && wa != previous && n > 8);
+        previous = wa;
+    }
+    CHECK(differ);
+    CHECK(spread);
+}
+
 TEST_CASE("request errors have stable wire codes", "[error]") {
     CHECK(wire_code(request_error::bad_json) == "bad_json");
     CHECK(wire_code(request_error::line_too_long) == "line_too_long");

@@ -71,3 +71,30 @@ TEST_CASE("a confirm settles its own tag, or every tag up to it with multiple", 
     CHECK(all.covers(1));
     CHECK(all.covers(1000000));
 }
+
+TEST_CASE("basic.qos limits each consumer, never the channel (quorum queues refuse global QoS)",
+          "[amqp_connection]") {
+    for (std::uint16_t prefetch : {1, 10, 65535}) {
+        const auto q = pfo3::queue::detail::qos_request(prefetch);
+        CHECK(q.prefetch_count == prefetch);
+        CHECK(q.prefetch_size == 0u);
+        CHECK(q.global == 0);
+    }
+}
+
+TEST_CASE("x-delivery-count is read whatever integer type the broker chose", "[amqp_connection]") {
+    using pfo3::queue::detail::delivery_count;
+    amqp_table_entry_t e[2]{};
+    e[0].key = amqp_cstring_bytes("x-first-death-reason");
+    e[0].value.kind = AMQP_FIELD_KIND_UTF8;
+    e[0].value.value.bytes = amqp_cstring_bytes("rejected");
+    e[1].key = amqp_cstring_bytes("x-delivery-count");
+    e[1].value.kind = AMQP_FIELD_KIND_I64;
+    e[1].value.value.i64 = 3;
+    CHECK(delivery_count(amqp_table_t{2, e}) == 3);
+    e[1].value.kind = AMQP_FIELD_KIND_I32;
+    e[1].value.value.i32 = 4;
+    CHECK(delivery_count(amqp_table_t{2, e}) == 4);
+    CHECK(delivery_count(amqp_table_t{1, e}) == -1);  // absent: a first delivery, or a classic queue
+    CHECK(delivery_count(amqp_empty_table) == -1);
+}

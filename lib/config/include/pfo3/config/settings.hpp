@@ -17,6 +17,18 @@ struct amqp_settings {
     std::string queue = "tareas";
     std::string queue_type = "classic";  ///< "classic" or "quorum"
     int max_priority = 0;  ///< 0: no priorities; 1..10: the task queue's x-max-priority
+    // Failover across brokers (decision 0013); broker_urls() in amqp_urls.hpp reads url/urls.
+    /// Every broker (the nodes of a cluster); empty: `url` alone. Set in a file as
+    /// `urls = [...]` (not together with `url`) or by PFO3_AMQP_URLS (comma-separated).
+    std::vector<std::string> urls;
+    std::string failover = "round-robin";  ///< "round-robin", "shuffle" or "in-order"
+    int connect_timeout_ms = 5000;         ///< TCP/TLS connect to one URL
+    int heartbeat_s = 30;                  ///< asked of the broker; 0: none
+    // Quorum queues (queue_type = "quorum"); see docs/operations.md, high availability.
+    int quorum_group_size = 3;             ///< x-quorum-initial-group-size
+    int delivery_limit = 5;                ///< x-delivery-limit; a task that killed limit-1 workers is dead
+    std::int64_t max_length = 1000000;     ///< x-max-length of each queue (reject-publish beyond)
+    int consumer_timeout_s = 1800;         ///< the broker's consumer_timeout (rabbitmq.conf), for the guard
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const amqp_settings&) const = default;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "pfo3/queue/amqp_url.hpp"
+#include "pfo3/queue/failover.hpp"
 #include "pfo3/queue/topology.hpp"
 
 namespace pfo3::queue {
@@ -19,6 +20,9 @@ struct delivery {
     std::uint64_t generation = 0;
     std::uint64_t tag = 0;
     bool redelivered = false;
+    /// Quorum queues: x-delivery-count, how many earlier deliveries of this message ended
+    /// unsettled (worker died, connection lost, requeued); -1 when the header is absent.
+    std::int64_t delivery_count = -1;
     std::string body;
     std::string message_id;
     std::string content_type;
@@ -27,6 +31,8 @@ struct delivery {
 
 struct consumer_options {
     amqp_url url;
+    /// More brokers to move to when the connection is lost (failover.urls empty: `url` alone).
+    broker_failover failover;
     topology topo;
     std::uint16_t prefetch = 1;
     std::string connection_name = "pfo3-work";

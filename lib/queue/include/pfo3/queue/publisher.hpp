@@ -13,6 +13,7 @@
 #include <string>
 
 #include "pfo3/queue/amqp_url.hpp"
+#include "pfo3/queue/failover.hpp"
 #include "pfo3/queue/topology.hpp"
 
 namespace pfo3::queue {
@@ -51,6 +52,8 @@ struct outgoing_message {
 /// Publisher options; defaults are the serve defaults.
 struct publisher_options {
     amqp_url url;
+    /// More brokers to move to when the connection is lost (failover.urls empty: `url` alone).
+    broker_failover failover;
     topology topo;
     std::chrono::milliseconds confirm_timeout{5000};
     std::size_t max_unconfirmed = 10000;

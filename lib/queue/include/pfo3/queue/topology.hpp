@@ -13,6 +13,10 @@ namespace pfo3::queue {
 struct topology {
     std::string queue = "tareas";        ///< declared durable, no arguments (classic)
     std::string queue_type = "classic";  ///< or "quorum": x-queue-type=quorum
+    // Quorum queues only (decision 0013); classic queues are declared without arguments.
+    int quorum_group_size = 3;           ///< x-quorum-initial-group-size: replicas
+    int delivery_limit = 5;              ///< x-delivery-limit; the worker's crash-loop limit too
+    std::int64_t max_length = 1000000;   ///< x-max-length; beyond it publishes are refused
     /// "<queue>.dead": where tasks go after their last attempt or a permanent failure.
     std::string dead_queue() const { return queue + ".dead"; }
     /// "<queue>.retry.<ms>": holds tasks waiting about `base_delay` for their next attempt,

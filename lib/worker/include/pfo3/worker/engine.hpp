@@ -66,10 +66,12 @@ public:
     /// handed over by flush() (one hand-over to each side), or when a batch is full. Only one
     /// thread may call collect() and flush().
     void collect(delivery_guard d);
-    /// Hands over what collect() gathered. Once intake is closed, the guards are dropped
-    /// (nacked back), even of tasks already run: their records were never stored.
+    /// Hands over what collect() gathered. Once intake is closed, they are handed back as
+    /// close_intake() does, even tasks already run: their records were never stored.
     void flush() noexcept;
-    /// Stops taking deliveries; those not started yet are nacked back to the queue.
+    /// Stops taking deliveries. Those not started yet, and any submitted later, are published
+    /// back to the task queue as unchanged copies (acked once confirmed; nacked back if not),
+    /// so that a clean shutdown does not count as an attempt of tasks it never ran.
     void close_intake();
     /// Waits until no handler runs and every record handed over is durable and acked; false
     /// if `timeout` passed first.

@@ -1,0 +1,17 @@
+#pragma once
+// The [amqp] settings as the queue module's options: every broker URL and how to fail over
+// between them (decision 0013). Shared by serve, work and its republisher.
+#include "pfo3/config/settings.hpp"
+#include "pfo3/queue/failover.hpp"
+#include "pfo3/queue/topology.hpp"
+
+namespace pfo3::app {
+
+/// amqp.url/urls parsed, amqp.failover, connect_timeout_ms, heartbeat_s. Throws config_error
+/// (password masked) for a URL that does not parse.
+queue::broker_failover broker_failover_of(const config::settings& s);
+
+/// amqp.queue, queue_type and the quorum queue arguments (group size, delivery limit, length).
+queue::topology topology_of(const config::settings& s);
+
+}  // namespace pfo3::app
