@@ -22,6 +22,7 @@ CLI::App* setup_send(CLI::App& root, send_options& opts) {
                   "--wait[=SECONDS]: wait (default 60 s) for the results and print them as status lines")
         ->check(CLI::Range(0.0, 86400.0));
     cmd->add_option("tasks", opts.tasks, "task payloads (default: lines of stdin)");
+    add_client_auth_options(cmd, opts.auth);
     return cmd;
 }
 
@@ -29,6 +30,7 @@ int run_send(config::settings s, const send_options& opts) {
     if (opts.server) s.send.server = *opts.server;
     if (opts.type) s.send.type = *opts.type;
     config::validate(s);
+    const net::client_options connect = client_options_of(opts.auth);
 
     const std::string type_prefix = "{\"type\":" + json::quote(s.send.type) + ",\"payload\":";
     auto make_request = [&](const std::string& task) {
@@ -61,7 +63,7 @@ int run_send(config::settings s, const send_options& opts) {
         else std::cout << id << '\n';
     };
     try {
-        net::run_pipelined(s.send.server, opts.window, next, on_response);
+        net::run_pipelined(s.send.server, opts.window, next, on_response, connect);
     } catch (const service_error& e) {
         std::cout.flush();
         std::cerr << "error: cannot reach server: " << e.what() << '\n';
@@ -70,7 +72,7 @@ int run_send(config::settings s, const send_options& opts) {
     if (waiting) {
         try {
             auto timeout = std::chrono::milliseconds(static_cast<long long>(opts.wait_s * 1000));
-            if (wait_for_results(s.send.server, accepted, timeout) != accepted.size()) return exit_rejected;
+            if (wait_for_results(s.send.server, accepted, timeout, connect) != accepted.size()) return exit_rejected;
         } catch (const service_error& e) {
             std::cerr << "error: cannot reach server: " << e.what() << '\n';
             return exit_unreachable;

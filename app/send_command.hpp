@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "client_auth.hpp"
 #include "pfo3/config/settings.hpp"
 
 namespace pfo3::app {
@@ -18,6 +19,7 @@ struct send_options {
     std::size_t window = 256;        ///< requests in flight on the connection
     double wait_s = 60;              ///< --wait[=SECONDS]: how long to wait for the results
     const CLI::Option* wait_flag = nullptr;  ///< given? (CLI11 writes the variable even when not)
+    client_auth_options auth;
 };
 
 /// Registers the `send` subcommand.

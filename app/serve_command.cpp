@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 
+#include "client_auth.hpp"
 #include "common.hpp"
 #include "status_reader.hpp"
 #include "store_access.hpp"
@@ -51,7 +52,9 @@ public:
         case json::op::ping: done(json::encode_pong()); return;
         case json::op::status: status_.read(std::move(req.id), std::move(done)); return;
         case json::op::submit: submit(std::move(req), std::move(done)); return;
+        case json::op::auth: break;  // answered by the connection (net::session), never here
         }
+        done(json::encode_rejected(request_error::bad_request, "op not handled by serve"));
     }
 
 private:
@@ -134,6 +137,7 @@ queue::publisher_options publisher_options_of(const config::settings& s) {
 net::server_options server_options_of(const config::settings& s) {
     net::server_options sopts;
     sopts.listen = s.serve.listen;
+    sopts.auth = serve_policy_of(s);
     sopts.max_request_bytes = s.serve.max_request_bytes;
     sopts.max_connections = s.serve.max_connections;
     sopts.idle_timeout = std::chrono::seconds(s.serve.idle_timeout_s);
@@ -213,6 +217,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     config::validate(s);
     config::apply_password_files(s);
 
+    const net::server_options sopts = server_options_of(s);  // first: refuses an unprotected port
     raise_descriptor_limit(s.serve.max_connections);
     const queue::publisher_options popts = publisher_options_of(s);
     queue::publisher pub(popts);
@@ -224,7 +229,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     status_reader status([settings = s] { return open_configured_store(settings); }, status_threads,
                          max_waiting_status);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status);
-    net::server server(io, server_options_of(s), dispatcher);
+    net::server server(io, sopts, dispatcher);
 
     pub.start();
     server.start();

@@ -15,7 +15,8 @@ namespace pfo3::app {
 namespace {
 
 // One round of status requests for `ids`; answers go to `lines` (same order).
-void ask_status(const std::string& server, const std::vector<std::string>& ids, std::vector<std::string>& lines) {
+void ask_status(const std::string& server, const std::vector<std::string>& ids, std::vector<std::string>& lines,
+                const net::client_options& connect) {
     std::size_t next_id = 0;
     lines.assign(ids.size(), {});
     net::run_pipelined(
@@ -24,7 +25,7 @@ void ask_status(const std::string& server, const std::vector<std::string>& ids, 
             if (next_id == ids.size()) return std::nullopt;
             return "{\"op\":\"status\",\"id\":" + json::quote(ids[next_id++]) + "}";
         },
-        [&](std::size_t i, const std::string& line) { lines[i] = line; });
+        [&](std::size_t i, const std::string& line) { lines[i] = line; }, connect);
 }
 
 // Final: the task is done or dead, or serve refused the question for good. `unavailable` (the
@@ -40,7 +41,7 @@ bool is_final(const std::string& line) {
 }  // namespace
 
 std::size_t wait_for_results(const std::string& server, const std::vector<std::string>& ids,
-                             std::chrono::milliseconds timeout) {
+                             std::chrono::milliseconds timeout, const net::client_options& connect) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     std::vector<std::string> final_lines(ids.size());
     std::vector<std::size_t> open(ids.size());
@@ -50,7 +51,7 @@ std::size_t wait_for_results(const std::string& server, const std::vector<std::s
     while (true) {
         ask.clear();
         for (auto i : open) ask.push_back(ids[i]);
-        ask_status(server, ask, lines);
+        ask_status(server, ask, lines, connect);
         std::vector<std::size_t> still_open;
         for (std::size_t k = 0; k < open.size(); ++k) {
             final_lines[open[k]] = lines[k];
@@ -80,6 +81,7 @@ CLI::App* setup_status(CLI::App& root, status_options& opts) {
     auto* cmd = root.add_subcommand("status", "show where tasks stand (one JSON line per id)");
     cmd->add_option("--server", opts.server, "HOST:PORT of pfo3 serve (send.server)");
     cmd->add_option("ids", opts.ids, "task ids")->required();
+    add_client_auth_options(cmd, opts.auth);
     return cmd;
 }
 
@@ -96,7 +98,7 @@ int run_status(config::settings s, const status_options& opts) {
         else ++rejected;
     };
     try {
-        net::run_pipelined(s.send.server, 256, next, on_response);
+        net::run_pipelined(s.send.server, 256, next, on_response, client_options_of(opts.auth));
     } catch (const service_error& e) {
         std::cout.flush();
         std::cerr << "error: cannot reach server: " << e.what() << '\n';

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "client_auth.hpp"
 #include "pfo3/config/settings.hpp"
 
 namespace pfo3::app {
@@ -14,13 +15,14 @@ namespace pfo3::app {
 struct status_options {
     std::optional<std::string> server;
     std::vector<std::string> ids;
+    client_auth_options auth;
 };
 
 /// Asks the server for the status of `ids` until each is final (done or dead) or `timeout`
 /// passes, then prints one status line per id, in order. Returns how many ended `done`.
 /// Throws service_error if the server cannot be reached.
 std::size_t wait_for_results(const std::string& server, const std::vector<std::string>& ids,
-                             std::chrono::milliseconds timeout);
+                             std::chrono::milliseconds timeout, const net::client_options& connect = {});
 
 /// Registers the `status` subcommand.
 CLI::App* setup_status(CLI::App& root, status_options& opts);

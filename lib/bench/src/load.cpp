@@ -14,6 +14,7 @@
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/unique_fd.hpp"
+#include "pfo3/json/message.hpp"
 #include "pfo3/json/response.hpp"
 #include "pfo3/net/client.hpp"
 
@@ -148,6 +149,13 @@ private:
     }
 
     void on_line(std::string_view line, std::int64_t now_ns) {
+        if (awaiting_auth_) {
+            // The first answer is the auth request's: the load must not count it.
+            awaiting_auth_ = false;
+            auto r = json::decode_response(line);
+            if (!r || !r->ok) fail("the server refused the token: " + (r ? r->error + ": " + r->message : std::string(line)));
+            return;
+        }
         if (answered_ >= sent_) fail("a response arrived for a request never sent");
         auto& t = out_.tasks[answered_++];
         t.answer_ns = now_ns;
@@ -189,6 +197,10 @@ private:
     }
 
     void loop() {
+        if (!o_.token.empty()) {
+            out_buf_ = "{\"op\":\"auth\",\"token\":" + json::quote(o_.token) + "}\n";
+            awaiting_auth_ = true;
+        }
         auto last_progress = clock::now();
         while (answered_ < count_) {
             const auto now = clock::now();
@@ -225,6 +237,7 @@ private:
     std::size_t out_off_ = 0;
     std::string in_buf_;
     std::size_t scanned_ = 0;  // bytes at the start of in_buf_ known to hold no '\n'
+    bool awaiting_auth_ = false;  // the auth request's answer has not arrived yet
 };
 
 }  // namespace

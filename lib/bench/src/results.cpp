@@ -60,7 +60,7 @@ results_seen wait_in_store(store_watch& watch, const load_result& load, std::chr
     }
 }
 
-results_seen wait_by_status(const std::string& server, const load_result& load, std::chrono::milliseconds timeout) {
+results_seen wait_by_status(const std::string& server, const std::string& token, const load_result& load, std::chrono::milliseconds timeout) {
     results_seen seen;
     seen.stored_ns.assign(load.ids.size(), -1);
     std::vector<std::size_t> pending(load.ids.size());
@@ -78,7 +78,7 @@ results_seen wait_by_status(const std::string& server, const load_result& load, 
             const std::size_t i = pending[n];
             if (r && r->ok && (r->status == "done" || r->status == "dead")) seen.stored_ns[i] = ns_since(load.start);
             else still.push_back(i);
-        });
+        }, net::client_options{std::chrono::milliseconds(5000), token});
         pending.swap(still);
         if (pending.empty() || clock::now() >= deadline) break;
         std::this_thread::sleep_for(recheck);

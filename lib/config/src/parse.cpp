@@ -5,6 +5,7 @@
 
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
+#include "auth_section.hpp"
 #include "rules.hpp"
 
 namespace pfo3::config {
@@ -42,6 +43,8 @@ public:
             std::string_view section = key.str();
             if (section == "handlers")
                 read_handlers(node, s);
+            else if (section == "auth")
+                s.auth = detail::read_auth_section(node, source_);
             else if (detail::is_section(section))
                 read_section(section, node, s);
             else

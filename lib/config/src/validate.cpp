@@ -1,6 +1,7 @@
 // validate: the same rules as the file parser, run again once command-line flags were applied.
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
+#include "auth_section.hpp"
 #include "rules.hpp"
 
 namespace pfo3::config {
@@ -14,6 +15,7 @@ void validate(const settings& s) {
     if (auto p = detail::check_backoff_max(s.retry)) fail("retry.backoff_max_s", *p);
     if (auto p = detail::check_attempts_within_limit(s.retry)) fail("retry.max_attempts", *p);
     if (auto p = detail::check_s3_pair(s.store)) fail("store", *p);
+    if (auto p = detail::check_auth(s.auth)) fail("auth", *p);
     for (const auto& [name, h] : s.handlers) {
         std::string dotted = "handlers." + name;
         if (auto p = detail::check_handler_name(name)) fail(dotted, *p);

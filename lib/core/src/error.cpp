@@ -19,6 +19,8 @@ constexpr entry table[] = {
     {"unauthorized", "missing or wrong credentials"},
     {"unavailable", "the broker did not confirm the task; it was NOT accepted, retry later"},
     {"overloaded", "too many unconfirmed tasks; it was NOT accepted, retry later"},
+    {"forbidden", "the principal may not do this"},
+    {"tls_required", "this port requires TLS"},
 };
 
 class category final : public std::error_category {

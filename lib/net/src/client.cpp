@@ -9,6 +9,8 @@
 #include <cctype>
 
 #include "pfo3/core/error.hpp"
+#include "pfo3/json/message.hpp"
+#include "pfo3/json/response.hpp"
 
 namespace pfo3::net {
 
@@ -130,6 +132,20 @@ client::client(std::string_view host_port, std::chrono::milliseconds timeout)
     if (result) impl_->fail("connect to", result);
     // Requests are small and often pipelined: send them at once.
     impl_->socket.set_option(tcp::no_delay(true), ec);
+}
+
+client::client(std::string_view host_port, const client_options& o) : client(host_port, o.timeout) {
+    if (o.token.empty()) return;
+    std::string request = "{\"op\":\"auth\",\"token\":";
+    request += json::quote(o.token);
+    request += "}\n";
+    write(request);
+    // A refusal is answered after the server's failure delay: allow for it.
+    const auto line = read_line(o.timeout + std::chrono::seconds(60));
+    const auto r = line ? json::decode_response(*line) : std::nullopt;
+    if (r && r->ok) return;
+    throw config_error("server " + impl_->address + " refused the token: " +
+                       (r ? r->error + ": " + r->message : std::string("the connection closed without an answer")));
 }
 
 client::~client() = default;

@@ -54,6 +54,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
           strand_(asio::make_strand(io)),
           acceptor_(strand_),
           retry_timer_(strand_),
+          policy_(opts_.auth),
           overload_line_(json::encode_rejected(request_error::overloaded, "too many connections")),
           address_overload_line_(json::encode_rejected(request_error::overloaded,
                                                        "too many connections from this address")) {
@@ -129,6 +130,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         limits.request_timeout = opts_.request_timeout;
         limits.write_timeout = opts_.write_timeout;
         limits.request = opts_.request;
+        limits.auth = policy_;
         auto s = std::make_shared<session>(
             std::move(socket), dispatcher_, limits,
             [self = shared_from_this()](session* gone) {
@@ -208,6 +210,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     asio::strand<asio::io_context::executor_type> strand_;  // guards everything below
     tcp::acceptor acceptor_;
     asio::steady_timer retry_timer_;
+    std::shared_ptr<const auth::policy> policy_;  // for new connections; replaced on reload
     const std::string overload_line_;
     const std::string address_overload_line_;
     std::uint16_t port_ = 0;  // written in the constructor only
@@ -258,6 +261,10 @@ void server::close_all() {
         i->stop_accepting();
         i->for_each_session([](session& s) { s.close(); });
     });
+}
+
+void server::set_policy(std::shared_ptr<const auth::policy> p) {
+    asio::post(impl_->strand_, [i = impl_, p = std::move(p)]() mutable { i->policy_ = std::move(p); });
 }
 
 std::size_t server::connection_count() const { return impl_->count_.load(); }

@@ -13,10 +13,12 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "pfo3/auth/policy.hpp"
 #include "pfo3/json/framer.hpp"
 #include "pfo3/json/protocol.hpp"
 #include "pfo3/net/dispatcher.hpp"
@@ -33,6 +35,7 @@ struct session_limits {
     std::chrono::steady_clock::duration request_timeout = std::chrono::seconds(30);
     std::chrono::steady_clock::duration write_timeout = std::chrono::seconds(30);
     json::request_limits request;
+    std::shared_ptr<const auth::policy> auth;  ///< null: everything allowed
 };
 
 /// See the file comment. Thread-safe only through its public members, which post to the strand.
@@ -71,6 +74,8 @@ private:
     void process_buffer();
     void note_partial_request(bool need_more);
     void add_ready(std::string line);
+    void admit(json::request req);
+    void refuse_later(const auth::decision& d, const std::string& id);
     void dispatch(json::request req);
     void do_read_later();
     void resume_input();
@@ -103,6 +108,7 @@ private:
     std::function<void(session*)> on_closed_;
     std::string peer_;  // "addr:port", for logs
     std::string setup_error_;  // why the socket could not be set up; start() closes then
+    std::optional<auth::gate> gate_;  // who the client is and what it may do; empty: open
 
     json::framer framer_;
     std::string buf_;        // bytes read and not yet consumed by the framer

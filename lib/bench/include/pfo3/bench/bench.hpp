@@ -13,6 +13,7 @@ namespace pfo3::bench {
 /// What to measure; the flags of `pfo3 bench` (docs/benchmarks.md) map one to one.
 struct options {
     std::string server;                  ///< HOST:PORT of pfo3 serve
+    std::string token;                   ///< sent as {"op":"auth"} first on every connection; empty: none
     std::size_t tasks = 10000;           ///< N
     std::size_t connections = 4;         ///< C
     std::size_t window = 64;             ///< W, per connection

@@ -23,7 +23,7 @@ struct amqp_settings {
 
 /// [serve]: the TCP front end that accepts tasks.
 struct serve_settings {
-    std::string listen = "0.0.0.0:5000";
+    std::string listen = "127.0.0.1:5000";  ///< another address needs [auth] (docs/security.md)
     std::size_t max_request_bytes = 1048576;
     std::size_t max_connections = 10000;
     int idle_timeout_s = 300;
@@ -98,6 +98,21 @@ struct handler_settings {
     bool operator==(const handler_settings&) const = default;
 };
 
+/// [auth]: who may use the client port and what for (docs/security.md).
+struct auth_settings {
+    std::string mode = "none";  ///< none | token | mtls | any
+    std::string tokens_file;    ///< lines `NAME SCOPES sha256:HEX`; needed by token and any
+    /// mode none on a listen address other than loopback: refused unless this is true.
+    bool allow_anonymous_network = false;
+    std::vector<std::string> anonymous_from;  ///< CIDRs whose clients need no credentials
+    std::vector<std::string> anonymous_scopes{"submit", "status"};  ///< what they may do
+    int failure_delay_ms = 1000;  ///< every unauthorized / forbidden answer waits this long
+    int max_failures = 3;         ///< failures on one connection before it is closed
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const auth_settings&) const = default;
+};
+
 /// The whole configuration after file, environment and defaults were applied.
 struct settings {
     amqp_settings amqp;
@@ -107,6 +122,7 @@ struct settings {
     retry_settings retry;
     send_settings send;
     std::map<std::string, handler_settings> handlers;
+    auth_settings auth;
     std::string source = "built-in defaults";  ///< the file read, for logs
 
     /// Field-wise equality, so tests and callers can compare whole settings.

@@ -23,6 +23,8 @@ enum class request_error {
     unauthorized,
     unavailable,
     overloaded,
+    forbidden,     ///< authenticated, but the principal lacks the op's scope
+    tls_required,  ///< plaintext on a port that requires TLS
 };
 
 /// The wire code of an error ("bad_json", ...), as SPEC section 4.3 names it.

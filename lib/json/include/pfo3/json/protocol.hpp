@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/task.hpp"
@@ -22,7 +23,7 @@ struct request_limits {
 };
 
 /// The operation a request asks for.
-enum class op { submit, ping, status };
+enum class op { submit, ping, status, auth };
 
 /// A decoded, validated request.
 struct request {
@@ -32,7 +33,12 @@ struct request {
     std::string payload_json = "null";  ///< submit: "payload"/"datos" re-serialised compactly
     int max_attempts = 0;      ///< submit: 0 = not given; else 1..request_limits::max_attempts
     std::int64_t timeout_ms = 0;  ///< submit: 0 = not given; else 1..max_timeout_ms
+    /// auth: the token; any other op: its own "token" (empty: none), for this request only.
+    std::string token;
 };
+
+/// A token longer than this is bad_request (real ones are 48 characters).
+inline constexpr std::size_t max_token_bytes = 512;
 
 /// Either a request or the reason it was rejected.
 struct decoded {
@@ -54,6 +60,8 @@ std::string encode_accepted(std::string_view id);
 std::string encode_rejected(request_error e, std::string_view message, std::string_view id = {});
 /// {"ok":true,"op":"pong"}\n
 std::string encode_pong();
+/// {"ok":true,"op":"auth","principal":NAME,"scopes":[...]}\n
+std::string encode_authenticated(std::string_view principal, const std::vector<std::string_view>& scopes);
 /// {"ok":true,"id":…,"status":…,"result":…,"error":…,"attempts":N}\n; record == nullopt
 /// gives status "pending", result null, error null, attempts 0.
 std::string encode_status(std::string_view id, const std::optional<task_record>& record);

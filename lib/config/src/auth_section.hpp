@@ -1,0 +1,18 @@
+#pragma once
+// The [auth] section: read from TOML (it holds booleans and arrays, which the key table of
+// rules.hpp does not) and checked as a whole.
+#include <string_view>
+#include <toml++/toml.h>
+
+#include "pfo3/config/settings.hpp"
+#include "rules.hpp"
+
+namespace pfo3::config::detail {
+
+/// Reads [auth] over the defaults; throws config_error "SOURCE:LINE: auth.KEY: message".
+auth_settings read_auth_section(const toml::node& node, std::string_view source);
+/// Every rule of [auth] (mode, ranges, CIDRs, scope names, a tokens file where one is needed);
+/// the message names the key.
+problem check_auth(const auth_settings& a);
+
+}  // namespace pfo3::config::detail
