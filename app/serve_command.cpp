@@ -138,6 +138,7 @@ net::server_options server_options_of(const config::settings& s) {
     net::server_options sopts;
     sopts.listen = s.serve.listen;
     sopts.auth = serve_policy_of(s);
+    sopts.tls = serve_tls_of(s);
     sopts.max_request_bytes = s.serve.max_request_bytes;
     sopts.max_connections = s.serve.max_connections;
     sopts.idle_timeout = std::chrono::seconds(s.serve.idle_timeout_s);
@@ -156,8 +157,9 @@ net::server_options server_options_of(const config::settings& s) {
 // at once. io.run() returns once the server has shut down. Lives on the I/O thread.
 class graceful_stop {
 public:
-    graceful_stop(asio::io_context& io, net::server& server, std::chrono::seconds grace)
-        : server_(server), grace_(grace), signals_(io, SIGINT, SIGTERM), timer_(io) {
+    graceful_stop(asio::io_context& io, net::server& server, std::chrono::seconds grace,
+                  std::function<void()> on_stop = {})
+        : server_(server), grace_(grace), signals_(io, SIGINT, SIGTERM), timer_(io), on_stop_(std::move(on_stop)) {
         arm();
     }
     graceful_stop(const graceful_stop&) = delete;
@@ -177,6 +179,7 @@ private:
             return;
         }
         stopping_ = true;
+        if (on_stop_) on_stop_();
         ops::notify_stopping();
         PFO3_LOG(info, "stopping: no new connections; answering requests in flight",
                  {{"signal", std::to_string(sig)}, {"connections", std::to_string(server_.connection_count())}});
@@ -198,6 +201,7 @@ private:
     std::chrono::seconds grace_;
     asio::signal_set signals_;
     asio::steady_timer timer_;
+    std::function<void()> on_stop_;  // other signal waits to end, so io.run() can return
     bool stopping_ = false;
 };
 
@@ -241,7 +245,8 @@ int run_serve(config::settings s, const serve_options& opts) {
     bool connected = pub.wait_connected(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     ops::notify_ready(connected ? "listening; broker connected" : "listening; broker unreachable, retrying");
 
-    graceful_stop stop(io, server, std::chrono::seconds(s.serve.shutdown_grace_s));
+    credential_reloader reload(io, server, s);
+    graceful_stop stop(io, server, std::chrono::seconds(s.serve.shutdown_grace_s), [&reload] { reload.stop(); });
     io.run();
 
     // Every connection is answered or closed by now; what is still unconfirmed belongs to

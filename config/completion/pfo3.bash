@@ -15,14 +15,14 @@ _pfo3() {
 
     # Values of the options that take one we can offer.
     case $prev in
-        --config|--token-file|--tokens-file) _pfo3_files; return 0 ;;
+        --config|--token-file|--tokens-file|--ca-file|--cert-file|--key-file) _pfo3_files; return 0 ;;
         --log-level)  mapfile -t COMPREPLY < <(compgen -W "trace debug info warn error" -- "$cur"); return 0 ;;
         --log-format) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur"); return 0 ;;
         --type)       mapfile -t COMPREPLY < <(compgen -W "echo sum sumar multiply multiplicar sleep" -- "$cur"); return 0 ;;
         --listen|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
         -c|--connections|-w|--window|--payload-bytes|--payload|--rate|--results-timeout|\
         --serve-pid|--worker-pids|--cpu-pids|--label|--broker-messages|--broker-window|\
-        --broker-prefetch|--scopes)
+        --broker-prefetch|--scopes|--server-name)
             COMPREPLY=(); return 0 ;;
     esac
 
@@ -57,17 +57,17 @@ _pfo3() {
         return 0
     fi
 
-    local words
+    local words client="--token-file --tls --ca-file --cert-file --key-file --server-name"
     case $command in
         "")     words="$global --version" ;;
         serve)  words="--listen --amqp --queue" ;;
         work)   words="--prefetch --concurrency --amqp --queue --store" ;;
-        send)   words="--server --type --json --wait --token-file" ;;
-        status) words="--server --token-file" ;;
+        send)   words="--server --type --json --wait $client" ;;
+        status) words="--server $client" ;;
         bench)  words="--server --tasks --connections --window --payload-bytes --payload --type
                        --rate --store --no-results --results-timeout --serve-pid --worker-pids
                        --cpu-pids --json --label --broker-ceiling --broker-only --amqp
-                       --broker-messages --broker-window --broker-prefetch --token-file" ;;
+                       --broker-messages --broker-window --broker-prefetch $client" ;;
         dead)   case $sub in
                     "")      words="--amqp --queue" ;;
                     list)    words="--limit --json --amqp --queue" ;;

@@ -1,6 +1,6 @@
 // Fuzzes what the auth layer reads from strangers: the auth op (and any request's "token")
 // through decode_request and a connection's gate, tokens-file lines and anonymous_from ranges.
-// Byte 0 picks the reader; the rest is its input.
+// Byte 0 picks the reader; the rest is its input. Also the server's first-byte detector.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,6 +10,7 @@
 #include "pfo3/auth/policy.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/json/protocol.hpp"
+#include "pfo3/net/tls.hpp"
 
 namespace {
 
@@ -98,6 +99,8 @@ void fuzz_cidr(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
+    // TLS is exactly a first byte of 0x16 (a handshake record); every other byte is plaintext.
+    check(pfo3::net::is_tls_first_byte(data[0]) == (data[0] == 0x16), "the first-byte detector is wrong");
     const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
     switch (data[0] % 3) {
     case 0: fuzz_request(rest); break;

@@ -32,6 +32,13 @@ std::optional<principal> policy::by_token(std::string_view token) const {
     return principal{e->name, e->scopes};
 }
 
+std::optional<principal> policy::by_certificate(std::string_view subject) const {
+    if (subject.empty() || !(o_.mode == mode::mtls || o_.mode == mode::any)) return std::nullopt;
+    const auto at = o_.clients.find(subject);
+    if (at == o_.clients.end()) return std::nullopt;
+    return principal{std::string(subject), at->second};
+}
+
 std::optional<principal> policy::anonymous(std::string_view address) const {
     if (o_.anonymous_scopes.empty()) return std::nullopt;
     for (const auto& c : o_.anonymous_from)
@@ -42,7 +49,8 @@ std::optional<principal> policy::anonymous(std::string_view address) const {
 std::shared_ptr<const policy> make_policy(std::string_view mode_name, const std::string& tokens_file,
                                           const std::vector<std::string>& anonymous_from,
                                           const std::vector<std::string>& anonymous_scopes,
-                                          std::chrono::milliseconds failure_delay, std::size_t max_failures) {
+                                          std::chrono::milliseconds failure_delay, std::size_t max_failures,
+                                          const std::map<std::string, std::vector<std::string>>& clients) {
     policy_options o;
     auto m = mode_named(mode_name);
     if (!m) throw config_error("auth.mode: unknown mode \"" + std::string(mode_name) + "\"");
@@ -58,6 +66,11 @@ std::shared_ptr<const policy> make_policy(std::string_view mode_name, const std:
     auto scopes = parse_scopes(anonymous_scopes, why);
     if (!scopes) throw config_error("auth.anonymous_scopes: " + why);
     o.anonymous_scopes = *scopes;
+    for (const auto& [subject, names] : clients) {
+        auto s = parse_scopes(names, why);
+        if (!s) throw config_error("auth.clients." + subject + ": " + why);
+        o.clients.emplace(subject, *s);
+    }
     o.failure_delay = failure_delay;
     o.max_failures = std::max<std::size_t>(1, max_failures);
     return std::make_shared<const policy>(std::move(o));
@@ -72,8 +85,11 @@ std::optional<std::string> exposure_problem(std::string_view listen_host, mode m
            "to accept that (see docs/security.md)";
 }
 
-gate::gate(std::shared_ptr<const policy> p, std::string_view peer_address) : policy_(std::move(p)) {
-    if (!policy_->open()) current_ = policy_->anonymous(peer_address);
+gate::gate(std::shared_ptr<const policy> p, std::string_view peer_address, std::string_view cert_subject)
+    : policy_(std::move(p)) {
+    if (policy_->open()) return;
+    current_ = policy_->by_certificate(cert_subject);
+    if (!current_) current_ = policy_->anonymous(peer_address);
 }
 
 decision gate::fail(verdict v, std::string message) {

@@ -73,12 +73,14 @@ results_seen wait_by_status(const std::string& server, const std::string& token,
             return "{\"op\":\"status\",\"id\":" + json::quote(load.ids[pending[next++]]) + "}";
         };
         std::vector<std::size_t> still;
+        net::client_options connect;
+        connect.token = token;
         net::run_pipelined(server, 256, source, [&](std::size_t n, const std::string& line) {
             auto r = json::decode_response(line);
             const std::size_t i = pending[n];
             if (r && r->ok && (r->status == "done" || r->status == "dead")) seen.stored_ns[i] = ns_since(load.start);
             else still.push_back(i);
-        }, net::client_options{std::chrono::milliseconds(5000), token});
+        }, connect);
         pending.swap(still);
         if (pending.empty() || clock::now() >= deadline) break;
         std::this_thread::sleep_for(recheck);

@@ -11,7 +11,19 @@ namespace {
 constexpr std::string_view modes[] = {"none", "token", "mtls", "any"};
 constexpr std::string_view key_names[] = {"mode",           "tokens_file",      "allow_anonymous_network",
                                           "anonymous_from", "anonymous_scopes", "failure_delay_ms",
-                                          "max_failures"};
+                                          "max_failures",   "clients"};
+constexpr std::string_view tls_key_names[] = {"mode",           "cert_file",   "key_file", "min_version",
+                                              "handshake_timeout_ms", "client_ca_file", "client_cert"};
+constexpr integer_rule handshake_rule{nullptr, nullptr, 100, 600000};
+
+problem one_of(std::string_view v, std::initializer_list<std::string_view> allowed) {
+    std::string list;
+    for (auto a : allowed) {
+        if (v == a) return std::nullopt;
+        list += (list.empty() ? "\"" : ", \"") + std::string(a) + "\"";
+    }
+    return "must be one of " + list + ", got " + quote(v);
+}
 constexpr integer_rule failure_delay_rule{nullptr, nullptr, 0, 60000};
 constexpr integer_rule max_failures_rule{nullptr, nullptr, 1, 100};
 
@@ -67,6 +79,15 @@ public:
                 a.failure_delay_ms = static_cast<int>(integer(value, dotted, failure_delay_rule));
             } else if (k == "max_failures") {
                 a.max_failures = static_cast<int>(integer(value, dotted, max_failures_rule));
+            } else if (k == "clients") {
+                const auto* clients = value.as_table();
+                if (!clients) fail(value.source(), dotted, "expected a table of SUBJECT = [scopes]");
+                for (auto&& [subject, scopes] : *clients) {
+                    const std::string key_name = dotted + "." + quote(subject.str());
+                    auto list = strings(scopes, key_name);
+                    if (auto bad = check_scope_names(list)) fail(scopes.source(), key_name, *bad);
+                    a.clients[std::string(subject.str())] = std::move(list);
+                }
             } else {
                 std::string message = "unknown key";
                 if (auto guess = closest(k, key_names)) message += " (did you mean auth." + std::string(*guess) + "?)";
@@ -110,9 +131,65 @@ private:
     }
 
     std::string_view source_;
+
+public:
+    serve_tls_settings read_tls(const toml::node& node) {
+        const auto* table = node.as_table();
+        if (!table) fail(node.source(), "serve.tls", "expected a table");
+        serve_tls_settings t;
+        for (auto&& [key, value] : *table) {
+            const std::string k(key.str());
+            const std::string dotted = "serve.tls." + k;
+            problem p;
+            if (k == "mode") {
+                t.mode = text(value, dotted);
+                p = one_of(t.mode, {"off", "optional", "required"});
+            } else if (k == "cert_file") {
+                t.cert_file = text(value, dotted);
+            } else if (k == "key_file") {
+                t.key_file = text(value, dotted);
+            } else if (k == "min_version") {
+                t.min_version = text(value, dotted);
+                p = one_of(t.min_version, {"1.2", "1.3"});
+            } else if (k == "handshake_timeout_ms") {
+                t.handshake_timeout_ms = static_cast<int>(integer(value, dotted, handshake_rule));
+            } else if (k == "client_ca_file") {
+                t.client_ca_file = text(value, dotted);
+            } else if (k == "client_cert") {
+                t.client_cert = text(value, dotted);
+                p = one_of(t.client_cert, {"none", "optional", "required"});
+            } else {
+                std::string message = "unknown key";
+                if (auto guess = closest(k, tls_key_names))
+                    message += " (did you mean serve.tls." + std::string(*guess) + "?)";
+                fail(key.source(), dotted, message);
+            }
+            if (p) fail(value.source(), dotted, *p);
+        }
+        if (auto p = check_serve_tls(t)) fail(node.source(), "serve.tls", *p);
+        return t;
+    }
 };
 
 }  // namespace
+
+serve_tls_settings read_serve_tls_section(const toml::node& node, std::string_view source) {
+    return section_reader(source).read_tls(node);
+}
+
+problem check_serve_tls(const serve_tls_settings& t) {
+    if (auto p = one_of(t.mode, {"off", "optional", "required"})) return "serve.tls.mode " + *p;
+    if (auto p = one_of(t.min_version, {"1.2", "1.3"})) return "serve.tls.min_version " + *p;
+    if (auto p = one_of(t.client_cert, {"none", "optional", "required"})) return "serve.tls.client_cert " + *p;
+    if (auto p = check(handshake_rule, t.handshake_timeout_ms)) return "serve.tls.handshake_timeout_ms " + *p;
+    if (t.mode != "off" && (t.cert_file.empty() || t.key_file.empty()))
+        return "serve.tls.mode \"" + t.mode + "\" needs serve.tls.cert_file and serve.tls.key_file";
+    if (t.client_cert != "none" && t.client_ca_file.empty())
+        return "serve.tls.client_cert \"" + t.client_cert + "\" needs serve.tls.client_ca_file";
+    if (t.client_cert != "none" && t.mode == "off")
+        return "serve.tls.client_cert \"" + t.client_cert + "\" needs serve.tls.mode optional or required";
+    return std::nullopt;
+}
 
 auth_settings read_auth_section(const toml::node& node, std::string_view source) {
     return section_reader(source).read(node);

@@ -11,6 +11,11 @@ namespace pfo3::config::detail {
 
 /// Reads [auth] over the defaults; throws config_error "SOURCE:LINE: auth.KEY: message".
 auth_settings read_auth_section(const toml::node& node, std::string_view source);
+/// Reads [serve.tls] over the defaults; errors like read_auth_section's.
+serve_tls_settings read_serve_tls_section(const toml::node& node, std::string_view source);
+/// Every rule of [serve.tls]: the enums, the range, a certificate and key when TLS is on, a CA
+/// when client certificates are asked for.
+problem check_serve_tls(const serve_tls_settings& t);
 /// Every rule of [auth] (mode, ranges, CIDRs, scope names, a tokens file where one is needed);
 /// the message names the key.
 problem check_auth(const auth_settings& a);

@@ -86,6 +86,10 @@ private:
         const auto* table = node.as_table();
         if (!table) fail(node.source(), section, expected("a table", node));
         for (auto&& [key, value] : *table) {
+            if (section == "serve" && key.str() == "tls") {
+                s.serve.tls = detail::read_serve_tls_section(value, source_);
+                continue;
+            }
             const auto* spec = detail::find_key(section, key.str());
             if (!spec) {
                 std::vector<std::string_view> names;

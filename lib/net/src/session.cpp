@@ -42,9 +42,10 @@ bool only_whitespace(std::string_view s) {
 
 }  // namespace
 
-session::session(asio::ip::tcp::socket socket, dispatcher& d, session_limits limits,
+session::session(connection_stream stream, dispatcher& d, session_limits limits,
                  std::function<void(session*)> on_closed)
-    : socket_(std::move(socket)),
+    : stream_(std::move(stream)),
+      socket_(stream_.socket()),
       strand_(socket_.get_executor()),
       timer_(strand_),
       dispatcher_(d),
@@ -62,7 +63,7 @@ session::session(asio::ip::tcp::socket socket, dispatcher& d, session_limits lim
     } else {
         peer_ = "?";
     }
-    if (limits_.auth) gate_.emplace(limits_.auth, addr);
+    if (limits_.auth) gate_.emplace(limits_.auth, addr, stream_.peer_subject);
     // Reads are done synchronously after readiness, so they must never block.
     socket_.non_blocking(true, ec);
     if (ec) setup_error_ = "non-blocking mode: " + ec.message();
@@ -124,6 +125,16 @@ bool session::may_read() const {
     return !closed_ && !input_done_ && !waiting_readable_ && !input_paused();
 }
 
+// Reads what is there without blocking (the socket is non-blocking; a TLS read that needs more
+// bytes than have arrived reports would_block like a plain one). A TLS peer that closes
+// without close_notify is an EOF like a plain one.
+std::size_t session::read_some(char* data, std::size_t size, error_code& ec) {
+    if (!stream_.tls) return socket_.read_some(asio::buffer(data, size), ec);
+    const std::size_t got = stream_.tls->read_some(asio::buffer(data, size), ec);
+    if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof;
+    return got;
+}
+
 void session::do_read() {
     const std::size_t cap = limits_.max_request_bytes + read_chunk;
     if (!closed_ && !input_done_ && input_paused()) read_paused_ = true;
@@ -139,7 +150,7 @@ void session::do_read() {
             return;
         }
         error_code ec;
-        std::size_t got = socket_.read_some(asio::buffer(scratch.data(), n), ec);
+        std::size_t got = read_some(scratch.data(), n, ec);
         if (would_block(ec)) {
             waiting_readable_ = true;
             socket_.async_wait(asio::ip::tcp::socket::wait_read,
@@ -419,10 +430,24 @@ void session::maybe_write() {
 // One write_some at a time, so that every byte the peer takes counts as progress against
 // write_timeout (a whole async_write would only report at its end).
 void session::do_write() {
-    socket_.async_write_some(write_buffers_,
-                             [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                                 self->on_write(ec, n);
-                             });
+    if (!stream_.tls) {
+        socket_.async_write_some(write_buffers_, [self = shared_from_this()](const error_code& ec, std::size_t n) {
+            self->on_write(ec, n);
+        });
+        return;
+    }
+    // A TLS write takes one buffer: gather up to one record's worth of the batch.
+    constexpr std::size_t record = 16384;
+    tls_staging_.clear();
+    for (const auto& b : write_buffers_) {
+        if (tls_staging_.size() >= record) break;
+        const std::size_t n = std::min(b.size(), record - tls_staging_.size());
+        tls_staging_.append(static_cast<const char*>(b.data()), n);
+    }
+    stream_.tls->async_write_some(asio::buffer(tls_staging_),
+                                  [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                                      self->on_write(ec, n);
+                                  });
 }
 
 void session::on_write(const error_code& ec, std::size_t written) {
@@ -501,7 +526,7 @@ void session::start_linger() {
 void session::discard_input() {
     for (int turn = 0; turn < reads_per_turn; ++turn) {
         error_code ec;
-        socket_.read_some(asio::buffer(scratch), ec);
+        read_some(scratch.data(), scratch.size(), ec);
         if (would_block(ec)) {
             waiting_readable_ = true;
             socket_.async_wait(asio::ip::tcp::socket::wait_read,

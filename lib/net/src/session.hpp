@@ -6,6 +6,8 @@
 // budget the connection is not read from), requests in flight, the time a request may take to
 // arrive and the time the peer may leave written replies untaken.
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
@@ -25,6 +27,18 @@
 
 namespace pfo3::net {
 
+/// A connection's byte stream: a plain socket or TLS over one. The context is kept because a
+/// reload gives the server a new one while this connection still uses the old.
+struct connection_stream {
+    std::unique_ptr<boost::asio::ip::tcp::socket> plain;
+    std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls;
+    std::shared_ptr<boost::asio::ssl::context> context;
+    std::string peer_subject;  ///< the verified client certificate's subject; empty: none
+
+    /// The TCP socket under either.
+    boost::asio::ip::tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+};
+
 /// The limits a session enforces (from server_options).
 struct session_limits {
     std::size_t max_request_bytes = 1048576;
@@ -43,8 +57,7 @@ class session : public std::enable_shared_from_this<session> {
 public:
     /// Takes a connected socket whose executor is this session's strand. `on_closed` runs once,
     /// on the strand, when the socket has been closed.
-    session(boost::asio::ip::tcp::socket socket, dispatcher& d, session_limits limits,
-            std::function<void(session*)> on_closed);
+    session(connection_stream stream, dispatcher& d, session_limits limits, std::function<void(session*)> on_closed);
     session(const session&) = delete;
     session& operator=(const session&) = delete;
 
@@ -69,6 +82,7 @@ private:
     // Why on_timer() acts.
     enum class expiry { none, idle, request, write };
 
+    std::size_t read_some(char* data, std::size_t size, boost::system::error_code& ec);
     void do_read();
     void on_readable(const boost::system::error_code& ec);
     void process_buffer();
@@ -100,7 +114,8 @@ private:
     bool input_paused() const;
     bool may_read() const;
 
-    boost::asio::ip::tcp::socket socket_;
+    connection_stream stream_;
+    boost::asio::ip::tcp::socket& socket_;  // stream_'s TCP socket
     boost::asio::any_io_executor strand_;  // copy of socket_'s executor; read from any thread
     boost::asio::steady_timer timer_;
     dispatcher& dispatcher_;
@@ -116,6 +131,7 @@ private:
     std::uint64_t head_seq_ = 0;  // sequence number of slots_.front()
     std::vector<std::string> write_lines_;  // the batch being written
     std::vector<boost::asio::const_buffer> write_buffers_;
+    std::string tls_staging_;  // TLS: the batch's next bytes as one buffer (one record, not one per line)
 
     std::size_t unsent_bytes_ = 0;      // reply bytes known and not yet written
     std::size_t status_in_flight_ = 0;  // status reads dispatched and not yet answered

@@ -101,3 +101,23 @@ TEST_CASE("scope lists parse by name and print in a fixed order") {
     CHECK(why.find("unknown scope \"root\"") == 0);
     CHECK(scope_set::all().to_string() == "submit,status,admin,metrics");
 }
+
+TEST_CASE("a verified certificate's subject maps to its scopes in mtls and any, never in token mode") {
+    auto with_clients = [](mode m) {
+        policy_options o;
+        o.mode = m;
+        scope_set s;
+        s.add(scope::status);
+        o.clients.emplace("CN=svc-client", s);
+        return std::make_shared<const policy>(std::move(o));
+    };
+    gate mapped(with_clients(mode::mtls), "10.0.0.1", "CN=svc-client");
+    REQUIRE(mapped.current() != nullptr);
+    CHECK(mapped.current()->name == "CN=svc-client");
+    CHECK(mapped.authorize(scope::status, "").what == verdict::allowed);
+    CHECK(mapped.authorize(scope::submit, "").what == verdict::forbidden);
+    CHECK(gate(with_clients(mode::any), "10.0.0.1", "CN=svc-client").current() != nullptr);
+    CHECK(gate(with_clients(mode::mtls), "10.0.0.1", "CN=other").current() == nullptr);
+    CHECK(gate(with_clients(mode::mtls), "10.0.0.1", "").current() == nullptr);
+    CHECK(gate(with_clients(mode::token), "10.0.0.1", "CN=svc-client").current() == nullptr);
+}

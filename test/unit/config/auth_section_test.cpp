@@ -59,3 +59,32 @@ TEST_CASE("validate() checks [auth] set by code as well") {
     s.auth.mode = "any";
     CHECK(error_of([&] { validate(s); }).find("auth: auth.mode \"any\" needs auth.tokens_file") == 0);
 }
+
+TEST_CASE("[serve.tls] and [auth.clients] are read, and their rules name the key") {
+    auto s = parse_settings(R"([serve.tls]
+mode = "required"
+cert_file = "/c.pem"
+key_file = "/k.pem"
+min_version = "1.3"
+handshake_timeout_ms = 500
+client_ca_file = "/ca.pem"
+client_cert = "optional"
+[auth.clients]
+"CN=svc-client" = ["submit", "status"]
+)", "pfo3.toml");
+    CHECK(s.serve.tls.mode == "required");
+    CHECK(s.serve.tls.min_version == "1.3");
+    CHECK(s.serve.tls.handshake_timeout_ms == 500);
+    CHECK(s.serve.tls.client_cert == "optional");
+    CHECK(s.auth.clients.at("CN=svc-client") == std::vector<std::string>{"submit", "status"});
+    CHECK(parse_error("[serve.tls]\nmode = \"on\"\n") ==
+          "pfo3.toml:2: serve.tls.mode: must be one of \"off\", \"optional\", \"required\", got \"on\"");
+    CHECK(parse_error("[serve.tls]\nmode = \"optional\"\n") ==
+          "pfo3.toml:1: serve.tls: serve.tls.mode \"optional\" needs serve.tls.cert_file and serve.tls.key_file");
+    CHECK(parse_error("[serve.tls]\nmin_version = \"1.1\"\n") ==
+          "pfo3.toml:2: serve.tls.min_version: must be one of \"1.2\", \"1.3\", got \"1.1\"");
+    CHECK(parse_error("[serve.tls]\nclient_cert = \"required\"\n") ==
+          "pfo3.toml:1: serve.tls: serve.tls.client_cert \"required\" needs serve.tls.client_ca_file");
+    CHECK(parse_error("[serve.tls]\ncert = \"x\"\n").find("pfo3.toml:2: serve.tls.cert: unknown key") == 0);
+    CHECK(parse_error("[auth.clients]\n\"CN=a\" = [\"root\"]\n").find("unknown scope \"root\"") != std::string::npos);
+}

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,8 @@ struct policy_options {
     token_table tokens;
     std::vector<cidr> anonymous_from;
     scope_set anonymous_scopes;
+    /// Client certificate subjects (RFC 2253, "CN=svc") and their scopes (mode mtls and any).
+    std::map<std::string, scope_set, std::less<>> clients;
     std::chrono::milliseconds failure_delay{1000};
     std::size_t max_failures = 3;
 };
@@ -48,6 +51,8 @@ public:
     bool open() const { return o_.mode == mode::none; }
     /// The principal of a token (mode token or any), or nullopt.
     std::optional<principal> by_token(std::string_view token) const;
+    /// The principal of a verified client certificate's subject (mode mtls or any), or nullopt.
+    std::optional<principal> by_certificate(std::string_view subject) const;
     /// The anonymous principal when `address` is inside auth.anonymous_from, or nullopt.
     std::optional<principal> anonymous(std::string_view address) const;
 
@@ -60,7 +65,8 @@ private:
 std::shared_ptr<const policy> make_policy(std::string_view mode_name, const std::string& tokens_file,
                                           const std::vector<std::string>& anonymous_from,
                                           const std::vector<std::string>& anonymous_scopes,
-                                          std::chrono::milliseconds failure_delay, std::size_t max_failures);
+                                          std::chrono::milliseconds failure_delay, std::size_t max_failures,
+                                          const std::map<std::string, std::vector<std::string>>& clients = {});
 
 /// Why serve must not listen on `listen_host` with `m` (mode none on anything but loopback
 /// without allow_anonymous_network), saying what to set; nullopt when it may.
@@ -80,8 +86,9 @@ struct decision {
 /// and how many times it failed. Lives on the connection's strand.
 class gate {
 public:
-    /// `peer_address` is the client's numeric address (for anonymous_from).
-    gate(std::shared_ptr<const policy> p, std::string_view peer_address);
+    /// `peer_address` is the client's numeric address (for anonymous_from); `cert_subject` the
+    /// verified client certificate's subject (empty: none), which wins over the address.
+    gate(std::shared_ptr<const policy> p, std::string_view peer_address, std::string_view cert_subject = {});
 
     /// The `auth` op: on success the connection's principal becomes the token's.
     decision authenticate(std::string_view token);

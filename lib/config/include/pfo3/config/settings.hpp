@@ -21,6 +21,20 @@ struct amqp_settings {
     bool operator==(const amqp_settings&) const = default;
 };
 
+/// [serve.tls]: TLS on the client port, detected per connection by its first byte.
+struct serve_tls_settings {
+    std::string mode = "off";        ///< off | optional (TLS or plaintext) | required
+    std::string cert_file;           ///< PEM chain, server certificate first
+    std::string key_file;            ///< PEM private key
+    std::string min_version = "1.2"; ///< "1.2" or "1.3"
+    int handshake_timeout_ms = 10000;  ///< first byte and handshake must be done by then
+    std::string client_ca_file;      ///< CAs client certificates must chain to (mutual TLS)
+    std::string client_cert = "none";  ///< none | optional | required
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const serve_tls_settings&) const = default;
+};
+
 /// [serve]: the TCP front end that accepts tasks.
 struct serve_settings {
     std::string listen = "127.0.0.1:5000";  ///< another address needs [auth] (docs/security.md)
@@ -35,6 +49,7 @@ struct serve_settings {
     int write_timeout_s = 30;              ///< replies unread this long: the connection is closed
     int request_timeout_s = 30;            ///< a request must arrive whole this long after its first byte
     std::size_t max_connections_per_address = 256;  ///< open connections from one client address
+    serve_tls_settings tls;                ///< [serve.tls]
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const serve_settings&) const = default;
@@ -108,6 +123,8 @@ struct auth_settings {
     std::vector<std::string> anonymous_scopes{"submit", "status"};  ///< what they may do
     int failure_delay_ms = 1000;  ///< every unauthorized / forbidden answer waits this long
     int max_failures = 3;         ///< failures on one connection before it is closed
+    /// [auth.clients]: a client certificate's subject ("CN=svc,O=x", RFC 2253) -> its scopes.
+    std::map<std::string, std::vector<std::string>> clients;
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const auth_settings&) const = default;

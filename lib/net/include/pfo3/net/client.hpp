@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "pfo3/net/tls.hpp"
+
 namespace pfo3::net {
 
 /// How a client connects and who it says it is.
@@ -14,6 +16,7 @@ struct client_options {
     std::chrono::milliseconds timeout{5000};  ///< connecting, and the auth answer
     /// Sent as {"op":"auth"} right after connecting; empty: none. Never logged or printed.
     std::string token;
+    client_tls_options tls;  ///< TLS to the server; off by default
 };
 
 /// A connection to `pfo3 serve`. Throws service_error (retryable) when it cannot connect or
@@ -22,7 +25,9 @@ class client {
 public:
     /// Connects to HOST:PORT within `timeout`.
     client(std::string_view host_port, std::chrono::milliseconds timeout);
-    /// Connects, then authenticates with `o.token` if one is given: a refused token throws
+    /// Connects, does the TLS handshake if `o.tls.enabled` (service_error, not retryable, naming
+    /// a certificate that fails verification or holds another name), then authenticates with
+    /// `o.token` if one is given: a refused token throws
     /// config_error naming the server and the refusal (the client's settings are wrong).
     client(std::string_view host_port, const client_options& o);
     ~client();

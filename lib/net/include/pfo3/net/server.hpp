@@ -12,6 +12,7 @@
 
 #include "pfo3/auth/policy.hpp"
 #include "pfo3/net/dispatcher.hpp"
+#include "pfo3/net/tls.hpp"
 
 namespace pfo3::net {
 
@@ -34,6 +35,7 @@ struct server_options {
     json::request_limits request;  ///< what a request may ask for (max_attempts)
     /// Who may do what ([auth]); null: every request is allowed (mode none).
     std::shared_ptr<const auth::policy> auth;
+    server_tls_options tls;  ///< TLS on the same port (first byte 0x16); off by default
 };
 
 /// See the file comment. start(), shutdown() and close_all() only post work to the server's
@@ -58,6 +60,10 @@ public:
     void close_all();
     /// New connections from now on use `p` (a reload); open ones keep theirs.
     void set_policy(std::shared_ptr<const auth::policy> p);
+    /// Reads the TLS certificate, key and client CA files again for new connections; a file that
+    /// fails keeps the material in use, and the log says why. Returns at once (works on the
+    /// server's strand).
+    void reload_tls();
     /// Open connections now.
     std::size_t connection_count() const;
 
