@@ -53,6 +53,18 @@ std::shared_ptr<const auth::policy> serve_policy_of(const config::settings& s) {
     return p;
 }
 
+queue::amqp_url broker_url_of(const config::settings& s) {
+    auto url = queue::amqp_url::parse(s.amqp.url);
+    const auto& t = s.amqp.tls;
+    url.tls_options.ca_file = t.ca_file;
+    url.tls_options.cert_file = t.cert_file;
+    url.tls_options.key_file = t.key_file;
+    url.tls_options.verify_peer = t.verify_peer;
+    url.tls_options.verify_hostname = t.verify_hostname;
+    url.tls_options.sasl_external = t.sasl == "external";
+    return url;
+}
+
 net::server_tls_options serve_tls_of(const config::settings& s) {
     const auto& t = s.serve.tls;
     net::server_tls_options o;

@@ -10,6 +10,7 @@
 #include "pfo3/config/settings.hpp"
 #include "pfo3/net/client.hpp"
 #include "pfo3/net/server.hpp"
+#include "pfo3/queue/amqp_url.hpp"
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -30,6 +31,8 @@ net::client_options client_options_of(const client_auth_options& opts);
 /// The policy serve enforces ([auth]); null for mode none. Throws config_error when the listen
 /// address is reachable from other hosts and nothing protects it, or when the tokens file is bad.
 std::shared_ptr<const auth::policy> serve_policy_of(const config::settings& s);
+/// amqp.url parsed, with [amqp.tls] applied (every role's broker connection).
+queue::amqp_url broker_url_of(const config::settings& s);
 /// [serve.tls] as the server's TLS options.
 net::server_tls_options serve_tls_of(const config::settings& s);
 

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <set>
 
+#include "client_auth.hpp"
 #include "common.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
@@ -162,7 +163,7 @@ int run_dead(config::settings s, const dead_options& opts) {
         return exit_usage;
     }
 
-    auto url = queue::amqp_url::parse(s.amqp.url);
+    auto url = broker_url_of(s);
     const queue::topology topo{s.amqp.queue, s.amqp.queue_type};
     try {
         queue::queue_admin reader(url, "pfo3-dead " + opts.action);

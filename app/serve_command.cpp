@@ -125,7 +125,7 @@ void apply_options(config::settings& s, const serve_options& opts) {
 
 queue::publisher_options publisher_options_of(const config::settings& s) {
     queue::publisher_options popts;
-    popts.url = queue::amqp_url::parse(s.amqp.url);
+    popts.url = broker_url_of(s);
     popts.topo.queue = s.amqp.queue;
     popts.topo.queue_type = s.amqp.queue_type;
     popts.confirm_timeout = std::chrono::milliseconds(s.serve.confirm_timeout_ms);

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <memory>
 
+#include "client_auth.hpp"
 #include "common.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
@@ -181,7 +182,7 @@ int run_work(config::settings s, const work_options& opts) {
     config::apply_password_files(s);
     const sigset_t stop_signals = block_stop_signals();
 
-    auto url = queue::amqp_url::parse(s.amqp.url);
+    auto url = broker_url_of(s);
     auto store = open_store_or_config_error(s);
     auto registry = make_registry(s);
     warn_consumer_timeout(s);

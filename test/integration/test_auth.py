@@ -119,7 +119,9 @@ def test_a_request_may_carry_its_own_token(pfo3, queue, tokens, tmp_path, raw_cl
 
 def test_send_and_status_authenticate_with_a_token_file_or_pfo3_token(pfo3, queue, store, tokens, tmp_path):
     f, made = tokens
-    serve = pfo3.serve(queue, config=auth_config(tmp_path, f), env={"PFO3_STORE": f"file://{store}"})
+    # At trace level too, the log names principals and never holds a token.
+    serve = pfo3.serve(queue, config=auth_config(tmp_path, f), env={"PFO3_STORE": f"file://{store}"},
+                       extra=["--log-level", "trace"])
     pfo3.work(queue, store)
     token_file = write_file(tmp_path / "alice.token", made["alice"] + "\n", 0o600)
     ids = submit_ids(pfo3.send(serve.address, ["a", "b"], extra=["--token-file", str(token_file)]), 2)
@@ -135,7 +137,10 @@ def test_send_and_status_authenticate_with_a_token_file_or_pfo3_token(pfo3, queu
     assert "pfo3_wrong" not in r.stderr
     r = pfo3.send(serve.address, ["x"])
     assert r.returncode != 0 and "error: unauthorized" in r.stderr
-    assert made["alice"] not in serve.stderr()
+    log = serve.stderr()
+    assert "principal=alice" in log
+    for token in made.values():
+        assert token not in log and token[5:] not in log
 
 
 def test_the_teaching_client_works_unchanged_from_anonymous_from(pfo3, queue, store, tokens, tmp_path):

@@ -15,6 +15,8 @@ constexpr std::string_view key_names[] = {"mode",           "tokens_file",      
 constexpr std::string_view tls_key_names[] = {"mode",           "cert_file",   "key_file", "min_version",
                                               "handshake_timeout_ms", "client_ca_file", "client_cert"};
 constexpr integer_rule handshake_rule{nullptr, nullptr, 100, 600000};
+constexpr std::string_view amqp_tls_key_names[] = {"ca_file", "cert_file", "key_file", "verify_peer",
+                                                   "verify_hostname", "sasl"};
 
 problem one_of(std::string_view v, std::initializer_list<std::string_view> allowed) {
     std::string list;
@@ -132,7 +134,47 @@ private:
 
     std::string_view source_;
 
+    bool boolean(const toml::node& node, const std::string& dotted) const {
+        const auto* b = node.as_boolean();
+        if (!b) fail(node.source(), dotted, "expected a boolean (true or false)");
+        return b->get();
+    }
+
 public:
+    amqp_tls_settings read_amqp_tls(const toml::node& node) {
+        const auto* table = node.as_table();
+        if (!table) fail(node.source(), "amqp.tls", "expected a table");
+        amqp_tls_settings t;
+        for (auto&& [key, value] : *table) {
+            const std::string k(key.str());
+            const std::string dotted = "amqp.tls." + k;
+            problem p;
+            if (k == "ca_file") {
+                t.ca_file = text(value, dotted);
+            } else if (k == "cert_file") {
+                t.cert_file = text(value, dotted);
+            } else if (k == "key_file") {
+                t.key_file = text(value, dotted);
+            } else if (k == "verify_peer") {
+                t.verify_peer = boolean(value, dotted);
+            } else if (k == "verify_hostname") {
+                t.verify_hostname = boolean(value, dotted);
+            } else if (k == "sasl") {
+                t.sasl = text(value, dotted);
+                p = one_of(t.sasl, {"plain", "external"});
+            } else {
+                std::string message = "unknown key";
+                if (auto guess = closest(k, amqp_tls_key_names))
+                    message += " (did you mean amqp.tls." + std::string(*guess) + "?)";
+                fail(key.source(), dotted, message);
+            }
+            if (p) fail(value.source(), dotted, *p);
+        }
+        if (t.sasl == "external" && t.cert_file.empty())
+            fail(node.source(), "amqp.tls", "sasl \"external\" logs in with the client certificate: set amqp.tls.cert_file");
+        return t;
+    }
+
     serve_tls_settings read_tls(const toml::node& node) {
         const auto* table = node.as_table();
         if (!table) fail(node.source(), "serve.tls", "expected a table");
@@ -175,6 +217,19 @@ public:
 
 serve_tls_settings read_serve_tls_section(const toml::node& node, std::string_view source) {
     return section_reader(source).read_tls(node);
+}
+
+amqp_tls_settings read_amqp_tls_section(const toml::node& node, std::string_view source) {
+    return section_reader(source).read_amqp_tls(node);
+}
+
+problem check_amqp_tls(const amqp_tls_settings& t, std::string_view url) {
+    if (auto p = one_of(t.sasl, {"plain", "external"})) return "amqp.tls.sasl " + *p;
+    if (t.sasl == "external" && t.cert_file.empty())
+        return "sasl \"external\" logs in with the client certificate: set amqp.tls.cert_file";
+    if (t.sasl == "external" && !url.starts_with("amqps://"))
+        return "sasl \"external\" needs an amqps:// amqp.url (the certificate travels in TLS)";
+    return std::nullopt;
 }
 
 problem check_serve_tls(const serve_tls_settings& t) {

@@ -16,6 +16,11 @@ serve_tls_settings read_serve_tls_section(const toml::node& node, std::string_vi
 /// Every rule of [serve.tls]: the enums, the range, a certificate and key when TLS is on, a CA
 /// when client certificates are asked for.
 problem check_serve_tls(const serve_tls_settings& t);
+/// Reads [amqp.tls] over the defaults; errors like read_auth_section's.
+amqp_tls_settings read_amqp_tls_section(const toml::node& node, std::string_view source);
+/// The rules of [amqp.tls]: sasl plain|external; external needs a client certificate and an
+/// amqps:// URL (it is checked against `url` once flags and environment were applied).
+problem check_amqp_tls(const amqp_tls_settings& t, std::string_view url);
 /// Every rule of [auth] (mode, ranges, CIDRs, scope names, a tokens file where one is needed);
 /// the message names the key.
 problem check_auth(const auth_settings& a);

@@ -90,6 +90,10 @@ private:
                 s.serve.tls = detail::read_serve_tls_section(value, source_);
                 continue;
             }
+            if (section == "amqp" && key.str() == "tls") {
+                s.amqp.tls = detail::read_amqp_tls_section(value, source_);
+                continue;
+            }
             const auto* spec = detail::find_key(section, key.str());
             if (!spec) {
                 std::vector<std::string_view> names;

@@ -17,6 +17,7 @@ void validate(const settings& s) {
     if (auto p = detail::check_s3_pair(s.store)) fail("store", *p);
     if (auto p = detail::check_auth(s.auth)) fail("auth", *p);
     if (auto p = detail::check_serve_tls(s.serve.tls)) fail("serve.tls", *p);
+    if (auto p = detail::check_amqp_tls(s.amqp.tls, s.amqp.url)) fail("amqp.tls", *p);
     for (const auto& [name, h] : s.handlers) {
         std::string dotted = "handlers." + name;
         if (auto p = detail::check_handler_name(name)) fail(dotted, *p);

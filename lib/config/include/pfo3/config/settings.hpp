@@ -9,6 +9,19 @@
 
 namespace pfo3::config {
 
+/// [amqp.tls]: how an amqps:// broker URL is verified and logged into.
+struct amqp_tls_settings {
+    std::string ca_file;    ///< CAs the broker's certificate must chain to; empty: the system's
+    std::string cert_file;  ///< client certificate (PEM) for mutual TLS / SASL EXTERNAL
+    std::string key_file;   ///< its key; empty: cert_file
+    bool verify_peer = true;      ///< false only when written; warned about at every connect
+    bool verify_hostname = true;  ///< false only when written; warned about at every connect
+    std::string sasl = "plain";   ///< plain (user:password of the URL) | external (the certificate)
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const amqp_tls_settings&) const = default;
+};
+
 /// [amqp]: the broker and the queue every role uses.
 struct amqp_settings {
     std::string url = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -16,6 +29,7 @@ struct amqp_settings {
     std::string password_file;
     std::string queue = "tareas";
     std::string queue_type = "classic";  ///< "classic" or "quorum"
+    amqp_tls_settings tls;               ///< [amqp.tls]
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const amqp_settings&) const = default;
