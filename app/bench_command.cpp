@@ -62,7 +62,9 @@ int run_bench(config::settings s, const bench_options& opts) {
     bench::options run = opts.run;
     run.server = s.send.server;
     run.amqp_url = s.amqp.url;
-    run.token = client_options_of(opts.auth).token;
+    const net::client_options connect = client_options_of(opts.auth);
+    run.token = connect.token;
+    run.tls = connect.tls;
     const auto result = bench::run(run, std::cout);
     switch (result.end) {
         case bench::ending::complete: return exit_ok;

@@ -212,3 +212,24 @@ def test_idle_tls_connections_are_closed_by_the_handshake_deadline_while_a_clien
     finally:
         for s in idle:
             s.close()
+
+
+def test_bench_runs_over_tls_with_a_token_and_polls_results_over_tls(pfo3, queue, store, tmp_path, certs):
+    tokens = tmp_path / "tokens"
+    made = pfo3.run(["token", "--tokens-file", str(tokens), "new", "bench", "--scopes", "submit,status"])
+    token_file = write_file(tmp_path / "bench.token", made.stdout, 0o600)
+    cfg = tls_config(tmp_path, certs, extra=f'[auth]\nmode = "token"\ntokens_file = "{tokens}"')
+    serve = pfo3.serve(queue, config=cfg, env={"PFO3_STORE": f"file://{store}"})
+    pfo3.work(queue, store, prefetch=50)
+    out = tmp_path / "bench.json"
+    r = pfo3.run(["bench", "--server", f"localhost:{serve.port}", "--tasks", "400", "--connections", "2",
+                  "--window", "16", "--ca-file", str(certs.ca[0]), "--token-file", str(token_file),
+                  "--json", str(out), "--results-timeout", "60"], timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(out.read_text())
+    assert report["accepted"] == 400 and report["errors"] == {}
+    assert report["end_to_end"]["stored"] == 400
+    # Plaintext to the same port is refused, so the load really went over TLS.
+    plain = pfo3.run(["bench", "--server", serve.address, "--tasks", "10", "--connections", "1",
+                      "--token-file", str(token_file), "--no-results"], timeout=60)
+    assert plain.returncode != 0

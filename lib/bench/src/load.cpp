@@ -1,4 +1,5 @@
 #include "load.hpp"
+#include "tls_channel.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -87,6 +88,7 @@ struct connection_outcome {
     std::string failure;
     bool connect_failed = false;
     unique_fd fd;
+    std::unique_ptr<tls_channel> tls;  ///< set when the load runs over TLS
 };
 
 class connection_run {
@@ -107,6 +109,7 @@ public:
             if (answered_ < count_) out_.errors["connection_lost"] += count_ - answered_;
         }
         ::shutdown(out_.fd.get(), SHUT_RDWR);
+        out_.tls.reset();
         out_.fd.reset();
     }
 
@@ -136,11 +139,13 @@ private:
 
     void write_some() {
         while (out_off_ < out_buf_.size()) {
-            ssize_t n = ::send(out_.fd.get(), out_buf_.data() + out_off_, out_buf_.size() - out_off_, MSG_NOSIGNAL);
+            ssize_t n = out_.tls ? out_.tls->send(out_buf_.data() + out_off_, out_buf_.size() - out_off_)
+                                 : ::send(out_.fd.get(), out_buf_.data() + out_off_, out_buf_.size() - out_off_,
+                                          MSG_NOSIGNAL);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-                fail("write: " + errno_text(errno));
+                fail("write: " + (out_.tls && errno == EIO ? out_.tls->error() : errno_text(errno)));
             }
             out_off_ += static_cast<std::size_t>(n);
         }
@@ -172,11 +177,11 @@ private:
     void read_some() {
         char chunk[read_chunk];
         for (;;) {
-            ssize_t n = ::recv(out_.fd.get(), chunk, sizeof chunk, 0);
+            ssize_t n = out_.tls ? out_.tls->recv(chunk, sizeof chunk) : ::recv(out_.fd.get(), chunk, sizeof chunk, 0);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-                fail("read: " + errno_text(errno));
+                fail("read: " + (out_.tls && errno == EIO ? out_.tls->error() : errno_text(errno)));
             }
             if (n == 0) fail("the server closed the connection");
             const std::int64_t now_ns = ns_between(t0_, clock::now());
@@ -192,7 +197,9 @@ private:
             in_buf_.erase(0, start);
             scanned_ = in_buf_.size();
             if (in_buf_.size() > max_response_bytes) fail("a response line is longer than 1 MiB");
-            if (static_cast<std::size_t>(n) < sizeof chunk) return;
+            // A TLS read returns one record at most: read on until it would block, or the
+            // records OpenSSL already holds would wait for a readiness that never comes.
+            if (!out_.tls && static_cast<std::size_t>(n) < sizeof chunk) return;
         }
     }
 
@@ -261,6 +268,10 @@ load_result run_load(const load_options& opts) {
             connection_run run(opts, i, out);
             try {
                 out.fd = connect_to(opts.server, opts.connect_timeout);
+                if (opts.tls.enabled)
+                    out.tls = std::make_unique<tls_channel>(out.fd.get(), opts.tls,
+                                                            net::split_host_port(opts.server, "server").first,
+                                                            opts.connect_timeout);
             } catch (const service_error& e) {
                 out.failure = e.what();
                 out.connect_failed = true;

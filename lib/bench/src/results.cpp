@@ -60,7 +60,8 @@ results_seen wait_in_store(store_watch& watch, const load_result& load, std::chr
     }
 }
 
-results_seen wait_by_status(const std::string& server, const std::string& token, const load_result& load, std::chrono::milliseconds timeout) {
+results_seen wait_by_status(const std::string& server, const std::string& token,
+                            const net::client_tls_options& tls, const load_result& load, std::chrono::milliseconds timeout) {
     results_seen seen;
     seen.stored_ns.assign(load.ids.size(), -1);
     std::vector<std::size_t> pending(load.ids.size());
@@ -75,6 +76,7 @@ results_seen wait_by_status(const std::string& server, const std::string& token,
         std::vector<std::size_t> still;
         net::client_options connect;
         connect.token = token;
+        connect.tls = tls;
         net::run_pipelined(server, 256, source, [&](std::size_t n, const std::string& line) {
             auto r = json::decode_response(line);
             const std::size_t i = pending[n];
