@@ -166,3 +166,27 @@ def test_serve_refuses_to_listen_beyond_loopback_without_auth(pfo3, queue, tmp_p
                                    pfo3.amqp_url, "--queue", queue],
                          {"PFO3_STORE": f"file://{tmp_path / 'serve-store'}"})
     serve.wait_notified()
+
+
+def test_sighup_reloads_the_tokens_file_for_new_connections(pfo3, queue, tokens, tmp_path, raw_client):
+    import signal
+    from helpers.processes import wait_until
+    f, made = tokens
+    serve = pfo3.serve(queue, config=auth_config(tmp_path, f))
+    kept = raw_client(serve.port)
+    assert kept.request({"op": "auth", "token": made["alice"]})["principal"] == "alice"
+    late = make_token(pfo3, f, "late", "status")
+    assert pfo3.run(["token", "--tokens-file", str(f), "revoke", "alice"]).returncode == 0
+    serve.signal(signal.SIGHUP)
+
+    def late_accepted():
+        return raw_client(serve.port).request({"op": "auth", "token": late}).get("ok") is True
+    wait_until(late_accepted, 30, "the token made after start to be accepted")
+    assert raw_client(serve.port).request({"op": "auth", "token": made["alice"]})["error"] == "unauthorized"
+    # The connection authenticated before the reload keeps its principal.
+    assert kept.request({"type": "echo", "payload": 1, "id": "kept-1"})["status"] == "queued"
+    # A broken tokens file keeps the tokens in use.
+    f.write_text("broken line\n")
+    serve.signal(signal.SIGHUP)
+    wait_until(lambda: "tokens reload failed" in serve.stderr(), 30, "the failed reload in the log")
+    assert raw_client(serve.port).request({"op": "auth", "token": late})["principal"] == "late"
