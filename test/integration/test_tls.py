@@ -233,3 +233,17 @@ def test_bench_runs_over_tls_with_a_token_and_polls_results_over_tls(pfo3, queue
     plain = pfo3.run(["bench", "--server", serve.address, "--tasks", "10", "--connections", "1",
                       "--token-file", str(token_file), "--no-results"], timeout=60)
     assert plain.returncode != 0
+
+
+def test_shutdown_closes_connections_still_in_their_handshake_at_once(pfo3, queue, tmp_path, certs):
+    serve = pfo3.serve(queue, config=tls_config(tmp_path, certs, tls_extra="handshake_timeout_ms = 120000"))
+    idle = [socket.create_connection(("127.0.0.1", serve.port), timeout=30) for _ in range(3)]
+    idle[0].sendall(b"\x16\x03\x01")
+    assert TlsLines(serve.port, tls_context(certs)).request({"op": "ping"})["ok"]  # they were accepted
+    started = time.monotonic()
+    serve.signal(signal.SIGTERM)
+    assert serve.wait_exit(timeout=30) == 0
+    # Not held until the 120 s handshake deadline (nor the 10 s grace, which is for requests).
+    assert time.monotonic() - started < 8
+    for s in idle:
+        s.close()

@@ -47,6 +47,12 @@ void first_contact::start() {
     });
 }
 
+void first_contact::close() {
+    asio::post(deadline_.get_executor(), [self = shared_from_this()] {
+        if (!self->finished_) self->finish(false);
+    });
+}
+
 void first_contact::on_deadline() {
     if (finished_) return;
     PFO3_LOG(debug, "no TLS handshake or first request within serve.tls.handshake_timeout_ms; closing", {{"peer", peer_}});

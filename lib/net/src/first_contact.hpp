@@ -31,6 +31,8 @@ public:
 
     /// Starts waiting for the first byte; call once.
     void start();
+    /// Closes the connection now (server shutdown); `done` gets nullopt. Any thread.
+    void close();
 
 private:
     void on_readable(const boost::system::error_code& ec);

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <exception>
 #include <unordered_map>
+#include <vector>
 #include <utility>
 
 #include "pfo3/core/error.hpp"
@@ -133,6 +134,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         ++count_;
         ++per_address_[address];
         ++pending_;
+        // Built first so the callback can name it; the callback runs only after start().
         auto contact = std::make_shared<first_contact>(
             std::move(socket), tls_context_, opts_.tls.mode, opts_.tls.handshake_timeout,
             [self = shared_from_this(), address](std::optional<connection_stream> s) mutable {
@@ -140,12 +142,26 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 auto stream = std::make_shared<std::optional<connection_stream>>(std::move(s));
                 asio::post(self->strand_, [self, address = std::move(address), stream] {
                     --self->pending_;
+                    self->prune_contacts();
                     self->forget(address);
                     if (*stream && !self->draining_) self->add_session(std::move(**stream), address);
                     self->check_drained();
                 });
             });
+        contacts_.push_back(contact);
         contact->start();
+    }
+
+    // Forgets handshakes that have ended (their weak pointers expired).
+    void prune_contacts() {
+        std::erase_if(contacts_, [](const std::weak_ptr<first_contact>& w) { return w.expired(); });
+    }
+
+    // Connections still in their first byte or handshake have sent no request: at shutdown
+    // they are closed at once rather than held until their handshake deadline.
+    void close_contacts() {
+        for (auto& w : contacts_)
+            if (auto c = w.lock()) c->close();
     }
 
     void forget(const std::string& address) {
@@ -244,6 +260,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     std::shared_ptr<const auth::policy> policy_;  // for new connections; replaced on reload
     std::shared_ptr<asio::ssl::context> tls_context_;  // null: TLS off; replaced on reload
     std::size_t pending_ = 0;  // connections awaiting their first byte or TLS handshake
+    std::vector<std::weak_ptr<first_contact>> contacts_;  // those connections, to close at shutdown
     const std::string overload_line_;
     const std::string address_overload_line_;
     std::uint16_t port_ = 0;  // written in the constructor only
@@ -264,6 +281,7 @@ server::~server() {
     // Handlers may still hold the impl; make sure nothing keeps listening or serving.
     asio::post(impl_->strand_, [i = impl_] {
         i->stop_accepting();
+        i->close_contacts();
         i->for_each_session([](session& s) { s.close(); });
     });
 }
@@ -284,6 +302,7 @@ void server::shutdown(std::function<void()> on_drained) {
         i->draining_ = true;
         i->on_drained_ = std::move(cb);
         i->stop_accepting();
+        i->close_contacts();
         i->for_each_session([](session& s) { s.stop_input(); });
         i->check_drained();
     });
@@ -292,6 +311,7 @@ void server::shutdown(std::function<void()> on_drained) {
 void server::close_all() {
     asio::post(impl_->strand_, [i = impl_] {
         i->stop_accepting();
+        i->close_contacts();
         i->for_each_session([](session& s) { s.close(); });
     });
 }
