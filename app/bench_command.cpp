@@ -49,6 +49,7 @@ CLI::App* setup_bench(CLI::App& root, bench_options& opts) {
         ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
     cmd->add_option("--broker-prefetch", opts.run.broker_prefetch, "prefetch of the broker-alone consumer")
         ->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{65535}));
+    add_client_auth_options(cmd, opts.auth);
     return cmd;
 }
 
@@ -61,6 +62,9 @@ int run_bench(config::settings s, const bench_options& opts) {
     bench::options run = opts.run;
     run.server = s.send.server;
     run.amqp_url = s.amqp.url;
+    const net::client_options connect = client_options_of(opts.auth);
+    run.token = connect.token;
+    run.tls = connect.tls;
     const auto result = bench::run(run, std::cout);
     switch (result.end) {
         case bench::ending::complete: return exit_ok;

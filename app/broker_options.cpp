@@ -4,14 +4,31 @@
 
 namespace pfo3::app {
 
+namespace {
+
+// One broker URL with [amqp.tls] applied (used only when it is amqps://).
+queue::amqp_url with_tls(queue::amqp_url url, const config::amqp_tls_settings& t) {
+    url.tls_options.ca_file = t.ca_file;
+    url.tls_options.cert_file = t.cert_file;
+    url.tls_options.key_file = t.key_file;
+    url.tls_options.verify_peer = t.verify_peer;
+    url.tls_options.verify_hostname = t.verify_hostname;
+    url.tls_options.sasl_external = t.sasl == "external";
+    return url;
+}
+
+}  // namespace
+
 queue::broker_failover broker_failover_of(const config::settings& s) {
     queue::broker_failover f;
-    for (const auto& url : config::broker_urls(s.amqp)) f.urls.push_back(queue::amqp_url::parse(url));
+    for (const auto& url : config::broker_urls(s.amqp)) f.urls.push_back(with_tls(queue::amqp_url::parse(url), s.amqp.tls));
     f.order = queue::parse_failover_order(s.amqp.failover);
     f.connect_timeout = std::chrono::milliseconds(s.amqp.connect_timeout_ms);
     f.heartbeat_s = s.amqp.heartbeat_s;
     return f;
 }
+
+queue::amqp_url broker_url_of(const config::settings& s) { return broker_failover_of(s).urls.front(); }
 
 queue::topology topology_of(const config::settings& s) {
     queue::topology t;

@@ -7,9 +7,12 @@
 
 namespace pfo3::app {
 
-/// amqp.url/urls parsed, amqp.failover, connect_timeout_ms, heartbeat_s. Throws config_error
-/// (password masked) for a URL that does not parse.
+/// amqp.url/urls parsed, each with [amqp.tls] applied, amqp.failover, connect_timeout_ms,
+/// heartbeat_s. Throws config_error (password masked) for a URL that does not parse.
 queue::broker_failover broker_failover_of(const config::settings& s);
+
+/// The first broker of broker_failover_of(): for the short-lived clients (`pfo3 dead`).
+queue::amqp_url broker_url_of(const config::settings& s);
 
 /// amqp.queue, queue_type and the quorum queue arguments (group size, delivery limit, length).
 queue::topology topology_of(const config::settings& s);

@@ -1,5 +1,6 @@
 #include "cancel_command.hpp"
 
+#include "client_auth.hpp"
 #include "common.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/json/message.hpp"
@@ -12,6 +13,7 @@ CLI::App* setup_cancel(CLI::App& root, cancel_options& opts) {
     cmd->add_option("--server", opts.server, "HOST:PORT of pfo3 serve (send.server)");
     cmd->add_option("--reason", opts.reason, "why, stored with the task and shown by status");
     cmd->add_option("ids", opts.ids, "task ids")->required();
+    add_client_auth_options(cmd, opts.auth);
     return cmd;
 }
 
@@ -21,7 +23,7 @@ int run_cancel(config::settings s, const cancel_options& opts) {
     const std::string tail = opts.reason.empty() ? "}" : ",\"reason\":" + json::quote(opts.reason) + "}";
     return ask_each(s.send.server, opts.ids, [&](const std::string& id) {
         return "{\"op\":\"cancel\",\"id\":" + json::quote(id) + tail;
-    });
+    }, client_options_of(opts.auth));
 }
 
 }  // namespace pfo3::app

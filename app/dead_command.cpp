@@ -11,6 +11,7 @@
 #include <iostream>
 #include <set>
 
+#include "broker_options.hpp"
 #include "common.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
@@ -162,9 +163,8 @@ int run_dead(config::settings s, const dead_options& opts) {
         return exit_usage;
     }
 
-    auto url = queue::amqp_url::parse(s.amqp.url);
-    queue::topology topo{s.amqp.queue, s.amqp.queue_type};
-    topo.max_priority = s.amqp.max_priority;  // declared as serve and work declare it
+    auto url = broker_url_of(s);
+    const queue::topology topo = topology_of(s);  // declared as serve and work declare it
     try {
         queue::queue_admin reader(url, "pfo3-dead " + opts.action);
         reader.declare(topo);

@@ -14,6 +14,7 @@
 #include "serve_command.hpp"
 #include "cancel_command.hpp"
 #include "status_command.hpp"
+#include "token_command.hpp"
 #include "work_command.hpp"
 
 #ifndef PFO3_VERSION
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
     app::status_options status_opts;
     app::dead_options dead_opts;
     app::cancel_options cancel_opts;
+    app::token_options token_opts;
     auto* serve = app::setup_serve(cli, serve_opts);
     auto* work = app::setup_work(cli, work_opts);
     auto* send = app::setup_send(cli, send_opts);
@@ -54,8 +56,9 @@ int main(int argc, char** argv) {
     auto* status = app::setup_status(cli, status_opts);
     auto* dead = app::setup_dead(cli, dead_opts);
     auto* cancel = app::setup_cancel(cli, cancel_opts);
+    auto* token = app::setup_token(cli, token_opts);
     // Global options may also follow the command: `pfo3 serve --config F`.
-    for (auto* sub : {serve, work, send, status, dead, bench, cancel}) sub->fallthrough();
+    for (auto* sub : {serve, work, send, status, dead, bench, cancel, token}) sub->fallthrough();
 
     try {
         cli.parse(argc, argv);
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
         if (status->parsed()) return app::run_status(settings, status_opts);
         if (dead->parsed()) return app::run_dead(settings, dead_opts);
         if (cancel->parsed()) return app::run_cancel(settings, cancel_opts);
+        if (token->parsed()) return app::run_token(settings, token_opts);
     } catch (const config_error& e) {
         std::cerr << "pfo3: " << e.what() << "\n";
         return app::exit_usage;

@@ -27,6 +27,7 @@ CLI::App* setup_send(CLI::App& root, send_options& opts) {
     cmd->add_option("--priority", opts.priority, "AMQP priority 0-10 (needs [amqp] max_priority on the server)")
         ->check(CLI::Range(0, 10));
     cmd->add_option("tasks", opts.tasks, "task payloads (default: lines of stdin)");
+    add_client_auth_options(cmd, opts.auth);
     return cmd;
 }
 
@@ -77,6 +78,7 @@ int run_send(config::settings s, const send_options& opts) {
         std::cerr << "error: send: " << *problem << '\n';
         return exit_usage;
     }
+    const net::client_options connect = client_options_of(opts.auth);
 
     const std::string type_prefix = "{\"type\":" + json::quote(s.send.type) + extra + ",\"payload\":";
     auto make_request = [&](const std::string& task) {
@@ -109,7 +111,7 @@ int run_send(config::settings s, const send_options& opts) {
         else std::cout << id << '\n';
     };
     try {
-        net::run_pipelined(s.send.server, opts.window, next, on_response);
+        net::run_pipelined(s.send.server, opts.window, next, on_response, connect);
     } catch (const service_error& e) {
         std::cout.flush();
         std::cerr << "error: cannot reach server: " << e.what() << '\n';
@@ -118,7 +120,7 @@ int run_send(config::settings s, const send_options& opts) {
     if (waiting) {
         try {
             auto timeout = std::chrono::milliseconds(static_cast<long long>(opts.wait_s * 1000));
-            if (wait_for_results(s.send.server, accepted, timeout) != accepted.size()) return exit_rejected;
+            if (wait_for_results(s.send.server, accepted, timeout, connect) != accepted.size()) return exit_rejected;
         } catch (const service_error& e) {
             std::cerr << "error: cannot reach server: " << e.what() << '\n';
             return exit_unreachable;

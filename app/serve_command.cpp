@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 
+#include "client_auth.hpp"
 #include "common.hpp"
 #include "serve_schedule.hpp"
 #include "store_access.hpp"
@@ -55,7 +56,9 @@ public:
         case json::op::status: status_.read(std::move(req.id), std::move(done)); return;
         case json::op::submit: submit(std::move(req), std::move(done)); return;
         case json::op::cancel: status_.cancel(std::move(req.id), std::move(req.reason), std::move(done)); return;
+        case json::op::auth: break;  // answered by the connection (net::session), never here
         }
+        done(json::encode_rejected(request_error::bad_request, "op not handled by serve"));
     }
 
 private:
@@ -144,6 +147,8 @@ queue::publisher_options publisher_options_of(const config::settings& s) {
 net::server_options server_options_of(const config::settings& s) {
     net::server_options sopts;
     sopts.listen = s.serve.listen;
+    sopts.auth = serve_policy_of(s);
+    sopts.tls = serve_tls_of(s);
     sopts.max_request_bytes = s.serve.max_request_bytes;
     sopts.max_connections = s.serve.max_connections;
     sopts.idle_timeout = std::chrono::seconds(s.serve.idle_timeout_s);
@@ -175,6 +180,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     config::validate(s);
     config::apply_password_files(s);
 
+    const net::server_options sopts = server_options_of(s);  // first: refuses an unprotected port
     ops::raise_descriptor_limit(s.serve.max_connections);
     const queue::publisher_options popts = publisher_options_of(s);
     (void)queue::check_topology(popts.failover, popts.topo);  // exit 2 if the queues differ
@@ -187,7 +193,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     serve::status_reader status([settings = s](store::store_use use) { return open_configured_store(settings, use); },
                          status_threads, max_waiting_status);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule);
-    net::server server(io, server_options_of(s), dispatcher);
+    net::server server(io, sopts, dispatcher);
 
     pub.start();
     server.start();
@@ -199,7 +205,8 @@ int run_serve(config::settings s, const serve_options& opts) {
     bool connected = pub.wait_connected(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     ops::notify_ready(connected ? "listening; broker connected" : "listening; broker unreachable, retrying");
 
-    serve::graceful_stop stop(io, server, std::chrono::seconds(s.serve.shutdown_grace_s));
+    credential_reloader reload(io, server, s);
+    serve::graceful_stop stop(io, server, std::chrono::seconds(s.serve.shutdown_grace_s), [&reload] { reload.stop(); });
     io.run();
 
     // Every connection is answered or closed by now; what is still unconfirmed belongs to

@@ -16,7 +16,8 @@ namespace pfo3::app {
 namespace {
 
 // One round of status requests for `ids`; answers go to `lines` (same order).
-void ask_status(const std::string& server, const std::vector<std::string>& ids, std::vector<std::string>& lines) {
+void ask_status(const std::string& server, const std::vector<std::string>& ids, std::vector<std::string>& lines,
+                const net::client_options& connect) {
     std::size_t next_id = 0;
     lines.assign(ids.size(), {});
     net::run_pipelined(
@@ -25,7 +26,7 @@ void ask_status(const std::string& server, const std::vector<std::string>& ids, 
             if (next_id == ids.size()) return std::nullopt;
             return "{\"op\":\"status\",\"id\":" + json::quote(ids[next_id++]) + "}";
         },
-        [&](std::size_t i, const std::string& line) { lines[i] = line; });
+        [&](std::size_t i, const std::string& line) { lines[i] = line; }, connect);
 }
 
 // Final: the task is done or dead, or serve refused the question for good. `unavailable` (the
@@ -41,7 +42,7 @@ bool is_final(const std::string& line) {
 }  // namespace
 
 std::size_t wait_for_results(const std::string& server, const std::vector<std::string>& ids,
-                             std::chrono::milliseconds timeout) {
+                             std::chrono::milliseconds timeout, const net::client_options& connect) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     std::vector<std::string> final_lines(ids.size());
     std::vector<std::size_t> open(ids.size());
@@ -51,7 +52,7 @@ std::size_t wait_for_results(const std::string& server, const std::vector<std::s
     while (true) {
         ask.clear();
         for (auto i : open) ask.push_back(ids[i]);
-        ask_status(server, ask, lines);
+        ask_status(server, ask, lines, connect);
         std::vector<std::size_t> still_open;
         for (std::size_t k = 0; k < open.size(); ++k) {
             final_lines[open[k]] = lines[k];
@@ -81,11 +82,12 @@ CLI::App* setup_status(CLI::App& root, status_options& opts) {
     auto* cmd = root.add_subcommand("status", "show where tasks stand (one JSON line per id)");
     cmd->add_option("--server", opts.server, "HOST:PORT of pfo3 serve (send.server)");
     cmd->add_option("ids", opts.ids, "task ids")->required();
+    add_client_auth_options(cmd, opts.auth);
     return cmd;
 }
 
 int ask_each(const std::string& server, const std::vector<std::string>& ids,
-             const std::function<std::string(const std::string&)>& request) {
+             const std::function<std::string(const std::string&)>& request, const net::client_options& connect) {
     std::size_t next_id = 0, rejected = 0;
     net::request_source next = [&]() -> std::optional<std::string> {
         if (next_id == ids.size()) return std::nullopt;
@@ -96,7 +98,7 @@ int ask_each(const std::string& server, const std::vector<std::string>& ids,
         else ++rejected;
     };
     try {
-        net::run_pipelined(server, 256, next, on_response);
+        net::run_pipelined(server, 256, next, on_response, connect);
     } catch (const service_error& e) {
         std::cout.flush();
         std::cerr << "error: cannot reach server: " << e.what() << '\n';
@@ -108,8 +110,10 @@ int ask_each(const std::string& server, const std::vector<std::string>& ids,
 int run_status(config::settings s, const status_options& opts) {
     if (opts.server) s.send.server = *opts.server;
     config::validate(s);
-    return ask_each(s.send.server, opts.ids,
-                    [](const std::string& id) { return "{\"op\":\"status\",\"id\":" + json::quote(id) + "}"; });
+    return ask_each(
+        s.send.server, opts.ids,
+        [](const std::string& id) { return "{\"op\":\"status\",\"id\":" + json::quote(id) + "}"; },
+        client_options_of(opts.auth));
 }
 
 }  // namespace pfo3::app

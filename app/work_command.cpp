@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "client_auth.hpp"
 #include "common.hpp"
 #include "pfo3/queue/topology_check.hpp"
 #include "pfo3/config/load.hpp"

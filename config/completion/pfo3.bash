@@ -15,28 +15,28 @@ _pfo3() {
 
     # Values of the options that take one we can offer.
     case $prev in
-        --config)     _pfo3_files; return 0 ;;
+        --config|--token-file|--tokens-file|--ca-file|--cert-file|--key-file) _pfo3_files; return 0 ;;
         --log-level)  mapfile -t COMPREPLY < <(compgen -W "trace debug info warn error" -- "$cur"); return 0 ;;
         --log-format) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur"); return 0 ;;
         --type)       mapfile -t COMPREPLY < <(compgen -W "echo sum sumar multiply multiplicar sleep" -- "$cur"); return 0 ;;
         --listen|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
         -c|--connections|-w|--window|--payload-bytes|--payload|--rate|--results-timeout|\
         --serve-pid|--worker-pids|--cpu-pids|--label|--broker-messages|--broker-window|\
-        --broker-prefetch|--at|--in|--priority|--reason)
+        --broker-prefetch|--at|--in|--priority|--reason|--scopes|--server-name)
             COMPREPLY=(); return 0 ;;
     esac
 
-    # The command (and for dead its subcommand): the first words that are not options or the
+    # The command (and for dead and token their subcommand): the first words that are not options or the
     # values of the options before them.
     local i word command= sub=
     for ((i = 1; i < COMP_CWORD; i++)); do
         word=${COMP_WORDS[i]}
         case $word in
-            --config|--log-level|--log-format|--amqp|--queue) ((i++)); continue ;;
+            --config|--log-level|--log-format|--amqp|--queue|--tokens-file|--scopes) ((i++)); continue ;;
             -*) continue ;;
         esac
         if [ -z "$command" ]; then command=$word
-        elif [ "$command" = dead ] && [ -z "$sub" ]; then sub=$word
+        elif [[ $command == dead || $command == token ]] && [ -z "$sub" ]; then sub=$word
         fi
     done
 
@@ -49,30 +49,36 @@ _pfo3() {
     # Words that are not options: the command, dead's subcommand; payloads and ids have no list.
     if [[ $cur != -* ]]; then
         case $command/$sub in
-            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead cancel" -- "$cur") ;;
+            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead cancel token" -- "$cur") ;;
             dead/) mapfile -t COMPREPLY < <(compgen -W "list requeue purge" -- "$cur") ;;
+            token/) mapfile -t COMPREPLY < <(compgen -W "new list revoke" -- "$cur") ;;
             *)     COMPREPLY=() ;;
         esac
         return 0
     fi
 
-    local words
+    local words client="--token-file --tls --ca-file --cert-file --key-file --server-name"
     case $command in
         "")     words="$global --version" ;;
         serve)  words="--listen --amqp --queue" ;;
         work)   words="--prefetch --concurrency --amqp --queue --store" ;;
-        send)   words="--server --type --json --wait --at --in --priority" ;;
-        status) words="--server" ;;
-        cancel) words="--server --reason" ;;
+        send)   words="--server --type --json --wait --at --in --priority $client" ;;
+        status) words="--server $client" ;;
+        cancel) words="--server --reason $client" ;;
         bench)  words="--server --tasks --connections --window --payload-bytes --payload --type
                        --rate --store --no-results --results-timeout --serve-pid --worker-pids
                        --cpu-pids --json --label --broker-ceiling --broker-only --amqp
-                       --broker-messages --broker-window --broker-prefetch" ;;
+                       --broker-messages --broker-window --broker-prefetch $client" ;;
         dead)   case $sub in
                     "")      words="--amqp --queue" ;;
                     list)    words="--limit --json --amqp --queue" ;;
                     requeue) words="--all --amqp --queue" ;;
                     purge)   words="--yes --amqp --queue" ;;
+                esac ;;
+        token)  case $sub in
+                    "")     words="--tokens-file" ;;
+                    new)    words="--scopes --tokens-file" ;;
+                    list|revoke) words="--tokens-file" ;;
                 esac ;;
     esac
     # Global options are accepted after the command too.

@@ -7,6 +7,8 @@
 # PFO3_RABBITMQ_SCHEDULERS: the Erlang schedulers of the node. Default "1:1" (one, so that tests
 # on a busy machine leave the cores to pfo3); "default" starts it as Debian's service does, with
 # one scheduler per core (test/bench/run.sh measures against that).
+# Optional: PFO3_RABBITMQ_EXTRA_CONF (lines appended to rabbitmq.conf, e.g. a TLS listener) and
+# PFO3_RABBITMQ_PLUGINS (the enabled_plugins list, e.g. rabbitmq_auth_mechanism_ssl).
 set -euo pipefail
 
 cmd=${1:?usage: rabbitmq.sh start|stop|ctl DIR [PORT]}
@@ -34,8 +36,10 @@ start)
 listeners.tcp.default = 127.0.0.1:$port
 distribution.listener.interface = 127.0.0.1
 CONF
+    # A test may add lines (a TLS listener) and plugins (rabbitmq_auth_mechanism_ssl).
+    [ -z "${PFO3_RABBITMQ_EXTRA_CONF:-}" ] || printf '%s\n' "$PFO3_RABBITMQ_EXTRA_CONF" >> "$dir/rabbitmq.conf"
     : > "$dir/rabbitmq-env.conf"
-    echo '[].' > "$dir/enabled_plugins"
+    echo "[${PFO3_RABBITMQ_PLUGINS:-}]." > "$dir/enabled_plugins"
     cat > "$dir/env" <<ENV
 export HOME=$dir/home
 export RABBITMQ_NODENAME=pfo3test$port@localhost

@@ -1,4 +1,5 @@
 #include "load.hpp"
+#include "tls_channel.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -14,6 +15,7 @@
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/unique_fd.hpp"
+#include "pfo3/json/message.hpp"
 #include "pfo3/json/response.hpp"
 #include "pfo3/net/client.hpp"
 
@@ -86,6 +88,7 @@ struct connection_outcome {
     std::string failure;
     bool connect_failed = false;
     unique_fd fd;
+    std::unique_ptr<tls_channel> tls;  ///< set when the load runs over TLS
 };
 
 class connection_run {
@@ -106,6 +109,7 @@ public:
             if (answered_ < count_) out_.errors["connection_lost"] += count_ - answered_;
         }
         ::shutdown(out_.fd.get(), SHUT_RDWR);
+        out_.tls.reset();
         out_.fd.reset();
     }
 
@@ -135,11 +139,13 @@ private:
 
     void write_some() {
         while (out_off_ < out_buf_.size()) {
-            ssize_t n = ::send(out_.fd.get(), out_buf_.data() + out_off_, out_buf_.size() - out_off_, MSG_NOSIGNAL);
+            ssize_t n = out_.tls ? out_.tls->send(out_buf_.data() + out_off_, out_buf_.size() - out_off_)
+                                 : ::send(out_.fd.get(), out_buf_.data() + out_off_, out_buf_.size() - out_off_,
+                                          MSG_NOSIGNAL);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-                fail("write: " + errno_text(errno));
+                fail("write: " + (out_.tls && errno == EIO ? out_.tls->error() : errno_text(errno)));
             }
             out_off_ += static_cast<std::size_t>(n);
         }
@@ -148,6 +154,13 @@ private:
     }
 
     void on_line(std::string_view line, std::int64_t now_ns) {
+        if (awaiting_auth_) {
+            // The first answer is the auth request's: the load must not count it.
+            awaiting_auth_ = false;
+            auto r = json::decode_response(line);
+            if (!r || !r->ok) fail("the server refused the token: " + (r ? r->error + ": " + r->message : std::string(line)));
+            return;
+        }
         if (answered_ >= sent_) fail("a response arrived for a request never sent");
         auto& t = out_.tasks[answered_++];
         t.answer_ns = now_ns;
@@ -164,11 +177,11 @@ private:
     void read_some() {
         char chunk[read_chunk];
         for (;;) {
-            ssize_t n = ::recv(out_.fd.get(), chunk, sizeof chunk, 0);
+            ssize_t n = out_.tls ? out_.tls->recv(chunk, sizeof chunk) : ::recv(out_.fd.get(), chunk, sizeof chunk, 0);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-                fail("read: " + errno_text(errno));
+                fail("read: " + (out_.tls && errno == EIO ? out_.tls->error() : errno_text(errno)));
             }
             if (n == 0) fail("the server closed the connection");
             const std::int64_t now_ns = ns_between(t0_, clock::now());
@@ -184,11 +197,17 @@ private:
             in_buf_.erase(0, start);
             scanned_ = in_buf_.size();
             if (in_buf_.size() > max_response_bytes) fail("a response line is longer than 1 MiB");
-            if (static_cast<std::size_t>(n) < sizeof chunk) return;
+            // A TLS read returns one record at most: read on until it would block, or the
+            // records OpenSSL already holds would wait for a readiness that never comes.
+            if (!out_.tls && static_cast<std::size_t>(n) < sizeof chunk) return;
         }
     }
 
     void loop() {
+        if (!o_.token.empty()) {
+            out_buf_ = "{\"op\":\"auth\",\"token\":" + json::quote(o_.token) + "}\n";
+            awaiting_auth_ = true;
+        }
         auto last_progress = clock::now();
         while (answered_ < count_) {
             const auto now = clock::now();
@@ -225,6 +244,7 @@ private:
     std::size_t out_off_ = 0;
     std::string in_buf_;
     std::size_t scanned_ = 0;  // bytes at the start of in_buf_ known to hold no '\n'
+    bool awaiting_auth_ = false;  // the auth request's answer has not arrived yet
 };
 
 }  // namespace
@@ -248,6 +268,10 @@ load_result run_load(const load_options& opts) {
             connection_run run(opts, i, out);
             try {
                 out.fd = connect_to(opts.server, opts.connect_timeout);
+                if (opts.tls.enabled)
+                    out.tls = std::make_unique<tls_channel>(out.fd.get(), opts.tls,
+                                                            net::split_host_port(opts.server, "server").first,
+                                                            opts.connect_timeout);
             } catch (const service_error& e) {
                 out.failure = e.what();
                 out.connect_failed = true;

@@ -12,11 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "pfo3/net/tls.hpp"
+
 namespace pfo3::bench {
 
 /// What load to put on the server.
 struct load_options {
     std::string server;               ///< HOST:PORT of pfo3 serve
+    std::string token;                ///< sent as {"op":"auth"} first on each connection; empty: none
+    net::client_tls_options tls;      ///< TLS to the server (not enabled: plaintext)
     std::size_t tasks = 10000;        ///< N, over all connections
     std::size_t connections = 4;      ///< C
     std::size_t window = 64;          ///< W: requests in flight per connection

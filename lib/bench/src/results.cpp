@@ -57,7 +57,8 @@ results_seen wait_in_store(result_watch& watch, const load_result& load, std::ch
     }
 }
 
-results_seen wait_by_status(const std::string& server, const load_result& load, std::chrono::milliseconds timeout) {
+results_seen wait_by_status(const std::string& server, const std::string& token,
+                            const net::client_tls_options& tls, const load_result& load, std::chrono::milliseconds timeout) {
     results_seen seen;
     seen.stored_ns.assign(load.ids.size(), -1);
     std::vector<std::size_t> pending(load.ids.size());
@@ -70,12 +71,15 @@ results_seen wait_by_status(const std::string& server, const load_result& load, 
             return "{\"op\":\"status\",\"id\":" + json::quote(load.ids[pending[next++]]) + "}";
         };
         std::vector<std::size_t> still;
+        net::client_options connect;
+        connect.token = token;
+        connect.tls = tls;
         net::run_pipelined(server, 256, source, [&](std::size_t n, const std::string& line) {
             auto r = json::decode_response(line);
             const std::size_t i = pending[n];
             if (r && r->ok && (r->status == "done" || r->status == "dead")) seen.stored_ns[i] = ns_since(load.start);
             else still.push_back(i);
-        });
+        }, connect);
         pending.swap(still);
         if (pending.empty() || clock::now() >= deadline) break;
         std::this_thread::sleep_for(recheck);

@@ -22,6 +22,7 @@ struct results_seen {
 results_seen wait_in_store(result_watch& watch, const load_result& load, std::chrono::milliseconds timeout);
 
 /// Polls `status` for the accepted ids until each is done or dead, or `timeout`.
-results_seen wait_by_status(const std::string& server, const load_result& load, std::chrono::milliseconds timeout);
+results_seen wait_by_status(const std::string& server, const std::string& token,
+                            const net::client_tls_options& tls, const load_result& load, std::chrono::milliseconds timeout);
 
 }  // namespace pfo3::bench

@@ -78,6 +78,8 @@ std::string payload_of(const options& opts) {
 load_options load_of(const options& opts, const std::string& payload) {
     load_options lo;
     lo.server = opts.server;
+    lo.token = opts.token;
+    lo.tls = opts.tls;
     lo.tasks = opts.tasks;
     lo.connections = opts.connections;
     lo.window = opts.window;
@@ -110,7 +112,7 @@ void await_results(const options& opts, const load_result& load, result_watch* w
     const auto timeout = std::chrono::milliseconds(static_cast<long long>(opts.results_timeout_s * 1000));
     results_seen seen;
     try {
-        seen = watch ? wait_in_store(*watch, load, timeout) : wait_by_status(opts.server, load, timeout);
+        seen = watch ? wait_in_store(*watch, load, timeout) : wait_by_status(opts.server, opts.token, opts.tls, load, timeout);
     } catch (const service_error& e) {
         rep.failures.push_back(std::string("waiting for results: ") + e.what());
         seen.stored_ns.assign(load.ids.size(), -1);

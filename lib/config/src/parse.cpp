@@ -6,6 +6,7 @@
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 #include "amqp_urls.hpp"
+#include "auth_section.hpp"
 #include "rules.hpp"
 
 namespace pfo3::config {
@@ -43,6 +44,8 @@ public:
             std::string_view section = key.str();
             if (section == "handlers")
                 read_handlers(node, s);
+            else if (section == "auth")
+                s.auth = detail::read_auth_section(node, source_);
             else if (detail::is_section(section))
                 read_section(section, node, s);
             else
@@ -87,6 +90,14 @@ private:
         for (auto&& [key, value] : *table) {
             if (section == "amqp" && key.str() == "urls") {
                 read_amqp_urls(value, s);
+                continue;
+            }
+            if (section == "serve" && key.str() == "tls") {
+                s.serve.tls = detail::read_serve_tls_section(value, source_);
+                continue;
+            }
+            if (section == "amqp" && key.str() == "tls") {
+                s.amqp.tls = detail::read_amqp_tls_section(value, source_);
                 continue;
             }
             const auto* spec = detail::find_key(section, key.str());

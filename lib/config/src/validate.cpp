@@ -1,8 +1,10 @@
 // validate: the same rules as the file parser, run again once command-line flags were applied.
+#include "pfo3/config/amqp_urls.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
 #include "amqp_urls.hpp"
 #include "broker_rules.hpp"
+#include "auth_section.hpp"
 #include "rules.hpp"
 
 namespace pfo3::config {
@@ -21,6 +23,10 @@ void validate(const settings& s) {
     if (auto p = detail::check_max_priority(s.amqp)) fail("amqp.max_priority", *p);
     std::string timeout_key;
     if (auto p = detail::check_consumer_timeout(s, timeout_key)) fail(timeout_key, *p);
+    if (auto p = detail::check_auth(s.auth)) fail("auth", *p);
+    if (auto p = detail::check_serve_tls(s.serve.tls)) fail("serve.tls", *p);
+    for (const auto& url : broker_urls(s.amqp))  // every broker of the failover list
+        if (auto p = detail::check_amqp_tls(s.amqp.tls, url)) fail("amqp.tls", *p);
     for (const auto& [name, h] : s.handlers) {
         std::string dotted = "handlers." + name;
         if (auto p = detail::check_handler_name(name)) fail(dotted, *p);

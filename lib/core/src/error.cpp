@@ -21,6 +21,8 @@ constexpr entry table[] = {
     {"overloaded", "too many unconfirmed tasks; it was NOT accepted, retry later"},
     {"too_late", "the task already ended; nothing was cancelled"},
     {"not_found", "no record of this task: unknown, or queued to run now (only tasks with a record can be cancelled)"},
+    {"forbidden", "the principal may not do this"},
+    {"tls_required", "this port requires TLS"},
 };
 
 class category final : public std::error_category {

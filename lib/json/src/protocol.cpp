@@ -57,9 +57,11 @@ std::optional<std::pair<request_error, std::string>> read_op(value root, op& whi
         which = op::status;
     } else if (name == "cancel") {
         which = op::cancel;
+    } else if (name == "auth") {
+        which = op::auth;
     } else {
         return std::pair{request_error::unknown_op,
-                         "unknown op \"" + excerpt(name) + "\" (expected submit, ping, status or cancel)"};
+                         "unknown op \"" + excerpt(name) + "\" (expected submit, ping, status, cancel or auth)"};
     }
     return std::nullopt;
 }
@@ -108,6 +110,17 @@ std::string read_schedule(value root, const request_limits& limits, request& r) 
                                     " (the server's [amqp] max_priority), got " + std::to_string(*n);
         r.priority = static_cast<int>(*n);
     }
+    return {};
+}
+
+// "token" into `r.token`; else what is wrong with it. The token itself is never quoted back.
+std::string read_token(value root, request& r) {
+    const std::optional<value> v = root.find("token");
+    if (!v) return {};
+    if (!v->is(kind::string)) return not_a("token", "a string", *v);
+    if (v->string().empty() || v->string().size() > max_token_bytes)
+        return "\"token\" must be 1 to " + std::to_string(max_token_bytes) + " bytes";
+    r.token.assign(v->string());
     return {};
 }
 
@@ -169,6 +182,13 @@ decoded decode_request(std::string_view bytes, const request_limits& limits) {
     std::string id_problem = read_id(root, out);
     request r;
     if (auto problem = read_op(root, r.kind)) return reject(out, problem->first, std::move(problem->second));
+    if (std::string problem = read_token(root, r); !problem.empty())
+        return reject(out, request_error::bad_request, std::move(problem));
+    if (r.kind == op::auth) {
+        if (r.token.empty()) return reject(out, request_error::bad_request, "missing \"token\" for op \"auth\"");
+        out.req = std::move(r);
+        return out;
+    }
     if (r.kind == op::ping) {
         out.req = std::move(r);
         return out;
@@ -249,6 +269,18 @@ std::string encode_rejected(request_error e, std::string_view message, std::stri
 }
 
 std::string encode_pong() { return "{\"ok\":true,\"op\":\"pong\"}\n"; }
+
+std::string encode_authenticated(std::string_view principal, const std::vector<std::string_view>& scopes) {
+    std::string out = "{\"ok\":true,\"op\":\"auth\",\"principal\":";
+    detail::append_quoted(out, principal);
+    out.append(",\"scopes\":[");
+    for (std::size_t i = 0; i < scopes.size(); ++i) {
+        if (i) out.push_back(',');
+        detail::append_quoted(out, scopes[i]);
+    }
+    out.append("]}\n");
+    return out;
+}
 
 std::string encode_status(std::string_view id, const std::optional<task_record>& record) {
     std::string out;

@@ -8,7 +8,14 @@
 #include <array>
 #include <cctype>
 
+#include <boost/asio/ssl/stream.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include "pfo3/core/error.hpp"
+#include "tls_context.hpp"
+#include "pfo3/json/message.hpp"
+#include "pfo3/json/response.hpp"
 
 namespace pfo3::net {
 
@@ -31,6 +38,10 @@ struct client::impl {
     std::string buf;          // bytes received and not yet returned
     std::size_t start = 0;    // first byte of buf not yet returned
     std::size_t scanned = 0;  // bytes after `start` known to hold no '\n'
+    std::shared_ptr<asio::ssl::context> tls_context;
+    std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;  // null: plaintext
+
+    void handshake(const client_tls_options& o, const std::string& host, std::chrono::milliseconds timeout);
 
     [[noreturn]] void fail(const char* step, const error_code& ec) const {
         throw service_error(std::string(step) + " " + address + ": " + ec.message(), true);
@@ -47,10 +58,14 @@ std::size_t client::impl::read_some(char* data, std::size_t size,
                                     std::optional<std::chrono::steady_clock::time_point> deadline) {
     error_code result = asio::error::would_block;
     std::size_t got = 0;
-    socket.async_read_some(asio::buffer(data, size), [&](const error_code& e, std::size_t n) {
+    auto on_read = [&](const error_code& e, std::size_t n) {
         result = e;
         got = n;
-    });
+    };
+    if (tls)
+        tls->async_read_some(asio::buffer(data, size), on_read);
+    else
+        socket.async_read_some(asio::buffer(data, size), on_read);
     io.restart();
     if (deadline)
         io.run_until(*deadline);
@@ -65,7 +80,7 @@ std::size_t client::impl::read_some(char* data, std::size_t size,
         if (result == asio::error::operation_aborted || result == asio::error::would_block)
             throw service_error("read from " + address + ": no response within the timeout", true);
     }
-    if (result == asio::error::eof) return 0;
+    if (result == asio::error::eof || result == asio::ssl::error::stream_truncated) return 0;
     if (result) fail("read from", result);
     return got;
 }
@@ -132,11 +147,67 @@ client::client(std::string_view host_port, std::chrono::milliseconds timeout)
     impl_->socket.set_option(tcp::no_delay(true), ec);
 }
 
+// The name checked is --server-name, else the host of the address (an IP address is checked
+// against the certificate's IP entries); SNI carries it when it is a name.
+void client::impl::handshake(const client_tls_options& o, const std::string& host, std::chrono::milliseconds timeout) {
+    tls_context = make_client_context(o);
+    tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket, *tls_context);
+    const std::string name = o.server_name.empty() ? host : o.server_name;
+    error_code ec;
+    asio::ip::make_address(name, ec);
+    SSL* ssl = tls->native_handle();
+    // OpenSSL checks the name during verification, so a mismatch has its own verify result.
+    const bool set = ec ? SSL_set_tlsext_host_name(ssl, name.c_str()) == 1 && SSL_set1_host(ssl, name.c_str()) == 1
+                        : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str()) == 1;
+    if (!set) throw config_error("--server-name: cannot check the name \"" + name + "\": " + openssl_errors());
+    tls->set_verify_mode(asio::ssl::verify_peer);
+    error_code result = asio::error::would_block;
+    tls->async_handshake(asio::ssl::stream_base::client, [&](const error_code& e) { result = e; });
+    io.restart();
+    io.run_for(timeout);
+    if (result == asio::error::would_block) {
+        socket.close(ec);
+        io.restart();
+        io.run();
+        throw service_error("TLS handshake with " + address + ": no answer within " + std::to_string(timeout.count()) + " ms",
+                            true);
+    }
+    if (!result) return;
+    const long verify = SSL_get_verify_result(tls->native_handle());
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+        throw service_error("TLS handshake with " + address + ": the server's certificate is not valid for the name \"" +
+                                name + "\" (give the name it holds with --server-name)",
+                            false);
+    if (verify != X509_V_OK)
+        throw service_error("TLS handshake with " + address + ": the server's certificate cannot be verified: " +
+                                X509_verify_cert_error_string(verify) + " (--ca-file names the CAs to trust)",
+                            false);
+    throw service_error("TLS handshake with " + address + ": " + result.message(), false);
+}
+
+client::client(std::string_view host_port, const client_options& o) : client(host_port, o.timeout) {
+    if (o.tls.enabled) impl_->handshake(o.tls, split_host_port(host_port, "server address").first, o.timeout);
+    if (o.token.empty()) return;
+    std::string request = "{\"op\":\"auth\",\"token\":";
+    request += json::quote(o.token);
+    request += "}\n";
+    write(request);
+    // A refusal is answered after the server's failure delay: allow for it.
+    const auto line = read_line(o.timeout + std::chrono::seconds(60));
+    const auto r = line ? json::decode_response(*line) : std::nullopt;
+    if (r && r->ok) return;
+    throw config_error("server " + impl_->address + " refused the token: " +
+                       (r ? r->error + ": " + r->message : std::string("the connection closed without an answer")));
+}
+
 client::~client() = default;
 
 void client::write(std::string_view bytes) {
     error_code ec;
-    asio::write(impl_->socket, asio::buffer(bytes.data(), bytes.size()), ec);
+    if (impl_->tls)
+        asio::write(*impl_->tls, asio::buffer(bytes.data(), bytes.size()), ec);
+    else
+        asio::write(impl_->socket, asio::buffer(bytes.data(), bytes.size()), ec);
     if (ec) impl_->fail("write to", ec);
 }
 

@@ -16,8 +16,8 @@ bool report_if_rejected(const std::string& line, std::ostream& out, std::ostream
 }
 
 std::size_t run_pipelined(const std::string& server, std::size_t window, const request_source& next,
-                          const response_sink& on_response) {
-    client conn(server, std::chrono::seconds(5));
+                          const response_sink& on_response, const client_options& connect) {
+    client conn(server, connect);
     std::size_t sent = 0, answered = 0;
     std::string batch;
     bool more = true;

@@ -9,13 +9,16 @@
 #include <charconv>
 #include <exception>
 #include <unordered_map>
+#include <vector>
 #include <utility>
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/json/protocol.hpp"
 #include "pfo3/net/client.hpp"
+#include "first_contact.hpp"
 #include "session.hpp"
+#include "tls_context.hpp"
 
 namespace pfo3::net {
 
@@ -54,6 +57,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
           strand_(asio::make_strand(io)),
           acceptor_(strand_),
           retry_timer_(strand_),
+          policy_(opts_.auth),
           overload_line_(json::encode_rejected(request_error::overloaded, "too many connections")),
           address_overload_line_(json::encode_rejected(request_error::overloaded,
                                                        "too many connections from this address")) {
@@ -73,6 +77,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         if (ec) fail("listen", ec);
         port_ = acceptor_.local_endpoint(ec).port();
         if (ec) fail("local address", ec);
+        if (opts_.tls.mode != tls_mode::off) tls_context_ = make_server_context(opts_.tls);
     }
 
     void do_accept() {
@@ -102,8 +107,12 @@ struct server::impl : std::enable_shared_from_this<impl> {
                        at != per_address_.end() && at->second >= opts_.max_connections_per_address) {
                 refuse(std::move(socket), address_overload_line_, "too many connections from one address",
                        "max_connections_per_address", opts_.max_connections_per_address);
+            } else if (tls_context_) {
+                first_contact_of(std::move(socket), std::move(address));
             } else {
-                add_session(std::move(socket), std::move(address));
+                connection_stream s;
+                s.plain = std::make_unique<tcp::socket>(std::move(socket));
+                add_session(std::move(s), std::move(address));
             }
         } catch (const std::exception& e) {
             PFO3_LOG(error, "cannot set up a new connection; it is closed",
@@ -119,7 +128,48 @@ struct server::impl : std::enable_shared_from_this<impl> {
         return ec ? std::string("?") : ep.address().to_string();
     }
 
-    void add_session(tcp::socket socket, std::string address) {
+    // A TLS-capable port: the connection counts against the limits while its first byte and
+    // handshake are awaited, then becomes a session (or is closed).
+    void first_contact_of(tcp::socket socket, std::string address) {
+        ++count_;
+        ++per_address_[address];
+        ++pending_;
+        // Built first so the callback can name it; the callback runs only after start().
+        auto contact = std::make_shared<first_contact>(
+            std::move(socket), tls_context_, opts_.tls.mode, opts_.tls.handshake_timeout,
+            [self = shared_from_this(), address](std::optional<connection_stream> s) mutable {
+                // Moved into a shared_ptr: the handler posted below must be copyable.
+                auto stream = std::make_shared<std::optional<connection_stream>>(std::move(s));
+                asio::post(self->strand_, [self, address = std::move(address), stream] {
+                    --self->pending_;
+                    self->prune_contacts();
+                    self->forget(address);
+                    if (*stream && !self->draining_) self->add_session(std::move(**stream), address);
+                    self->check_drained();
+                });
+            });
+        contacts_.push_back(contact);
+        contact->start();
+    }
+
+    // Forgets handshakes that have ended (their weak pointers expired).
+    void prune_contacts() {
+        std::erase_if(contacts_, [](const std::weak_ptr<first_contact>& w) { return w.expired(); });
+    }
+
+    // Connections still in their first byte or handshake have sent no request: at shutdown
+    // they are closed at once rather than held until their handshake deadline.
+    void close_contacts() {
+        for (auto& w : contacts_)
+            if (auto c = w.lock()) c->close();
+    }
+
+    void forget(const std::string& address) {
+        if (auto n = per_address_.find(address); n != per_address_.end() && --n->second == 0) per_address_.erase(n);
+        --count_;
+    }
+
+    void add_session(connection_stream stream, std::string address) {
         session_limits limits;
         limits.max_request_bytes = opts_.max_request_bytes;
         limits.max_pipelined = opts_.max_pipelined;
@@ -129,8 +179,9 @@ struct server::impl : std::enable_shared_from_this<impl> {
         limits.request_timeout = opts_.request_timeout;
         limits.write_timeout = opts_.write_timeout;
         limits.request = opts_.request;
+        limits.auth = policy_;
         auto s = std::make_shared<session>(
-            std::move(socket), dispatcher_, limits,
+            std::move(stream), dispatcher_, limits,
             [self = shared_from_this()](session* gone) {
                 asio::post(self->strand_, [self, gone] { self->remove(gone); });
             });
@@ -165,16 +216,14 @@ struct server::impl : std::enable_shared_from_this<impl> {
     void remove(session* gone) {
         auto at = sessions_.find(gone);
         if (at != sessions_.end()) {
-            if (auto n = per_address_.find(at->second.address); n != per_address_.end() && --n->second == 0)
-                per_address_.erase(n);
+            forget(at->second.address);
             sessions_.erase(at);
-            --count_;
         }
         check_drained();
     }
 
     void check_drained() {
-        if (!draining_ || !sessions_.empty() || !on_drained_) return;
+        if (!draining_ || !sessions_.empty() || pending_ > 0 || !on_drained_) return;
         auto cb = std::move(on_drained_);
         on_drained_ = nullptr;
         try {
@@ -208,6 +257,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
     asio::strand<asio::io_context::executor_type> strand_;  // guards everything below
     tcp::acceptor acceptor_;
     asio::steady_timer retry_timer_;
+    std::shared_ptr<const auth::policy> policy_;  // for new connections; replaced on reload
+    std::shared_ptr<asio::ssl::context> tls_context_;  // null: TLS off; replaced on reload
+    std::size_t pending_ = 0;  // connections awaiting their first byte or TLS handshake
+    std::vector<std::weak_ptr<first_contact>> contacts_;  // those connections, to close at shutdown
     const std::string overload_line_;
     const std::string address_overload_line_;
     std::uint16_t port_ = 0;  // written in the constructor only
@@ -228,6 +281,7 @@ server::~server() {
     // Handlers may still hold the impl; make sure nothing keeps listening or serving.
     asio::post(impl_->strand_, [i = impl_] {
         i->stop_accepting();
+        i->close_contacts();
         i->for_each_session([](session& s) { s.close(); });
     });
 }
@@ -248,6 +302,7 @@ void server::shutdown(std::function<void()> on_drained) {
         i->draining_ = true;
         i->on_drained_ = std::move(cb);
         i->stop_accepting();
+        i->close_contacts();
         i->for_each_session([](session& s) { s.stop_input(); });
         i->check_drained();
     });
@@ -256,7 +311,26 @@ void server::shutdown(std::function<void()> on_drained) {
 void server::close_all() {
     asio::post(impl_->strand_, [i = impl_] {
         i->stop_accepting();
+        i->close_contacts();
         i->for_each_session([](session& s) { s.close(); });
+    });
+}
+
+void server::set_policy(std::shared_ptr<const auth::policy> p) {
+    asio::post(impl_->strand_, [i = impl_, p = std::move(p)]() mutable { i->policy_ = std::move(p); });
+}
+
+void server::reload_tls() {
+    asio::post(impl_->strand_, [i = impl_] {
+        if (!i->tls_context_) return;
+        try {
+            i->tls_context_ = make_server_context(i->opts_.tls);
+            PFO3_LOG(info, "TLS certificate, key and client CAs reloaded for new connections",
+                     {{"cert_file", i->opts_.tls.cert_file}});
+        } catch (const std::exception& e) {
+            PFO3_LOG(error, "TLS reload failed; new connections keep the previous certificate and key",
+                     {{"error", e.what()}});
+        }
     });
 }
 

@@ -42,9 +42,10 @@ bool only_whitespace(std::string_view s) {
 
 }  // namespace
 
-session::session(asio::ip::tcp::socket socket, dispatcher& d, session_limits limits,
+session::session(connection_stream stream, dispatcher& d, session_limits limits,
                  std::function<void(session*)> on_closed)
-    : socket_(std::move(socket)),
+    : stream_(std::move(stream)),
+      socket_(stream_.socket()),
       strand_(socket_.get_executor()),
       timer_(strand_),
       dispatcher_(d),
@@ -55,12 +56,14 @@ session::session(asio::ip::tcp::socket socket, dispatcher& d, session_limits lim
     // Nothing else uses the socket yet, so it is set up here, before any handler can run.
     error_code ec;
     auto ep = socket_.remote_endpoint(ec);
+    std::string addr = "?";
     if (!ec) {
-        auto addr = ep.address().to_string();
+        addr = ep.address().to_string();
         peer_ = (ep.address().is_v6() ? "[" + addr + "]" : addr) + ":" + std::to_string(ep.port());
     } else {
         peer_ = "?";
     }
+    if (limits_.auth) gate_.emplace(limits_.auth, addr, stream_.peer_subject);
     // Reads are done synchronously after readiness, so they must never block.
     socket_.non_blocking(true, ec);
     if (ec) setup_error_ = "non-blocking mode: " + ec.message();
@@ -122,6 +125,16 @@ bool session::may_read() const {
     return !closed_ && !input_done_ && !waiting_readable_ && !input_paused();
 }
 
+// Reads what is there without blocking (the socket is non-blocking; a TLS read that needs more
+// bytes than have arrived reports would_block like a plain one). A TLS peer that closes
+// without close_notify is an EOF like a plain one.
+std::size_t session::read_some(char* data, std::size_t size, error_code& ec) {
+    if (!stream_.tls) return socket_.read_some(asio::buffer(data, size), ec);
+    const std::size_t got = stream_.tls->read_some(asio::buffer(data, size), ec);
+    if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof;
+    return got;
+}
+
 void session::do_read() {
     const std::size_t cap = limits_.max_request_bytes + read_chunk;
     if (!closed_ && !input_done_ && input_paused()) read_paused_ = true;
@@ -137,7 +150,7 @@ void session::do_read() {
             return;
         }
         error_code ec;
-        std::size_t got = socket_.read_some(asio::buffer(scratch.data(), n), ec);
+        std::size_t got = read_some(scratch.data(), n, ec);
         if (would_block(ec)) {
             waiting_readable_ = true;
             socket_.async_wait(asio::ip::tcp::socket::wait_read,
@@ -229,7 +242,7 @@ void session::process_buffer() {
             const std::size_t begin = std::min(f.begin, end);
             json::decoded d = json::decode_request(rest.substr(begin, end - begin), limits_.request);
             if (d.req)
-                dispatch(std::move(*d.req));
+                admit(std::move(*d.req));
             else
                 add_ready(json::encode_rejected(d.error, d.message, d.id));
         }
@@ -265,6 +278,68 @@ void session::note_partial_request(bool need_more) {
 void session::add_ready(std::string line) {
     unsent_bytes_ += line.size();
     slots_.push_back(slot{std::move(line), true});
+}
+
+namespace {
+
+// The scope an op needs; nullopt: none (ping).
+std::optional<auth::scope> scope_of(json::op kind) {
+    switch (kind) {
+    case json::op::submit: return auth::scope::submit;
+    case json::op::status: return auth::scope::status;
+    case json::op::ping:
+    case json::op::auth: break;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+// The gate decides; `auth` is answered here, never by the dispatcher.
+void session::admit(json::request req) {
+    if (!gate_) {
+        if (req.kind == json::op::auth)
+            add_ready(json::encode_authenticated("anonymous", auth::scope_set::all().names()));
+        else
+            dispatch(std::move(req));
+        return;
+    }
+    const bool authenticating = req.kind == json::op::auth;
+    const auth::decision d =
+        authenticating ? gate_->authenticate(req.token) : gate_->authorize(scope_of(req.kind), req.token);
+    if (d.what != auth::verdict::allowed) {
+        refuse_later(d, req.id);
+        return;
+    }
+    if (!authenticating) {
+        dispatch(std::move(req));
+        return;
+    }
+    const std::string name = d.who ? d.who->name : std::string("anonymous");
+    const auth::scope_set scopes = d.who ? d.who->scopes : auth::scope_set{};
+    PFO3_LOG(info, "client authenticated", {{"peer", peer_}, {"principal", name}, {"scopes", scopes.to_string()}});
+    add_ready(json::encode_authenticated(name, scopes.names()));
+}
+
+// A refusal is answered only after auth.failure_delay_ms, so guessing tokens is slow; after
+// auth.max_failures the connection reads nothing more and closes once the answers are out.
+void session::refuse_later(const auth::decision& d, const std::string& id) {
+    const bool unauthorized = d.what == auth::verdict::unauthorized;
+    const auth::principal* who = gate_->current();
+    PFO3_LOG(warn, unauthorized ? "request refused: not authenticated" : "request refused: outside the principal's scopes",
+             {{"peer", peer_}, {"principal", who ? who->name : std::string("-")}, {"reason", d.message}});
+    const std::uint64_t seq = head_seq_ + slots_.size();
+    slots_.emplace_back();
+    std::string line = json::encode_rejected(unauthorized ? request_error::unauthorized : request_error::forbidden,
+                                             d.message, id);
+    auto timer = std::make_shared<asio::steady_timer>(strand_, gate_->failure_delay());
+    timer->async_wait([self = shared_from_this(), timer, seq, line = std::move(line)](const error_code&) mutable {
+        self->on_reply(seq, std::move(line));
+    });
+    if (gate_->exhausted() && !input_done_) {
+        PFO3_LOG(warn, "too many refused requests; closing the connection after answering them", {{"peer", peer_}});
+        input_done_ = true;  // process_buffer() stops framing and drops what is left
+    }
 }
 
 void session::dispatch(json::request req) {
@@ -355,10 +430,24 @@ void session::maybe_write() {
 // One write_some at a time, so that every byte the peer takes counts as progress against
 // write_timeout (a whole async_write would only report at its end).
 void session::do_write() {
-    socket_.async_write_some(write_buffers_,
-                             [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                                 self->on_write(ec, n);
-                             });
+    if (!stream_.tls) {
+        socket_.async_write_some(write_buffers_, [self = shared_from_this()](const error_code& ec, std::size_t n) {
+            self->on_write(ec, n);
+        });
+        return;
+    }
+    // A TLS write takes one buffer: gather up to one record's worth of the batch.
+    constexpr std::size_t record = 16384;
+    tls_staging_.clear();
+    for (const auto& b : write_buffers_) {
+        if (tls_staging_.size() >= record) break;
+        const std::size_t n = std::min(b.size(), record - tls_staging_.size());
+        tls_staging_.append(static_cast<const char*>(b.data()), n);
+    }
+    stream_.tls->async_write_some(asio::buffer(tls_staging_),
+                                  [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                                      self->on_write(ec, n);
+                                  });
 }
 
 void session::on_write(const error_code& ec, std::size_t written) {
@@ -437,7 +526,7 @@ void session::start_linger() {
 void session::discard_input() {
     for (int turn = 0; turn < reads_per_turn; ++turn) {
         error_code ec;
-        socket_.read_some(asio::buffer(scratch), ec);
+        read_some(scratch.data(), scratch.size(), ec);
         if (would_block(ec)) {
             waiting_readable_ = true;
             socket_.async_wait(asio::ip::tcp::socket::wait_read,

@@ -6,6 +6,8 @@
 // budget the connection is not read from), requests in flight, the time a request may take to
 // arrive and the time the peer may leave written replies untaken.
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
@@ -13,15 +15,29 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "pfo3/auth/policy.hpp"
 #include "pfo3/json/framer.hpp"
 #include "pfo3/json/protocol.hpp"
 #include "pfo3/net/dispatcher.hpp"
 
 namespace pfo3::net {
+
+/// A connection's byte stream: a plain socket or TLS over one. The context is kept because a
+/// reload gives the server a new one while this connection still uses the old.
+struct connection_stream {
+    std::unique_ptr<boost::asio::ip::tcp::socket> plain;
+    std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls;
+    std::shared_ptr<boost::asio::ssl::context> context;
+    std::string peer_subject;  ///< the verified client certificate's subject; empty: none
+
+    /// The TCP socket under either.
+    boost::asio::ip::tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+};
 
 /// The limits a session enforces (from server_options).
 struct session_limits {
@@ -33,6 +49,7 @@ struct session_limits {
     std::chrono::steady_clock::duration request_timeout = std::chrono::seconds(30);
     std::chrono::steady_clock::duration write_timeout = std::chrono::seconds(30);
     json::request_limits request;
+    std::shared_ptr<const auth::policy> auth;  ///< null: everything allowed
 };
 
 /// See the file comment. Thread-safe only through its public members, which post to the strand.
@@ -40,8 +57,7 @@ class session : public std::enable_shared_from_this<session> {
 public:
     /// Takes a connected socket whose executor is this session's strand. `on_closed` runs once,
     /// on the strand, when the socket has been closed.
-    session(boost::asio::ip::tcp::socket socket, dispatcher& d, session_limits limits,
-            std::function<void(session*)> on_closed);
+    session(connection_stream stream, dispatcher& d, session_limits limits, std::function<void(session*)> on_closed);
     session(const session&) = delete;
     session& operator=(const session&) = delete;
 
@@ -66,11 +82,14 @@ private:
     // Why on_timer() acts.
     enum class expiry { none, idle, request, write };
 
+    std::size_t read_some(char* data, std::size_t size, boost::system::error_code& ec);
     void do_read();
     void on_readable(const boost::system::error_code& ec);
     void process_buffer();
     void note_partial_request(bool need_more);
     void add_ready(std::string line);
+    void admit(json::request req);
+    void refuse_later(const auth::decision& d, const std::string& id);
     void dispatch(json::request req);
     void do_read_later();
     void resume_input();
@@ -95,7 +114,8 @@ private:
     bool input_paused() const;
     bool may_read() const;
 
-    boost::asio::ip::tcp::socket socket_;
+    connection_stream stream_;
+    boost::asio::ip::tcp::socket& socket_;  // stream_'s TCP socket
     boost::asio::any_io_executor strand_;  // copy of socket_'s executor; read from any thread
     boost::asio::steady_timer timer_;
     dispatcher& dispatcher_;
@@ -103,6 +123,7 @@ private:
     std::function<void(session*)> on_closed_;
     std::string peer_;  // "addr:port", for logs
     std::string setup_error_;  // why the socket could not be set up; start() closes then
+    std::optional<auth::gate> gate_;  // who the client is and what it may do; empty: open
 
     json::framer framer_;
     std::string buf_;        // bytes read and not yet consumed by the framer
@@ -110,6 +131,7 @@ private:
     std::uint64_t head_seq_ = 0;  // sequence number of slots_.front()
     std::vector<std::string> write_lines_;  // the batch being written
     std::vector<boost::asio::const_buffer> write_buffers_;
+    std::string tls_staging_;  // TLS: the batch's next bytes as one buffer (one record, not one per line)
 
     std::size_t unsent_bytes_ = 0;      // reply bytes known and not yet written
     std::size_t status_in_flight_ = 0;  // status reads dispatched and not yet answered

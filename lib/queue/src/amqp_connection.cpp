@@ -134,6 +134,29 @@ void state_deleter::operator()(amqp_connection_state_t s) const noexcept {
     amqp_destroy_connection(s);
 }
 
+// amqps://: peer and host name verified unless [amqp.tls] turns them off in writing (then a
+// warning at every connect); TLS 1.2 at least; never a fallback to plaintext.
+void connection::set_up_tls(amqp_socket_t* sock, const amqp_url& url) {
+    const amqp_tls_options& o = url.tls_options;
+    static constexpr const char* system_cas = "/etc/ssl/certs/ca-certificates.crt";
+    if (!o.ca_file.empty())
+        check(amqp_ssl_socket_set_cacert(sock, o.ca_file.c_str()), "load amqp.tls.ca_file " + o.ca_file);
+    else if (::access(system_cas, R_OK) == 0)
+        check(amqp_ssl_socket_set_cacert(sock, system_cas), "load CA bundle");
+    if (!o.cert_file.empty()) {
+        const std::string& key = o.key_file.empty() ? o.cert_file : o.key_file;
+        check(amqp_ssl_socket_set_key(sock, o.cert_file.c_str(), key.c_str()),
+              "load amqp.tls.cert_file " + o.cert_file + " and its key");
+    }
+    check(amqp_ssl_socket_set_ssl_versions(sock, AMQP_TLSv1_2, AMQP_TLSvLATEST), "set TLS versions");
+    amqp_ssl_socket_set_verify_peer(sock, o.verify_peer ? 1 : 0);
+    amqp_ssl_socket_set_verify_hostname(sock, o.verify_hostname ? 1 : 0);
+    if (!o.verify_peer || !o.verify_hostname)
+        PFO3_LOG(warn, "TLS to the broker without full verification: anyone on the path can pose as it",
+                 {{"broker", peer_}, {"verify_peer", o.verify_peer ? "true" : "false"},
+                  {"verify_hostname", o.verify_hostname ? "true" : "false"}});
+}
+
 connection::connection(const amqp_url& url, const std::string& name, int heartbeat_s,
                        std::chrono::milliseconds connect_timeout_ms)
     : state_(amqp_new_connection()), peer_(url.masked()), tls_(url.tls) {
@@ -141,11 +164,7 @@ connection::connection(const amqp_url& url, const std::string& name, int heartbe
     auto* s = state_.get();
     amqp_socket_t* sock = url.tls ? amqp_ssl_socket_new(s) : amqp_tcp_socket_new(s);
     if (!sock) throw service_error(prefix("connect", peer_) + "cannot create a socket", true);
-    if (url.tls) {
-        // Peer and host name verification stay on (the library default); trust the system CAs.
-        static constexpr const char* system_cas = "/etc/ssl/certs/ca-certificates.crt";
-        if (::access(system_cas, R_OK) == 0) check(amqp_ssl_socket_set_cacert(sock, system_cas), "load CA bundle");
-    }
+    if (url.tls) set_up_tls(sock, url);
     timeval connect_timeout{static_cast<time_t>(connect_timeout_ms.count() / 1000),
                             static_cast<suseconds_t>(connect_timeout_ms.count() % 1000 * 1000)};
     check(amqp_socket_open_noblock(sock, url.host.c_str(), url.port, &connect_timeout), "connect");
@@ -170,9 +189,13 @@ connection::connection(const amqp_url& url, const std::string& name, int heartbe
     props[1].value.value.table.entries = caps;
     amqp_table_t table{static_cast<int>(std::size(props)), props};
 
-    auto reply = amqp_login_with_properties(s, url.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, heartbeat_s,
-                                            &table, AMQP_SASL_METHOD_PLAIN, url.user.c_str(),
-                                            url.password.c_str());
+    // EXTERNAL: the broker takes the user from the certificate and ignores the identity sent,
+    // which rabbitmq-c needs non-empty (SERVICES.md).
+    auto reply = url.tls && url.tls_options.sasl_external
+                     ? amqp_login_with_properties(s, url.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, heartbeat_s, &table,
+                                                  AMQP_SASL_METHOD_EXTERNAL, url.user.empty() ? "certificate" : url.user.c_str())
+                     : amqp_login_with_properties(s, url.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, heartbeat_s, &table,
+                                                  AMQP_SASL_METHOD_PLAIN, url.user.c_str(), url.password.c_str());
     usable_ = reply.reply_type == AMQP_RESPONSE_NORMAL;
     check(reply, "login");
 

@@ -190,6 +190,8 @@ public:
     void check(const amqp_rpc_reply_t& reply, std::string_view op);
     /// Throws make_error(status) unless it is AMQP_STATUS_OK.
     void check(int status, std::string_view op);
+    /// CA, client certificate, versions, verification and its warning for an amqps:// socket.
+    void set_up_tls(amqp_socket_t* sock, const amqp_url& url);
     /// Answers a channel.close or connection.close from the broker (close-ok), so the broker
     /// logs a clean close; the connection is unusable afterwards.
     void answer_close(const amqp_method_t& method) noexcept;

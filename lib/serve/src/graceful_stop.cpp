@@ -8,8 +8,9 @@
 
 namespace pfo3::serve {
 
-graceful_stop::graceful_stop(boost::asio::io_context& io, net::server& server, std::chrono::seconds grace)
-    : server_(server), grace_(grace), signals_(io, SIGINT, SIGTERM), timer_(io) {
+graceful_stop::graceful_stop(boost::asio::io_context& io, net::server& server, std::chrono::seconds grace,
+                             std::function<void()> on_stop)
+    : server_(server), grace_(grace), signals_(io, SIGINT, SIGTERM), timer_(io), on_stop_(std::move(on_stop)) {
     arm();
 }
 
@@ -26,6 +27,7 @@ void graceful_stop::on_signal(int sig) {
         return;
     }
     stopping_ = true;
+    if (on_stop_) on_stop_();
     ops::notify_stopping();
     PFO3_LOG(info, "stopping: no new connections; answering requests in flight",
              {{"signal", std::to_string(sig)}, {"connections", std::to_string(server_.connection_count())}});

@@ -36,7 +36,7 @@ TEST_CASE("an empty file gives the defaults of SPEC section 3", "[parse]") {
     CHECK(s.amqp.url == "amqp://guest:guest@127.0.0.1:5672/%2f");
     CHECK(s.amqp.queue == "tareas");
     CHECK(s.amqp.queue_type == "classic");
-    CHECK(s.serve.listen == "0.0.0.0:5000");
+    CHECK(s.serve.listen == "127.0.0.1:5000");
     CHECK(s.serve.max_request_bytes == 1048576);
     CHECK(s.serve.max_connections == 10000);
     CHECK(s.serve.idle_timeout_s == 300);

@@ -90,7 +90,7 @@ TEST_CASE("decode_request ping and status", "[protocol]") {
 
 TEST_CASE("decode_request op errors", "[protocol]") {
     decoded d = must_reject(R"({"op":"frobnicate","id":"x1","type":"echo"})", request_error::unknown_op);
-    CHECK(d.message == "unknown op \"frobnicate\" (expected submit, ping, status or cancel)");
+    CHECK(d.message == "unknown op \"frobnicate\" (expected submit, ping, status, cancel or auth)");
     CHECK(d.id == "x1");  // a valid id is echoed for the reply
     d = must_reject(R"({"op":1})", request_error::bad_request);
     CHECK(d.message == "\"op\" must be a string, not a number");

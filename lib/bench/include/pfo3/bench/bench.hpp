@@ -6,6 +6,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+
+#include "pfo3/net/tls.hpp"
 #include <vector>
 
 namespace pfo3::bench {
@@ -13,6 +15,8 @@ namespace pfo3::bench {
 /// What to measure; the flags of `pfo3 bench` (docs/benchmarks.md) map one to one.
 struct options {
     std::string server;                  ///< HOST:PORT of pfo3 serve
+    std::string token;                   ///< sent as {"op":"auth"} first on every connection; empty: none
+    net::client_tls_options tls;         ///< TLS to serve (load and status polling); off unless enabled
     std::size_t tasks = 10000;           ///< N
     std::size_t connections = 4;         ///< C
     std::size_t window = 64;             ///< W, per connection

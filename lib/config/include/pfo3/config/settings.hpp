@@ -9,6 +9,19 @@
 
 namespace pfo3::config {
 
+/// [amqp.tls]: how an amqps:// broker URL is verified and logged into.
+struct amqp_tls_settings {
+    std::string ca_file;    ///< CAs the broker's certificate must chain to; empty: the system's
+    std::string cert_file;  ///< client certificate (PEM) for mutual TLS / SASL EXTERNAL
+    std::string key_file;   ///< its key; empty: cert_file
+    bool verify_peer = true;      ///< false only when written; warned about at every connect
+    bool verify_hostname = true;  ///< false only when written; warned about at every connect
+    std::string sasl = "plain";   ///< plain (user:password of the URL) | external (the certificate)
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const amqp_tls_settings&) const = default;
+};
+
 /// [amqp]: the broker and the queue every role uses.
 struct amqp_settings {
     std::string url = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -29,14 +42,29 @@ struct amqp_settings {
     int delivery_limit = 5;                ///< x-delivery-limit; a task that killed limit-1 workers is dead
     std::int64_t max_length = 1000000;     ///< x-max-length of each queue (reject-publish beyond)
     int consumer_timeout_s = 1800;         ///< the broker's consumer_timeout (rabbitmq.conf), for the guard
+    amqp_tls_settings tls;               ///< [amqp.tls]
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const amqp_settings&) const = default;
 };
 
+/// [serve.tls]: TLS on the client port, detected per connection by its first byte.
+struct serve_tls_settings {
+    std::string mode = "off";        ///< off | optional (TLS or plaintext) | required
+    std::string cert_file;           ///< PEM chain, server certificate first
+    std::string key_file;            ///< PEM private key
+    std::string min_version = "1.2"; ///< "1.2" or "1.3"
+    int handshake_timeout_ms = 10000;  ///< first byte and handshake must be done by then
+    std::string client_ca_file;      ///< CAs client certificates must chain to (mutual TLS)
+    std::string client_cert = "none";  ///< none | optional | required
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const serve_tls_settings&) const = default;
+};
+
 /// [serve]: the TCP front end that accepts tasks.
 struct serve_settings {
-    std::string listen = "0.0.0.0:5000";
+    std::string listen = "127.0.0.1:5000";  ///< another address needs [auth] (docs/security.md)
     std::size_t max_request_bytes = 1048576;
     std::size_t max_connections = 10000;
     int idle_timeout_s = 300;
@@ -48,6 +76,7 @@ struct serve_settings {
     int write_timeout_s = 30;              ///< replies unread this long: the connection is closed
     int request_timeout_s = 30;            ///< a request must arrive whole this long after its first byte
     std::size_t max_connections_per_address = 256;  ///< open connections from one client address
+    serve_tls_settings tls;                ///< [serve.tls]
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const serve_settings&) const = default;
@@ -120,6 +149,23 @@ struct handler_settings {
     bool operator==(const handler_settings&) const = default;
 };
 
+/// [auth]: who may use the client port and what for (docs/security.md).
+struct auth_settings {
+    std::string mode = "none";  ///< none | token | mtls | any
+    std::string tokens_file;    ///< lines `NAME SCOPES sha256:HEX`; needed by token and any
+    /// mode none on a listen address other than loopback: refused unless this is true.
+    bool allow_anonymous_network = false;
+    std::vector<std::string> anonymous_from;  ///< CIDRs whose clients need no credentials
+    std::vector<std::string> anonymous_scopes{"submit", "status"};  ///< what they may do
+    int failure_delay_ms = 1000;  ///< every unauthorized / forbidden answer waits this long
+    int max_failures = 3;         ///< failures on one connection before it is closed
+    /// [auth.clients]: a client certificate's subject ("CN=svc,O=x", RFC 2253) -> its scopes.
+    std::map<std::string, std::vector<std::string>> clients;
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const auth_settings&) const = default;
+};
+
 /// The whole configuration after file, environment and defaults were applied.
 struct settings {
     amqp_settings amqp;
@@ -130,6 +176,7 @@ struct settings {
     schedule_settings schedule;
     send_settings send;
     std::map<std::string, handler_settings> handlers;
+    auth_settings auth;
     std::string source = "built-in defaults";  ///< the file read, for logs
 
     /// Field-wise equality, so tests and callers can compare whole settings.

@@ -25,6 +25,8 @@ enum class request_error {
     overloaded,
     too_late,   ///< cancel: the task is already final (done, dead, cancelled)
     not_found,  ///< cancel: no record of the task
+    forbidden,     ///< authenticated, but the principal lacks the op's scope
+    tls_required,  ///< plaintext on a port that requires TLS
 };
 
 /// The wire code of an error ("bad_json", ...), as SPEC section 4.3 names it.

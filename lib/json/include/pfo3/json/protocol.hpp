@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/task.hpp"
@@ -25,7 +26,7 @@ struct request_limits {
 };
 
 /// The operation a request asks for.
-enum class op { submit, ping, status, cancel };
+enum class op { submit, ping, status, cancel, auth };
 
 /// A decoded, validated request.
 struct request {
@@ -40,10 +41,15 @@ struct request {
     std::int64_t delay_s = 0;  ///< submit: "delay_s", 0..request_limits::max_delay_s (never with run_at)
     int priority = 0;          ///< submit: 0..request_limits::max_priority
     std::string reason;        ///< cancel: why (optional, at most max_reason_bytes)
+    /// auth: the token; any other op: its own "token" (empty: none), for this request only.
+    std::string token;
 };
 
 /// The longest "reason" a cancel may give.
 inline constexpr std::size_t max_reason_bytes = 500;
+
+/// A token longer than this is bad_request (real ones are 48 characters).
+inline constexpr std::size_t max_token_bytes = 512;
 
 /// Either a request or the reason it was rejected.
 struct decoded {
@@ -71,6 +77,8 @@ std::string encode_too_late(std::string_view id, task_status status);
 std::string encode_rejected(request_error e, std::string_view message, std::string_view id = {});
 /// {"ok":true,"op":"pong"}\n
 std::string encode_pong();
+/// {"ok":true,"op":"auth","principal":NAME,"scopes":[...]}\n
+std::string encode_authenticated(std::string_view principal, const std::vector<std::string_view>& scopes);
 /// {"ok":true,"id":…,"status":…,"result":…,"error":…,"attempts":N}\n; record == nullopt
 /// gives status "pending", result null, error null, attempts 0.
 std::string encode_status(std::string_view id, const std::optional<task_record>& record);

@@ -7,7 +7,17 @@
 #include <string>
 #include <string_view>
 
+#include "pfo3/net/tls.hpp"
+
 namespace pfo3::net {
+
+/// How a client connects and who it says it is.
+struct client_options {
+    std::chrono::milliseconds timeout{5000};  ///< connecting, and the auth answer
+    /// Sent as {"op":"auth"} right after connecting; empty: none. Never logged or printed.
+    std::string token;
+    client_tls_options tls;  ///< TLS to the server; off by default
+};
 
 /// A connection to `pfo3 serve`. Throws service_error (retryable) when it cannot connect or
 /// the connection breaks, with the address in the message.
@@ -15,6 +25,11 @@ class client {
 public:
     /// Connects to HOST:PORT within `timeout`.
     client(std::string_view host_port, std::chrono::milliseconds timeout);
+    /// Connects, does the TLS handshake if `o.tls.enabled` (service_error, not retryable, naming
+    /// a certificate that fails verification or holds another name), then authenticates with
+    /// `o.token` if one is given: a refused token throws
+    /// config_error naming the server and the refusal (the client's settings are wrong).
+    client(std::string_view host_port, const client_options& o);
     ~client();
     client(const client&) = delete;
     client& operator=(const client&) = delete;

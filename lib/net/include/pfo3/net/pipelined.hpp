@@ -8,6 +8,8 @@
 #include <ostream>
 #include <string>
 
+#include "pfo3/net/client.hpp"
+
 namespace pfo3::net {
 
 /// Yields the next request line (without '\n'), or nullopt when there are no more.
@@ -23,6 +25,6 @@ bool report_if_rejected(const std::string& line, std::ostream& out, std::ostream
 /// Returns the number of requests answered. Throws service_error when the server cannot be
 /// reached or the connection breaks; `answered` then says how far it got.
 std::size_t run_pipelined(const std::string& server, std::size_t window, const request_source& next,
-                          const response_sink& on_response);
+                          const response_sink& on_response, const client_options& connect = {});
 
 }  // namespace pfo3::net

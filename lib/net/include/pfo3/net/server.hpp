@@ -10,12 +10,14 @@
 #include <memory>
 #include <string>
 
+#include "pfo3/auth/policy.hpp"
 #include "pfo3/net/dispatcher.hpp"
+#include "pfo3/net/tls.hpp"
 
 namespace pfo3::net {
 
 struct server_options {
-    std::string listen = "0.0.0.0:5000";  ///< HOST:PORT; port 0 picks a free port
+    std::string listen = "127.0.0.1:5000";  ///< HOST:PORT; port 0 picks a free port
     std::size_t max_request_bytes = 1048576;
     std::size_t max_connections = 10000;
     std::size_t max_connections_per_address = 256;  ///< beyond: `overloaded`, closed
@@ -31,6 +33,9 @@ struct server_options {
     /// Replies waiting this long with none of their bytes taken: the connection is closed.
     std::chrono::seconds write_timeout{30};
     json::request_limits request;  ///< what a request may ask for (max_attempts)
+    /// Who may do what ([auth]); null: every request is allowed (mode none).
+    std::shared_ptr<const auth::policy> auth;
+    server_tls_options tls;  ///< TLS on the same port (first byte 0x16); off by default
 };
 
 /// See the file comment. start(), shutdown() and close_all() only post work to the server's
@@ -53,6 +58,12 @@ public:
     void shutdown(std::function<void()> on_drained);
     /// Closes every connection at once (after the grace period).
     void close_all();
+    /// New connections from now on use `p` (a reload); open ones keep theirs.
+    void set_policy(std::shared_ptr<const auth::policy> p);
+    /// Reads the TLS certificate, key and client CA files again for new connections; a file that
+    /// fails keeps the material in use, and the log says why. Returns at once (works on the
+    /// server's strand).
+    void reload_tls();
     /// Open connections now.
     std::size_t connection_count() const;
 

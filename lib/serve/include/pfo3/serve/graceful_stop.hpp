@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 
 #include "pfo3/net/server.hpp"
 
@@ -13,7 +14,9 @@ namespace pfo3::serve {
 
 class graceful_stop {
 public:
-    graceful_stop(boost::asio::io_context& io, net::server& server, std::chrono::seconds grace);
+    /// `on_stop` runs at the first signal (ends other waits on `io`, so io.run() can return).
+    graceful_stop(boost::asio::io_context& io, net::server& server, std::chrono::seconds grace,
+                  std::function<void()> on_stop = {});
     graceful_stop(const graceful_stop&) = delete;
     graceful_stop& operator=(const graceful_stop&) = delete;
 
@@ -25,6 +28,7 @@ private:
     std::chrono::seconds grace_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer timer_;
+    std::function<void()> on_stop_;
     bool stopping_ = false;
 };
 

@@ -1,0 +1,95 @@
+#include "client_auth.hpp"
+
+#include <cstdlib>
+
+#include "pfo3/auth/tokens.hpp"
+#include "pfo3/core/error.hpp"
+#include "pfo3/core/log.hpp"
+
+namespace pfo3::app {
+
+void add_client_auth_options(CLI::App* cmd, client_auth_options& opts) {
+    cmd->add_option("--token-file", opts.token_file,
+                    "file whose first line is the token to authenticate with (default: $PFO3_TOKEN)");
+    cmd->add_flag("--tls", opts.tls, "connect with TLS, verifying the server's certificate and name");
+    cmd->add_option("--ca-file", opts.ca_file, "CAs to verify the server with (PEM; default: the system's); implies --tls");
+    cmd->add_option("--cert-file", opts.cert_file, "client certificate (PEM) for mutual TLS; implies --tls");
+    cmd->add_option("--key-file", opts.key_file, "the client certificate's key (PEM; default: --cert-file)");
+    cmd->add_option("--server-name", opts.server_name, "name the server's certificate must hold (default: the host of --server)");
+}
+
+net::client_options client_options_of(const client_auth_options& opts) {
+    net::client_options o;
+    if (opts.token_file) {
+        o.token = auth::read_token_file(*opts.token_file);
+    } else if (const char* env = std::getenv("PFO3_TOKEN"); env && *env) {
+        o.token = env;
+    }
+    o.tls.enabled = opts.tls || !opts.ca_file.empty() || !opts.cert_file.empty();
+    o.tls.ca_file = opts.ca_file;
+    o.tls.cert_file = opts.cert_file;
+    o.tls.key_file = opts.key_file;
+    o.tls.server_name = opts.server_name;
+    return o;
+}
+
+std::shared_ptr<const auth::policy> serve_policy_of(const config::settings& s) {
+    const auto& a = s.auth;
+    const auto host = net::split_host_port(s.serve.listen, "serve.listen").first;
+    const auto m = auth::mode_named(a.mode);
+    if (!m) throw config_error("auth.mode: unknown mode \"" + a.mode + "\"");
+    if (auto problem = auth::exposure_problem(host, *m, a.allow_anonymous_network)) throw config_error(*problem);
+    if (*m == auth::mode::mtls && s.serve.tls.client_cert == "none")
+        throw config_error("auth.mode \"mtls\" needs client certificates: set [serve.tls] mode, client_ca_file and "
+                           "client_cert = \"required\" (or \"optional\")");
+    if (*m == auth::mode::none) return nullptr;
+    auto p = auth::make_policy(a.mode, a.tokens_file, a.anonymous_from, a.anonymous_scopes,
+                               std::chrono::milliseconds(a.failure_delay_ms), static_cast<std::size_t>(a.max_failures),
+                               a.clients);
+    PFO3_LOG(info, "client port protected",
+             {{"auth_mode", a.mode},
+              {"tokens", std::to_string(p->options().tokens.entries().size())},
+              {"anonymous_from", std::to_string(a.anonymous_from.size())}});
+    return p;
+}
+
+net::server_tls_options serve_tls_of(const config::settings& s) {
+    const auto& t = s.serve.tls;
+    net::server_tls_options o;
+    o.mode = t.mode == "required" ? net::tls_mode::required : t.mode == "optional" ? net::tls_mode::optional : net::tls_mode::off;
+    o.cert_file = t.cert_file;
+    o.key_file = t.key_file;
+    o.tls13_only = t.min_version == "1.3";
+    o.handshake_timeout = std::chrono::milliseconds(t.handshake_timeout_ms);
+    o.client_ca_file = t.client_ca_file;
+    o.client_cert = t.client_cert == "required"   ? net::client_cert_mode::required
+                    : t.client_cert == "optional" ? net::client_cert_mode::optional
+                                                  : net::client_cert_mode::none;
+    return o;
+}
+
+credential_reloader::credential_reloader(boost::asio::io_context& io, net::server& server, config::settings s)
+    : server_(server), settings_(std::move(s)), signals_(io, SIGHUP) {
+    arm();
+}
+
+void credential_reloader::stop() {
+    boost::system::error_code ignored;
+    signals_.cancel(ignored);
+}
+
+void credential_reloader::arm() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        PFO3_LOG(info, "SIGHUP: reloading tokens and TLS files for new connections");
+        server_.reload_tls();
+        try {
+            server_.set_policy(serve_policy_of(settings_));
+        } catch (const std::exception& e) {
+            PFO3_LOG(error, "tokens reload failed; new connections keep the previous tokens", {{"error", e.what()}});
+        }
+        arm();
+    });
+}
+
+}  // namespace pfo3::app
