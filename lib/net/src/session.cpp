@@ -287,6 +287,7 @@ std::optional<auth::scope> scope_of(json::op kind) {
     switch (kind) {
     case json::op::submit: return auth::scope::submit;
     case json::op::status: return auth::scope::status;
+    case json::op::cancel: return auth::scope::admin;  // issue 16: cancelling is an operator's act
     case json::op::ping:
     case json::op::auth: break;
     }
