@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "common.hpp"
+#include "serve_sight.hpp"
+#include "sight.hpp"
 #include "status_reader.hpp"
 #include "store_access.hpp"
 #include "pfo3/config/load.hpp"
@@ -17,6 +19,7 @@
 #include "pfo3/core/task_id.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/protocol.hpp"
+#include "pfo3/metrics/serve_metrics.hpp"
 #include "pfo3/net/server.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
@@ -43,13 +46,21 @@ constexpr std::size_t max_status_per_connection = 16;
 // both go back through `reply`, which the server posts to the connection's strand.
 class serve_dispatcher final : public net::dispatcher {
 public:
-    serve_dispatcher(queue::publisher& pub, std::string queue, status_reader& status)
-        : pub_(pub), queue_(std::move(queue)), status_(status) {}
+    serve_dispatcher(queue::publisher& pub, std::string queue, status_reader& status, metrics::serve_metrics& m)
+        : pub_(pub), queue_(std::move(queue)), status_(status), m_(m) {}
 
     void dispatch(json::request req, reply done) override {
         switch (req.kind) {
-        case json::op::ping: done(json::encode_pong()); return;
-        case json::op::status: status_.read(std::move(req.id), std::move(done)); return;
+        case json::op::ping:
+            m_.request(metrics::request_op::ping, std::nullopt);
+            done(json::encode_pong());
+            return;
+        case json::op::status:
+            status_.read(std::move(req.id), [&m = m_, done = std::move(done)](std::string line) {
+                m.request(metrics::request_op::status, error_of(line));
+                done(std::move(line));
+            });
+            return;
         case json::op::submit: submit(std::move(req), std::move(done)); return;
         }
     }
@@ -70,9 +81,40 @@ private:
         msg.message_id = t.id;
         msg.type = t.type;
         msg.timestamp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-        pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done)](queue::publish_outcome o) {
+        const std::size_t slot = m_.type_slot(t.type);
+        pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done), &m = m_, slot,
+                                      sent = std::chrono::steady_clock::now()](queue::publish_outcome o) {
+            count(m, o, slot, sent);
             done(answer(o, id));
         });
+    }
+
+    // The request counter, the confirm latency (of answers from the broker) and nacks/returns.
+    static void count(metrics::serve_metrics& m, queue::publish_outcome o, std::size_t type_slot,
+                      std::chrono::steady_clock::time_point sent) {
+        using queue::publish_outcome;
+        if (o == publish_outcome::confirmed || o == publish_outcome::nacked || o == publish_outcome::unroutable)
+            m.confirm_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
+        switch (o) {
+        case publish_outcome::confirmed:
+            m.accepted(type_slot);
+            return m.request(metrics::request_op::submit, std::nullopt);
+        case publish_outcome::nacked: m.nacked.inc(); break;
+        case publish_outcome::unroutable: m.returned.inc(); break;
+        case publish_outcome::overloaded:
+            return m.request(metrics::request_op::submit, request_error::overloaded);
+        case publish_outcome::unavailable: break;
+        }
+        m.request(metrics::request_op::submit, request_error::unavailable);
+    }
+
+    // The error code of a reply line; nullopt for {"ok":true...}.
+    static std::optional<request_error> error_of(std::string_view line) {
+        if (line.starts_with("{\"ok\":true")) return std::nullopt;
+        for (auto e : {request_error::bad_request, request_error::unavailable, request_error::overloaded,
+                       request_error::bad_json, request_error::unauthorized})
+            if (line.find("\"" + std::string(wire_code(e)) + "\"") != std::string_view::npos) return e;
+        return request_error::unavailable;
     }
 
     static std::string answer(queue::publish_outcome o, const std::string& id) {
@@ -95,6 +137,7 @@ private:
     queue::publisher& pub_;
     std::string queue_;
     status_reader& status_;
+    metrics::serve_metrics& m_;
 };
 
 // Each connection is a descriptor: lift the soft limit to the hard one (1024 by default
@@ -118,6 +161,7 @@ void apply_options(config::settings& s, const serve_options& opts) {
     if (opts.listen) s.serve.listen = *opts.listen;
     if (opts.amqp) s.amqp.url = *opts.amqp;
     if (opts.queue) s.amqp.queue = *opts.queue;
+    if (opts.http_listen) s.http.listen = *opts.http_listen;
 }
 
 queue::publisher_options publisher_options_of(const config::settings& s) {
@@ -152,8 +196,8 @@ net::server_options server_options_of(const config::settings& s) {
 // at once. io.run() returns once the server has shut down. Lives on the I/O thread.
 class graceful_stop {
 public:
-    graceful_stop(asio::io_context& io, net::server& server, std::chrono::seconds grace)
-        : server_(server), grace_(grace), signals_(io, SIGINT, SIGTERM), timer_(io) {
+    graceful_stop(asio::io_context& io, net::server& server, sight& sight, std::chrono::seconds grace)
+        : server_(server), sight_(sight), grace_(grace), signals_(io, SIGINT, SIGTERM), timer_(io) {
         arm();
     }
     graceful_stop(const graceful_stop&) = delete;
@@ -173,12 +217,14 @@ private:
             return;
         }
         stopping_ = true;
+        sight_.mark_stopping();
         ops::notify_stopping();
         PFO3_LOG(info, "stopping: no new connections; answering requests in flight",
                  {{"signal", std::to_string(sig)}, {"connections", std::to_string(server_.connection_count())}});
         server_.shutdown([this] {
             timer_.cancel();
             signals_.cancel();
+            sight_.stop();
         });
         timer_.expires_after(grace_);
         timer_.async_wait([this](const boost::system::error_code& e) {
@@ -191,6 +237,7 @@ private:
     }
 
     net::server& server_;
+    sight& sight_;
     std::chrono::seconds grace_;
     asio::signal_set signals_;
     asio::steady_timer timer_;
@@ -204,6 +251,7 @@ CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
     cmd->add_option("--listen", opts.listen, "HOST:PORT to listen on (serve.listen)");
     cmd->add_option("--amqp", opts.amqp, "broker URL (amqp.url)");
     cmd->add_option("--queue", opts.queue, "task queue name (amqp.queue)");
+    cmd->add_option("--http-listen", opts.http_listen, "HOST:PORT of /metrics, /livez, /readyz, or off (http.listen)");
     return cmd;
 }
 
@@ -214,7 +262,9 @@ int run_serve(config::settings s, const serve_options& opts) {
     config::apply_password_files(s);
 
     raise_descriptor_limit(s.serve.max_connections);
-    const queue::publisher_options popts = publisher_options_of(s);
+    queue::connection_stats broker_stats;
+    queue::publisher_options popts = publisher_options_of(s);
+    popts.stats = &broker_stats;
     queue::publisher pub(popts);
 
     asio::io_context io(1);
@@ -223,11 +273,15 @@ int run_serve(config::settings s, const serve_options& opts) {
     // this function (see status_reader).
     status_reader status([settings = s] { return open_configured_store(settings); }, status_threads,
                          max_waiting_status);
-    serve_dispatcher dispatcher(pub, s.amqp.queue, status);
+    sight ops_view(io, "serve");
+    metrics::serve_metrics counts(ops_view.registry(), s.http.type_label_limit);
+    serve_dispatcher dispatcher(pub, s.amqp.queue, status, counts);
     net::server server(io, server_options_of(s), dispatcher);
+    watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
 
     pub.start();
     server.start();
+    ops_view.start(http_listen_of(s.http.listen, "127.0.0.1:5080"));
     PFO3_LOG(info, "serve listening", {{"listen", s.serve.listen}, {"port", std::to_string(server.port())},
                                        {"amqp", popts.url.masked()}, {"queue", s.amqp.queue},
                                        {"config", s.source}});
@@ -236,7 +290,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     bool connected = pub.wait_connected(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     ops::notify_ready(connected ? "listening; broker connected" : "listening; broker unreachable, retrying");
 
-    graceful_stop stop(io, server, std::chrono::seconds(s.serve.shutdown_grace_s));
+    graceful_stop stop(io, server, ops_view, std::chrono::seconds(s.serve.shutdown_grace_s));
     io.run();
 
     // Every connection is answered or closed by now; what is still unconfirmed belongs to

@@ -84,6 +84,7 @@ void session::run() {
             set_up(*c);
         } catch (const std::exception& e) {
             c.reset();
+            if (opts_.stats) opts_.stats->failed_attempts.fetch_add(1, std::memory_order_relaxed);
             bool retryable = true;
             if (auto* se = dynamic_cast<const service_error*>(&e)) retryable = se->retryable();
             if (!outage) {
@@ -100,15 +101,24 @@ void session::run() {
             continue;
         }
         on_up();
+        if (opts_.stats) {
+            opts_.stats->connects.fetch_add(1, std::memory_order_relaxed);
+            opts_.stats->up.store(true);
+        }
         if (outage) PFO3_LOG(info, "reconnected to the broker", {{"url", url}});
         else PFO3_LOG(info, "connected to the broker", {{"url", url}, {"queue", opts_.queue}});
         outage = false;
         retry.reset();
         try {
             serve(*c);
+            if (opts_.stats) opts_.stats->up.store(false);
             on_down(false);
             c->close();
         } catch (const std::exception& e) {
+            if (opts_.stats) {
+                opts_.stats->up.store(false);
+                opts_.stats->lost.fetch_add(1, std::memory_order_relaxed);
+            }
             PFO3_LOG(warn, lost_,
                      {{"url", url}, {"error", e.what()}, {opts_.in_flight_key, std::to_string(in_flight())}});
             on_down(true);

@@ -30,7 +30,7 @@ namespace {
 
 detail::session_options session_options_of(const consumer_options& o) {
     return {o.url, o.connection_name, o.topo.queue, "consume", "no tasks are consumed",
-            "unacked tasks will be redelivered", "unacked"};
+            "unacked tasks will be redelivered", "unacked", o.stats};
 }
 
 }  // namespace

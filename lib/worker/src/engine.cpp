@@ -15,7 +15,8 @@ struct engine::parts {
           committer(store, opts.max_group,
                     [this](task_record r, delivery_guard g, const std::string& why) {
                         processor.store_refused(std::move(r), std::move(g), why);
-                    }),
+                    },
+                    opts.metrics),
           pool(opts.concurrency, [this](delivery_guard g) { processor.process(std::move(g)); }) {}
 
     engine_options opts;

@@ -86,6 +86,19 @@ struct send_settings {
     bool operator==(const send_settings&) const = default;
 };
 
+/// [http]: the operations endpoints of serve and work (/livez, /readyz, /metrics).
+struct http_settings {
+    /// HOST:PORT, or HOST:FIRST-LAST (the first free port of the range: several workers on one
+    /// host share one setting); "off" disables it; empty: the role's default, 127.0.0.1:5080
+    /// for serve and off for work.
+    std::string listen;
+    std::size_t type_label_limit = 100;  ///< distinct task types with their own series; the rest `_other`
+    int store_check_s = 5;               ///< work: how often /readyz's store check reads the store
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const http_settings&) const = default;
+};
+
 /// An external handler: any executable, payload on stdin, result on stdout.
 struct handler_settings {
     std::vector<std::string> command;
@@ -106,6 +119,7 @@ struct settings {
     store_settings store;
     retry_settings retry;
     send_settings send;
+    http_settings http;
     std::map<std::string, handler_settings> handlers;
     std::string source = "built-in defaults";  ///< the file read, for logs
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "pfo3/queue/amqp_url.hpp"
+#include "pfo3/queue/connection_stats.hpp"
 #include "pfo3/queue/topology.hpp"
 
 namespace pfo3::queue {
@@ -30,6 +31,7 @@ struct consumer_options {
     topology topo;
     std::uint16_t prefetch = 1;
     std::string connection_name = "pfo3-work";
+    connection_stats* stats = nullptr;  ///< counted when set; must outlive the consumer
 };
 
 /// See the file comment. Reconnects with backoff and consumes again when the connection is
