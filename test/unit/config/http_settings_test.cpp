@@ -6,7 +6,7 @@
 using namespace pfo3;
 using namespace pfo3::config;
 
-TEST_CASE("[http] listen takes HOST:PORT, HOST:FIRST-LAST or off; limits are checked", "[http]") {
+TEST_CASE("[http] listen takes HOST:PORT, HOST:FIRST-LAST or off, and limits are checked", "[http]") {
     CHECK(parse_settings("[http]\nlisten = \"127.0.0.1:5080\"\n", "t").http.listen == "127.0.0.1:5080");
     CHECK(parse_settings("[http]\nlisten = \"127.0.0.1:5081-5180\"\n", "t").http.listen == "127.0.0.1:5081-5180");
     CHECK(parse_settings("[http]\nlisten = \"off\"\n", "t").http.listen == "off");

@@ -86,7 +86,7 @@ TEST_CASE("keep-alive: two requests on one connection") {
     CHECK(both.find("HTTP/1.1 200", 5) != std::string::npos);
 }
 
-TEST_CASE("a port range takes the first free port; a full range is an error naming the setting") {
+TEST_CASE("a port range takes the first free port, and a full range is an error naming the setting") {
     asio::io_context io;
     http::server probe(io, local(), {});
     const std::uint16_t free = probe.port();
