@@ -218,7 +218,9 @@ int run_work(config::settings s, const work_options& opts) {
               {"config", s.source}});
 
     int sig = 0;
-    wait_signal(stop_signals, std::chrono::milliseconds(-1), sig);
+    // The consumer is this thread's: the consuming watchdog only asks for the reconnect.
+    while (!wait_signal(stop_signals, std::chrono::milliseconds(1000), sig))
+        if (view.take_reconnect_request()) consumer->reconnect();
     view.mark_stopping();
     if (!finish_in_hand(s, stop_signals, sig, *consumer, engine)) {
         engine.abandon();

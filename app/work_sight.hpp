@@ -2,11 +2,15 @@
 // The worker's operations endpoints (see sight.hpp) with the loop they run on: work has no
 // event loop of its own (its main thread waits for signals), so this owns an io_context and one
 // thread for the ticker and the HTTP listener, the worker's metrics (handed to the engine
-// through its options and to the consumer's callbacks), and one thread that reads the store on
-// a period with its own handle, so a hung store never stalls the loop.
+// through its options and to the consumer's callbacks), and two probe threads: one reads the
+// store, one the queue depths (passive declare, its own AMQP connection), each on a period, so
+// a hung store or broker never stalls the loop. The ticker runs the consuming watchdog: a
+// backlog, free slots and no delivery for work.consumer_watchdog_s make the worker unready and
+// ask (take_reconnect_request) for the consumer to connect again.
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,21 +45,31 @@ public:
     queue::connection_stats& consumer_stats() noexcept { return consumer_stats_; }
     queue::connection_stats& republish_stats() noexcept { return republish_stats_; }
     /// The consumer's state handler reports here.
-    void set_consuming(bool consuming) noexcept { consuming_ = consuming; }
+    void set_consuming(bool consuming) noexcept;
+    /// True once after the consuming watchdog fired: the caller (the consumer's owner) then
+    /// calls consumer::reconnect().
+    bool take_reconnect_request() noexcept { return reconnect_wanted_.exchange(false); }
 
 private:
-    // The store check's state, shared with its thread: a check stuck on a hung store may
+    // A probe's state, shared with its thread: a probe stuck on a hung store or broker may
     // outlive this object (it is detached at stop()).
-    struct store_check {
+    struct probe {
         config::settings settings;
         std::mutex mu;
         std::condition_variable wake;
         bool stop = false;
         std::optional<std::string> error = "not checked yet";
         std::chrono::steady_clock::time_point checked = std::chrono::steady_clock::now();
+        // The queue probe's figures, -1 while unknown: task queue, dead-letter queue.
+        std::atomic<std::int64_t> messages[2] = {-1, -1};
+        std::atomic<std::int64_t> consumers[2] = {-1, -1};
     };
-    static void store_check_loop(const std::shared_ptr<store_check>& c);
+    // Runs `once` every `period` until stop, recording its failure (what it threw) or success.
+    static void probe_loop(const std::shared_ptr<probe>& p, std::chrono::seconds period, const char* what,
+                           const std::function<void()>& once, const std::function<void()>& on_failure);
     std::optional<std::string> store_problem() const;
+    std::optional<std::string> consuming_problem() const;
+    void watch_consuming();
 
     config::settings settings_;
     boost::asio::io_context io_{1};
@@ -64,9 +78,12 @@ private:
     queue::connection_stats consumer_stats_, republish_stats_;
     std::atomic<bool> consuming_{false};
 
-    std::shared_ptr<store_check> check_;
+    std::shared_ptr<probe> store_probe_, queue_probe_;
+    std::atomic<std::int64_t> consuming_since_{0};  // unix seconds
+    std::atomic<bool> stalled_{false}, reconnect_wanted_{false};
+    std::int64_t last_reconnect_ = 0;               // unix seconds; ops loop only
     bool stopped_ = false;
-    std::thread loop_, store_check_;
+    std::thread loop_, store_thread_, queue_thread_;
 };
 
 /// Counts every settled delivery before passing it on (acks and nacks alike).

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.processes import REPO, rabbitmqctl, submit_ids, wait_until, write_file
+from helpers.processes import REPO, rabbitmqctl, submit_ids, wait_for_results, wait_until, write_file
+from helpers.proxy import TcpProxy, amqp_url_via, broker_address
 from helpers.stores import PostgresDatabase, postgres_outage
 
 PROMTOOL = shutil.which("promtool")
@@ -61,9 +62,10 @@ def promtool_check(text):
     assert r.returncode == 0, f"promtool check metrics rc={r.returncode}: {r.stderr}\n{text[:3000]}"
 
 
-def test_counts_are_exact_and_the_text_passes_promtool(pfo3, queue, store):
+def test_counts_are_exact_and_the_text_passes_promtool(pfo3, queue, store, tmp_path):
     serve = pfo3.serve(queue)
-    work = pfo3.work(queue, store, prefetch=32, concurrency=4, http=True)
+    config = write_file(tmp_path / "pfo3.toml", "[http]\nqueue_check_s = 1\n")
+    work = pfo3.work(queue, store, prefetch=32, concurrency=4, http=True, config=config)
 
     ok = submit_ids(pfo3.send(serve.address, stdin="".join(f"{i}\n" for i in range(990)),
                               timeout=120), 990)
@@ -87,6 +89,17 @@ def test_counts_are_exact_and_the_text_passes_promtool(pfo3, queue, store):
     assert value(w, "pfo3_worker_end_to_end_seconds_count") == 1000
     assert value(w, "pfo3_worker_concurrency") == 4
     assert value(w, "pfo3_broker_connected", connection="consume") == 1
+
+    def depths():
+        s = samples(work.http_port)
+        return {q: (s.get(("pfo3_queue_messages", frozenset({("queue", q)}))),
+                    s.get(("pfo3_queue_consumers", frozenset({("queue", q)}))))
+                for q in (queue, f"{queue}.dead")}
+
+    # Read by the worker's probe every second: it settles at no backlog, one consumer (this
+    # worker), and the 10 dead letters.
+    expected = {queue: (0, 1), f"{queue}.dead": (10, 0)}
+    wait_until(lambda: depths() == expected, 30, f"queue depths to settle at {expected}")
 
     s = samples(serve.http_port)
     assert value(s, "pfo3_serve_requests_total", op="submit", code="ok") == 1000
@@ -208,3 +221,39 @@ def test_the_shipped_alert_rules_load_in_promtool():
     r = subprocess.run([PROMTOOL, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SUCCESS" in r.stdout
+
+
+@pytest.fixture
+def proxy(amqp_url):
+    """A TCP proxy in front of the test broker (asked for before `pfo3`, so that the worker
+    stops before the proxy closes)."""
+    p = TcpProxy(*broker_address(amqp_url))
+    yield p
+    p.close()
+
+
+def test_the_consuming_watchdog_recovers_a_consumer_that_hears_nothing(proxy, pfo3, queue, store,
+                                                                        tmp_path):
+    """The worker stays connected, but its consumer connection receives nothing more (the
+    proxy drops the broker's bytes): with a backlog and free slots the watchdog makes it
+    unready, connects again, and the backlog is worked off."""
+    serve = pfo3.serve(queue)
+    config = write_file(tmp_path / "pfo3.toml",
+                        "[work]\nconsumer_watchdog_s = 3\n[http]\nqueue_check_s = 1\n")
+    work = pfo3.work(queue, store, prefetch=1, config=config, http=True,
+                     amqp=amqp_url_via(pfo3.amqp_url, proxy.port))
+    wait_for_results(store, submit_ids(pfo3.send(serve.address, ["warm"]), 1))
+    assert get(work.http_port, "/readyz")[0] == 200
+    assert len(proxy.mute(consumers_only=True)) == 1
+
+    ids = submit_ids(pfo3.send(serve.address, [f"t{i}" for i in range(5)]), 5)
+    status, body = wait_until(
+        lambda: (lambda r: r if r[0] == 503 else None)(get(work.http_port, "/readyz")), 30,
+        "the watchdog to make the worker unready")
+    checks = {c["name"]: c for c in json.loads(body)["checks"]}
+    assert checks["consuming"]["ok"] is False and "no delivery" in checks["consuming"]["error"], body
+    assert get(work.http_port, "/livez")[0] == 200
+
+    wait_for_results(store, ids, timeout=90)
+    wait_until(lambda: get(work.http_port, "/readyz")[0] == 200, 30, "ready again")
+    assert "consuming watchdog" in work.stderr()

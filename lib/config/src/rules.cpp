@@ -198,6 +198,7 @@ const std::vector<key_spec>& table() {
         integer<&settings::work, &work_settings::concurrency>("work", "concurrency", 1, 1024),
         integer<&settings::work, &work_settings::shutdown_grace_s>("work", "shutdown_grace_s", 0,
                                                                    3600),
+        integer<&settings::work, &work_settings::consumer_watchdog_s>("work", "consumer_watchdog_s", 0, 86400),
         text<&settings::store, &store_settings::uri>("store", "uri", check_store_uri),
         text<&settings::store, &store_settings::password_file>("store", "password_file", check_path),
         text<&settings::store, &store_settings::s3_access_key_id>("store", "s3_access_key_id", check_credential),
@@ -220,6 +221,7 @@ const std::vector<key_spec>& table() {
         text<&settings::http, &http_settings::listen>("http", "listen", check_http_listen),
         integer<&settings::http, &http_settings::type_label_limit>("http", "type_label_limit", 1, 10000),
         integer<&settings::http, &http_settings::store_check_s>("http", "store_check_s", 1, 3600),
+        integer<&settings::http, &http_settings::queue_check_s>("http", "queue_check_s", 1, 3600),
     };
     return t;
 }

@@ -18,9 +18,11 @@
 #include "pfo3/queue/consumer.hpp"
 
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "amqp_session.hpp"
+#include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "ack_coalescer.hpp"
 
@@ -55,6 +57,7 @@ struct consumer::impl final : detail::session {
     std::mutex mu;
     std::vector<request> requests;  // guarded by mu; bounded by the deliveries in hand
     bool cancel_requested = false;  // guarded by mu
+    bool reconnect_requested = false;  // guarded by mu
     bool finished = false;          // guarded by mu
 
     // Owner thread only.
@@ -79,11 +82,12 @@ struct consumer::impl final : detail::session {
         // Read before taking the batch: every ack asked for before stop() is in it.
         const bool stop = stopping();
         std::vector<request> batch;
-        bool cancel = false;
+        bool cancel = false, reconnect = false;
         {
             std::lock_guard lk(mu);
             batch.swap(requests);
             cancel = cancel_requested;
+            reconnect = std::exchange(reconnect_requested, false);
         }
         for (const auto& r : batch) {
             if (r.generation != generation) {
@@ -103,6 +107,8 @@ struct consumer::impl final : detail::session {
         auto plan = acks.take();
         for (auto tag : plan.singles) c.ack(tag, false);
         if (plan.multiple_up_to) c.ack(*plan.multiple_up_to, true);
+        if (reconnect && !cancel && !stop)
+            throw service_error("asked to consume again (the consuming watchdog saw a backlog but no delivery)", true);
         if (cancel && !cancelled) {
             cancelled = true;
             if (consuming) {
@@ -220,6 +226,14 @@ void consumer::cancel() {
     {
         std::lock_guard lk(impl_->mu);
         impl_->cancel_requested = true;
+    }
+    impl_->notify();
+}
+
+void consumer::reconnect() {
+    {
+        std::lock_guard lk(impl_->mu);
+        impl_->reconnect_requested = true;
     }
     impl_->notify();
 }

@@ -43,14 +43,17 @@ void queue_admin::declare(const topology& topo) {
     amqp_maybe_release_buffers(impl_->c.get());
 }
 
-std::uint32_t queue_admin::message_count(const std::string& queue) {
+std::uint32_t queue_admin::message_count(const std::string& queue) { return inspect(queue).messages; }
+
+queue_admin::queue_info queue_admin::inspect(const std::string& queue) {
     auto& c = impl_->c;
     auto* ok = amqp_queue_declare(c.get(), detail::channel, amqp_cstring_bytes(queue.c_str()), /*passive*/ 1,
                                   /*durable*/ 0, /*exclusive*/ 0, /*auto_delete*/ 0, amqp_empty_table);
     c.check(amqp_get_rpc_reply(c.get()), "count messages of queue '" + queue + "'");
-    std::uint32_t n = ok ? ok->message_count : 0;
+    queue_info info;
+    if (ok) info = {ok->message_count, ok->consumer_count};
     amqp_maybe_release_buffers(c.get());
-    return n;
+    return info;
 }
 
 std::optional<fetched_message> queue_admin::get(const std::string& queue) {

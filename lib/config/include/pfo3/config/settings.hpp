@@ -45,6 +45,8 @@ struct work_settings {
     int prefetch = 1;
     int concurrency = 1;  ///< handler threads
     int shutdown_grace_s = 30;  ///< finishing tasks in hand at shutdown
+    /// A backlog, free slots and no delivery for this long: not ready, consume again. 0: off.
+    int consumer_watchdog_s = 60;
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const work_settings&) const = default;
@@ -94,6 +96,7 @@ struct http_settings {
     std::string listen;
     std::size_t type_label_limit = 100;  ///< distinct task types with their own series; the rest `_other`
     int store_check_s = 5;               ///< work: how often /readyz's store check reads the store
+    int queue_check_s = 10;              ///< work: how often queue depths are read (passive declare)
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const http_settings&) const = default;

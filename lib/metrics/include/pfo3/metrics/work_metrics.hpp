@@ -22,6 +22,7 @@ struct work_metrics {
     void received(bool redelivered) noexcept;
     /// A delivery was acked or nacked.
     void settled() noexcept { settled_.inc(); }
+    std::uint64_t settled_total() const noexcept { return settled_.value(); }
     /// An attempt's record was stored and acked.
     void finished(std::string_view type, outcome o) noexcept { finished_.inc(type, static_cast<std::size_t>(o)); }
 

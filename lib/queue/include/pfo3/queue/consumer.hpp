@@ -57,6 +57,10 @@ public:
     void nack(std::uint64_t generation, std::uint64_t tag, bool requeue);
     /// Cancels the consumer so no new deliveries arrive; acks/nacks still work (thread-safe).
     void cancel();
+    /// Drops the connection and consumes again on a new one, as after a connection loss: for a
+    /// consumer that is connected but gets nothing (thread-safe). Deliveries not acked by then
+    /// are redelivered by RabbitMQ.
+    void reconnect();
     /// Carries out pending acks/nacks, closes the connection and joins the thread. Deliveries
     /// not acked by then are redelivered by RabbitMQ.
     void stop();

@@ -43,6 +43,13 @@ public:
     void declare(const topology& topo);
     /// Ready messages in `queue` (passive declare: the queue must exist).
     std::uint32_t message_count(const std::string& queue);
+    /// Ready messages and consumers of `queue` (passive declare: the queue must exist; a
+    /// missing one closes the channel, and this object is then unusable).
+    struct queue_info {
+        std::uint32_t messages = 0;
+        std::uint32_t consumers = 0;
+    };
+    queue_info inspect(const std::string& queue);
     /// Takes the next message of `queue` without acking it; nullopt when the queue is empty.
     std::optional<fetched_message> get(const std::string& queue);
     /// Acks one message taken by get() (removes it from its queue for good).
