@@ -19,7 +19,7 @@ _pfo3() {
         --log-level)  mapfile -t COMPREPLY < <(compgen -W "trace debug info warn error" -- "$cur"); return 0 ;;
         --log-format) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur"); return 0 ;;
         --type)       mapfile -t COMPREPLY < <(compgen -W "echo sum sumar multiply multiplicar sleep" -- "$cur"); return 0 ;;
-        --listen|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
+        --listen|--http-listen|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
         -c|--connections|-w|--window|--payload-bytes|--payload|--rate|--results-timeout|\
         --serve-pid|--worker-pids|--cpu-pids|--label|--broker-messages|--broker-window|\
         --broker-prefetch)
@@ -59,8 +59,8 @@ _pfo3() {
     local words
     case $command in
         "")     words="$global --version" ;;
-        serve)  words="--listen --amqp --queue" ;;
-        work)   words="--prefetch --concurrency --amqp --queue --store" ;;
+        serve)  words="--listen --amqp --queue --http-listen" ;;
+        work)   words="--prefetch --concurrency --amqp --queue --store --http-listen" ;;
         send)   words="--server --type --json --wait" ;;
         status) words="--server" ;;
         bench)  words="--server --tasks --connections --window --payload-bytes --payload --type
