@@ -14,6 +14,7 @@
 #include "serve_command.hpp"
 #include "status_command.hpp"
 #include "work_command.hpp"
+#include "workers_command.hpp"
 
 #ifndef PFO3_VERSION
 #define PFO3_VERSION "0.0.0"
@@ -45,14 +46,16 @@ int main(int argc, char** argv) {
     app::bench_options bench_opts;
     app::status_options status_opts;
     app::dead_options dead_opts;
+    app::workers_options workers_opts;
     auto* serve = app::setup_serve(cli, serve_opts);
     auto* work = app::setup_work(cli, work_opts);
     auto* send = app::setup_send(cli, send_opts);
     auto* bench = app::setup_bench(cli, bench_opts);
     auto* status = app::setup_status(cli, status_opts);
     auto* dead = app::setup_dead(cli, dead_opts);
+    auto* workers = app::setup_workers(cli, workers_opts);
     // Global options may also follow the command: `pfo3 serve --config F`.
-    for (auto* sub : {serve, work, send, status, dead, bench}) sub->fallthrough();
+    for (auto* sub : {serve, work, send, status, dead, bench, workers}) sub->fallthrough();
 
     try {
         cli.parse(argc, argv);
@@ -75,6 +78,7 @@ int main(int argc, char** argv) {
         if (bench->parsed()) return app::run_bench(settings, bench_opts);
         if (status->parsed()) return app::run_status(settings, status_opts);
         if (dead->parsed()) return app::run_dead(settings, dead_opts);
+        if (workers->parsed()) return app::run_workers(settings, workers_opts);
     } catch (const config_error& e) {
         std::cerr << "pfo3: " << e.what() << "\n";
         return app::exit_usage;

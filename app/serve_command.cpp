@@ -12,6 +12,7 @@
 #include "serve_sight.hpp"
 #include "sight.hpp"
 #include "status_reader.hpp"
+#include "worker_roster.hpp"
 #include "store_access.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/clock.hpp"
@@ -278,10 +279,13 @@ int run_serve(config::settings s, const serve_options& opts) {
     serve_dispatcher dispatcher(pub, s.amqp.queue, status, counts);
     net::server server(io, server_options_of(s), dispatcher);
     watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
+    worker_roster roster(s);
+    ops_view.add_route("/api/workers", [&roster] { return http::response{200, "application/json", roster.json()}; });
 
     pub.start();
     server.start();
     ops_view.start(http_listen_of(s.http.listen, "127.0.0.1:5080"));
+    roster.start();
     PFO3_LOG(info, "serve listening", {{"listen", s.serve.listen}, {"port", std::to_string(server.port())},
                                        {"amqp", popts.url.masked()}, {"queue", s.amqp.queue},
                                        {"config", s.source}});
@@ -296,6 +300,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     // Every connection is answered or closed by now; what is still unconfirmed belongs to
     // clients that left, so waiting longer than one confirm timeout helps nobody.
     pub.stop(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
+    roster.stop();
     PFO3_LOG(info, "serve stopped");
     return exit_ok;
 }

@@ -124,6 +124,7 @@ void sight::start(const std::string& listen) {
         {"/healthz", ready},
         {"/metrics", [this] { return http::response{200, "text/plain; version=0.0.4; charset=utf-8", registry_.render()}; }},
     };
+    routes.merge(extra_routes_);
     http::server_options o;
     o.listen = listen;
     http_ = std::make_unique<http::server>(io_, o, std::move(routes));

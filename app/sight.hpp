@@ -10,9 +10,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pfo3/http/server.hpp"
@@ -36,6 +38,8 @@ public:
     /// Exports a broker connection's state and reconnects (and, for a publisher, confirm
     /// timeouts) under connection="`name`".
     void watch_broker(const std::string& name, const queue::connection_stats& stats, bool publishes);
+    /// Serves GET `path` with `h` too (before start()).
+    void add_route(std::string path, http::handler h) { extra_routes_.emplace(std::move(path), std::move(h)); }
     /// Runs `f` on every tick of the liveness ticker (about once a second, on the io thread).
     void on_tick(std::function<void()> f) { tickers_.push_back(std::move(f)); }
 
@@ -62,6 +66,7 @@ private:
     metrics::registry registry_;
     std::vector<std::pair<std::string, check>> checks_;
     std::vector<std::function<void()>> tickers_;
+    std::map<std::string, http::handler> extra_routes_;
     boost::asio::steady_timer timer_;
     std::atomic<std::int64_t> last_tick_ns_{0};
     std::chrono::microseconds watchdog_{0};
@@ -69,6 +74,9 @@ private:
     std::atomic<bool> stopping_{false};
     std::unique_ptr<http::server> http_;
 };
+
+/// The fanout exchange of pfo3's events (worker heartbeats); serve listens to it.
+inline constexpr std::string_view events_exchange = "pfo3.events";
 
 /// The configured [http] listen for a role: `configured` if set, else the role's default.
 std::string http_listen_of(const std::string& configured, const std::string& role_default);

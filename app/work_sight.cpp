@@ -1,6 +1,10 @@
 #include "work_sight.hpp"
 
+#include <unistd.h>
+
+#include "pfo3/core/clock.hpp"
 #include "pfo3/core/log.hpp"
+#include "pfo3/json/message.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/queue/queue_admin.hpp"
 #include "store_access.hpp"
@@ -12,6 +16,11 @@ namespace {
 // A valid id no task uses: reading it asks the store a real question (a round trip, a query,
 // a GET) whose answer is "none".
 constexpr std::string_view probe_id = "pfo3-readiness-probe";
+
+#ifndef PFO3_VERSION
+#define PFO3_VERSION "0.0.0"
+#endif
+constexpr const char* PFO3_VERSION_TEXT = PFO3_VERSION;
 
 std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -25,9 +34,11 @@ work_sight::work_sight(const config::settings& s)
       view_(io_, "work"),
       metrics_(view_.registry(), s.http.type_label_limit),
       store_probe_(std::make_shared<probe>()),
-      queue_probe_(std::make_shared<probe>()) {
+      queue_probe_(std::make_shared<probe>()),
+      beat_probe_(std::make_shared<probe>()) {
     store_probe_->settings = s;
     queue_probe_->settings = s;
+    beat_probe_->settings = s;
     metrics_.concurrency.set(s.work.concurrency);
     metrics_.prefetch.set(s.work.prefetch);
     view_.watch_broker("consume", consumer_stats_, false);
@@ -105,12 +116,54 @@ void work_sight::start() {
                 for (int i = 0; i < 2; ++i) p->messages[i] = p->consumers[i] = -1;
             });
     });
+    // The heartbeat thread reads this object's atomics; stop() detaches it only after the
+    // probe's stop flag is set, and a beat never waits on anything but its own connection.
+    beat_thread_ = std::thread([this, p = beat_probe_] {
+        std::unique_ptr<queue::queue_admin> admin;
+        probe_loop(
+            p, std::chrono::seconds(p->settings.http.heartbeat_s), "the heartbeat",
+            [&] {
+                if (!admin) {
+                    admin = std::make_unique<queue::queue_admin>(queue::amqp_url::parse(p->settings.amqp.url),
+                                                                 "pfo3-work-events " + ops::process_identity());
+                    admin->declare_fanout(std::string(events_exchange));
+                }
+                std::string beat;
+                {
+                    std::lock_guard lk(p->mu);
+                    if (p->stop) return;
+                    beat = heartbeat();
+                }
+                admin->publish_event(std::string(events_exchange), beat);
+            },
+            [&] { admin.reset(); });
+    });
+}
+
+std::string work_sight::heartbeat() const {
+    const auto received = metrics_.received_total.value();
+    const auto in_flight = received - std::min(received, metrics_.settled_total());
+    std::string b = "{\"kind\":\"worker\",\"id\":" + json::quote(ops::process_identity());
+    b += ",\"pid\":" + std::to_string(::getpid());
+    b += ",\"version\":" + json::quote(PFO3_VERSION_TEXT);
+    b += ",\"queue\":" + json::quote(settings_.amqp.queue);
+    b += ",\"concurrency\":" + std::to_string(settings_.work.concurrency);
+    b += ",\"prefetch\":" + std::to_string(settings_.work.prefetch);
+    b += std::string(",\"ready\":") + (view_.readiness().first ? "true" : "false");
+    b += ",\"in_flight\":" + std::to_string(in_flight);
+    b += ",\"received\":" + std::to_string(received);
+    b += ",\"done\":" + std::to_string(metrics_.finished_total(metrics::outcome::done));
+    b += ",\"retry\":" + std::to_string(metrics_.finished_total(metrics::outcome::retry));
+    b += ",\"dead\":" + std::to_string(metrics_.finished_total(metrics::outcome::dead));
+    b += ",\"interval_s\":" + std::to_string(settings_.http.heartbeat_s);
+    b += ",\"sent_at\":" + json::quote(rfc3339_now()) + "}";
+    return b;
 }
 
 void work_sight::stop() {
     if (stopped_) return;
     stopped_ = true;
-    for (const auto& p : {store_probe_, queue_probe_}) {
+    for (const auto& p : {store_probe_, queue_probe_, beat_probe_}) {
         {
             std::lock_guard lk(p->mu);
             p->stop = true;
@@ -120,7 +173,7 @@ void work_sight::stop() {
     view_.stop();
     if (loop_.joinable()) loop_.join();
     // A probe stuck on a hung store or broker is not waited for: it owns its state and handle.
-    for (auto* t : {&store_thread_, &queue_thread_})
+    for (auto* t : {&store_thread_, &queue_thread_, &beat_thread_})
         if (t->joinable()) t->detach();
 }
 

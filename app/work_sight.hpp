@@ -78,12 +78,15 @@ private:
     queue::connection_stats consumer_stats_, republish_stats_;
     std::atomic<bool> consuming_{false};
 
-    std::shared_ptr<probe> store_probe_, queue_probe_;
+    // The heartbeat published every http.heartbeat_s (see worker_roster.hpp for its form).
+    std::string heartbeat() const;
+
+    std::shared_ptr<probe> store_probe_, queue_probe_, beat_probe_;
     std::atomic<std::int64_t> consuming_since_{0};  // unix seconds
     std::atomic<bool> stalled_{false}, reconnect_wanted_{false};
     std::int64_t last_reconnect_ = 0;               // unix seconds; ops loop only
     bool stopped_ = false;
-    std::thread loop_, store_thread_, queue_thread_;
+    std::thread loop_, store_thread_, queue_thread_, beat_thread_;
 };
 
 /// Counts every settled delivery before passing it on (acks and nacks alike).

@@ -19,7 +19,7 @@ _pfo3() {
         --log-level)  mapfile -t COMPREPLY < <(compgen -W "trace debug info warn error" -- "$cur"); return 0 ;;
         --log-format) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur"); return 0 ;;
         --type)       mapfile -t COMPREPLY < <(compgen -W "echo sum sumar multiply multiplicar sleep" -- "$cur"); return 0 ;;
-        --listen|--http-listen|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
+        --listen|--http-listen|--http|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
         -c|--connections|-w|--window|--payload-bytes|--payload|--rate|--results-timeout|\
         --serve-pid|--worker-pids|--cpu-pids|--label|--broker-messages|--broker-window|\
         --broker-prefetch)
@@ -49,7 +49,7 @@ _pfo3() {
     # Words that are not options: the command, dead's subcommand; payloads and ids have no list.
     if [[ $cur != -* ]]; then
         case $command/$sub in
-            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead" -- "$cur") ;;
+            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead workers" -- "$cur") ;;
             dead/) mapfile -t COMPREPLY < <(compgen -W "list requeue purge" -- "$cur") ;;
             *)     COMPREPLY=() ;;
         esac
@@ -63,6 +63,7 @@ _pfo3() {
         work)   words="--prefetch --concurrency --amqp --queue --store --http-listen" ;;
         send)   words="--server --type --json --wait" ;;
         status) words="--server" ;;
+        workers) words="--http --json" ;;
         bench)  words="--server --tasks --connections --window --payload-bytes --payload --type
                        --rate --store --no-results --results-timeout --serve-pid --worker-pids
                        --cpu-pids --json --label --broker-ceiling --broker-only --amqp

@@ -257,3 +257,38 @@ def test_the_consuming_watchdog_recovers_a_consumer_that_hears_nothing(proxy, pf
     wait_for_results(store, ids, timeout=90)
     wait_until(lambda: get(work.http_port, "/readyz")[0] == 200, 30, "ready again")
     assert "consuming watchdog" in work.stderr()
+
+
+def test_workers_lists_the_heartbeats_and_shows_a_killed_worker_gone(pfo3, queue, store, tmp_path):
+    serve = pfo3.serve(queue)
+    config = write_file(tmp_path / "pfo3.toml", "[http]\nheartbeat_s = 1\n")
+    workers = [pfo3.work(queue, store, config=config, concurrency=2) for _ in range(2)]
+    pids = {w.pid for w in workers}
+
+    def ours():
+        r = pfo3.run(["workers", "--http", f"127.0.0.1:{serve.http_port}", "--json"])
+        assert r.returncode == 0, r.stderr
+        return {w["beat"]["pid"]: w for w in json.loads(r.stdout)["workers"] if w["beat"].get("pid") in pids}
+
+    seen = wait_until(lambda: (lambda o: o if len(o) == 2 and all(
+        w["beat"]["ready"] and not w["gone"] for w in o.values()) else None)(ours()), 30,
+        "both workers' heartbeats, ready")
+    beat = seen[workers[0].pid]["beat"]
+    assert beat["queue"] == queue and beat["concurrency"] == 2 and beat["interval_s"] == 1
+
+    workers[1].proc.kill()
+    killed = time.monotonic()
+    wait_until(lambda: ours()[workers[1].pid]["gone"], 3 * 1 + 4, "the killed worker shown gone")
+    assert time.monotonic() - killed < 3 * 1 + 4
+    assert not ours()[workers[0].pid]["gone"]
+    table = pfo3.run(["workers", "--http", f"127.0.0.1:{serve.http_port}"])
+    assert table.returncode == 0 and table.stdout.startswith("WORKER"), table
+    lines = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:]}
+    killed_id = seen[workers[1].pid]["id"]
+    assert lines[killed_id][1] == "gone" and lines[seen[workers[0].pid]["id"]][1] == "alive"
+
+
+def test_workers_without_serve_exits_3(pfo3):
+    from helpers.processes import free_port
+    r = pfo3.run(["workers", "--http", f"127.0.0.1:{free_port()}"])
+    assert r.returncode == 3 and "cannot ask serve" in r.stderr, r

@@ -97,6 +97,7 @@ struct http_settings {
     std::size_t type_label_limit = 100;  ///< distinct task types with their own series; the rest `_other`
     int store_check_s = 5;               ///< work: how often /readyz's store check reads the store
     int queue_check_s = 10;              ///< work: how often queue depths are read (passive declare)
+    int heartbeat_s = 5;                 ///< work: a heartbeat on exchange pfo3.events this often
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const http_settings&) const = default;

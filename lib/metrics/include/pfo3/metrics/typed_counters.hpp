@@ -33,6 +33,13 @@ public:
     void inc_at(std::size_t slot, std::size_t column) noexcept {
         cells_[slot * columns_.size() + column].fetch_add(1, std::memory_order_relaxed);
     }
+    /// The sum of one column over every type.
+    std::uint64_t total(std::size_t column) const noexcept {
+        std::uint64_t sum = 0;
+        for (std::size_t slot = 0; slot < types_.slots(); ++slot)
+            sum += cells_[slot * columns_.size() + column].load(std::memory_order_relaxed);
+        return sum;
+    }
     /// The count of one cell (tests).
     std::uint64_t value(std::string_view type, std::size_t column) noexcept {
         return cells_[types_.slot(type) * columns_.size() + column].load(std::memory_order_relaxed);

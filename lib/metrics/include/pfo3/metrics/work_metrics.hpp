@@ -25,6 +25,8 @@ struct work_metrics {
     std::uint64_t settled_total() const noexcept { return settled_.value(); }
     /// An attempt's record was stored and acked.
     void finished(std::string_view type, outcome o) noexcept { finished_.inc(type, static_cast<std::size_t>(o)); }
+    /// Attempts that ended with `o`, every type.
+    std::uint64_t finished_total(outcome o) const noexcept { return finished_.total(static_cast<std::size_t>(o)); }
 
     bounded_labels types;
     counter& received_total;
