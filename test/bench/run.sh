@@ -87,8 +87,10 @@ unset PFO3_CONFIG PFO3_AMQP_URL PFO3_STORE PFO3_SERVER
 cd "$state"
 
 log "start pfo3 serve on $server and 2 workers (prefetch $prefetch, concurrency $concurrency), store $store"
+# --http-listen on any free port: metrics stay on as deployed, and runs side by side never
+# fight over the default 127.0.0.1:5080.
 PFO3_STORE="file://$store" "$bin" serve --listen "$server" --amqp "$amqp" --queue "$queue" \
-    > "$state/serve.log" 2>&1 &
+    --http-listen 127.0.0.1:0 > "$state/serve.log" 2>&1 &
 serve_pid=$!
 pids+=("$serve_pid")
 worker_pids=()
