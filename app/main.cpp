@@ -16,6 +16,7 @@
 #include "status_command.hpp"
 #include "token_command.hpp"
 #include "work_command.hpp"
+#include "workers_command.hpp"
 
 #ifndef PFO3_VERSION
 #define PFO3_VERSION "0.0.0"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     app::dead_options dead_opts;
     app::cancel_options cancel_opts;
     app::token_options token_opts;
+    app::workers_options workers_opts;
     auto* serve = app::setup_serve(cli, serve_opts);
     auto* work = app::setup_work(cli, work_opts);
     auto* send = app::setup_send(cli, send_opts);
@@ -57,8 +59,9 @@ int main(int argc, char** argv) {
     auto* dead = app::setup_dead(cli, dead_opts);
     auto* cancel = app::setup_cancel(cli, cancel_opts);
     auto* token = app::setup_token(cli, token_opts);
+    auto* workers = app::setup_workers(cli, workers_opts);
     // Global options may also follow the command: `pfo3 serve --config F`.
-    for (auto* sub : {serve, work, send, status, dead, bench, cancel, token}) sub->fallthrough();
+    for (auto* sub : {serve, work, send, status, dead, bench, cancel, token, workers}) sub->fallthrough();
 
     try {
         cli.parse(argc, argv);
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
         if (dead->parsed()) return app::run_dead(settings, dead_opts);
         if (cancel->parsed()) return app::run_cancel(settings, cancel_opts);
         if (token->parsed()) return app::run_token(settings, token_opts);
+        if (workers->parsed()) return app::run_workers(settings, workers_opts);
     } catch (const config_error& e) {
         std::cerr << "pfo3: " << e.what() << "\n";
         return app::exit_usage;

@@ -8,6 +8,9 @@
 #include "client_auth.hpp"
 #include "common.hpp"
 #include "serve_schedule.hpp"
+#include "serve_sight.hpp"
+#include "sight.hpp"
+#include "worker_roster.hpp"
 #include "store_access.hpp"
 #include "pfo3/queue/topology_check.hpp"
 #include "pfo3/config/load.hpp"
@@ -16,6 +19,7 @@
 #include "pfo3/core/task_id.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/protocol.hpp"
+#include "pfo3/metrics/serve_metrics.hpp"
 #include "pfo3/net/server.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
@@ -46,16 +50,29 @@ constexpr std::size_t max_status_per_connection = 16;
 class serve_dispatcher final : public net::dispatcher {
 public:
     serve_dispatcher(queue::publisher& pub, std::string queue, serve::status_reader& status,
-                     config::schedule_settings schedule)
+                     config::schedule_settings schedule, metrics::serve_metrics& m)
         : pub_(pub), queue_(std::move(queue)), status_(status), schedule_(schedule),
-          identity_(ops::process_identity()) {}
+          identity_(ops::process_identity()), m_(m) {}
 
     void dispatch(json::request req, reply done) override {
         switch (req.kind) {
-        case json::op::ping: done(json::encode_pong()); return;
-        case json::op::status: status_.read(std::move(req.id), std::move(done)); return;
+        case json::op::ping:
+            m_.request(metrics::request_op::ping, std::nullopt);
+            done(json::encode_pong());
+            return;
+        case json::op::status:
+            status_.read(std::move(req.id), [&m = m_, done = std::move(done)](std::string line) {
+                m.request(metrics::request_op::status, error_of(line));
+                done(std::move(line));
+            });
+            return;
         case json::op::submit: submit(std::move(req), std::move(done)); return;
-        case json::op::cancel: status_.cancel(std::move(req.id), std::move(req.reason), std::move(done)); return;
+        case json::op::cancel:
+            status_.cancel(std::move(req.id), std::move(req.reason), [&m = m_, done = std::move(done)](std::string line) {
+                m.request(metrics::request_op::cancel, error_of(line));
+                done(std::move(line));
+            });
+            return;
         case json::op::auth: break;  // answered by the connection (net::session), never here
         }
         done(json::encode_rejected(request_error::bad_request, "op not handled by serve"));
@@ -83,20 +100,54 @@ private:
         msg.message_id = t.id;
         msg.type = t.type;
         msg.timestamp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-        if (plan.units > 0) return submit_scheduled(std::move(msg), std::move(t), std::move(done));
-        pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done)](queue::publish_outcome o) {
+        const std::size_t slot = m_.type_slot(t.type);
+        if (plan.units > 0) return submit_scheduled(std::move(msg), std::move(t), slot, std::move(done));
+        pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done), &m = m_, slot,
+                                      sent = std::chrono::steady_clock::now()](queue::publish_outcome o) {
+            count(m, o, slot, sent);
             done(answer(o, id));
         });
     }
 
     // A delayed task: once the broker holds it, its `scheduled` record is written on a status
     // thread (never on the I/O thread), then the client hears `scheduled` (decision 0012).
-    void submit_scheduled(queue::outgoing_message msg, task t, reply done) {
-        pub_.publish(std::move(msg), [this, t = std::move(t), done = std::move(done)](queue::publish_outcome o) mutable {
+    void submit_scheduled(queue::outgoing_message msg, task t, std::size_t slot, reply done) {
+        pub_.publish(std::move(msg), [this, t = std::move(t), done = std::move(done), slot,
+                                      sent = std::chrono::steady_clock::now()](queue::publish_outcome o) mutable {
+            count(m_, o, slot, sent);
             if (o != queue::publish_outcome::confirmed) return done(answer(o, t.id));
             std::string line = json::encode_scheduled(t.id, t.run_at);
             status_.record(scheduled_record(t, identity_), std::move(line), std::move(done));
         });
+    }
+
+    // The request counter, the confirm latency (of answers from the broker) and nacks/returns.
+    static void count(metrics::serve_metrics& m, queue::publish_outcome o, std::size_t type_slot,
+                      std::chrono::steady_clock::time_point sent) {
+        using queue::publish_outcome;
+        if (o == publish_outcome::confirmed || o == publish_outcome::nacked || o == publish_outcome::unroutable)
+            m.confirm_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
+        switch (o) {
+        case publish_outcome::confirmed:
+            m.accepted(type_slot);
+            return m.request(metrics::request_op::submit, std::nullopt);
+        case publish_outcome::nacked: m.nacked.inc(); break;
+        case publish_outcome::unroutable: m.returned.inc(); break;
+        case publish_outcome::overloaded:
+            return m.request(metrics::request_op::submit, request_error::overloaded);
+        case publish_outcome::unavailable: break;
+        }
+        m.request(metrics::request_op::submit, request_error::unavailable);
+    }
+
+    // The error code of a reply line; nullopt for {"ok":true...}.
+    static std::optional<request_error> error_of(std::string_view line) {
+        if (line.starts_with("{\"ok\":true")) return std::nullopt;
+        for (auto e : {request_error::bad_request, request_error::unavailable, request_error::overloaded,
+                       request_error::bad_json, request_error::unauthorized, request_error::too_late,
+                       request_error::not_found})
+            if (line.find("\"" + std::string(wire_code(e)) + "\"") != std::string_view::npos) return e;
+        return request_error::unavailable;
     }
 
     static std::string answer(queue::publish_outcome o, const std::string& id) {
@@ -121,6 +172,7 @@ private:
     serve::status_reader& status_;
     config::schedule_settings schedule_;
     std::string identity_;
+    metrics::serve_metrics& m_;
 };
 
 // The command line's overrides of the config file.
@@ -131,6 +183,7 @@ void apply_options(config::settings& s, const serve_options& opts) {
         s.amqp.urls.clear();  // the flag's broker, not the file's list
     }
     if (opts.queue) s.amqp.queue = *opts.queue;
+    if (opts.http_listen) s.http.listen = *opts.http_listen;
 }
 
 queue::publisher_options publisher_options_of(const config::settings& s) {
@@ -171,6 +224,7 @@ CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
     cmd->add_option("--listen", opts.listen, "HOST:PORT to listen on (serve.listen)");
     cmd->add_option("--amqp", opts.amqp, "broker URL (amqp.url)");
     cmd->add_option("--queue", opts.queue, "task queue name (amqp.queue)");
+    cmd->add_option("--http-listen", opts.http_listen, "HOST:PORT of /metrics, /livez, /readyz, or off (http.listen)");
     return cmd;
 }
 
@@ -182,7 +236,9 @@ int run_serve(config::settings s, const serve_options& opts) {
 
     const net::server_options sopts = server_options_of(s);  // first: refuses an unprotected port
     ops::raise_descriptor_limit(s.serve.max_connections);
-    const queue::publisher_options popts = publisher_options_of(s);
+    queue::connection_stats broker_stats;
+    queue::publisher_options popts = publisher_options_of(s);
+    popts.stats = &broker_stats;
     (void)queue::check_topology(popts.failover, popts.topo);  // exit 2 if the queues differ
     queue::publisher pub(popts);
 
@@ -192,11 +248,18 @@ int run_serve(config::settings s, const serve_options& opts) {
     // this function (see status_reader).
     serve::status_reader status([settings = s](store::store_use use) { return open_configured_store(settings, use); },
                          status_threads, max_waiting_status);
-    serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule);
+    sight ops_view(io, "serve");
+    metrics::serve_metrics counts(ops_view.registry(), s.http.type_label_limit);
+    serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule, counts);
     net::server server(io, sopts, dispatcher);
+    watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
+    worker_roster roster(s);
+    ops_view.add_route("/api/workers", [&roster] { return http::response{200, "application/json", roster.json()}; });
 
     pub.start();
     server.start();
+    ops_view.start(http_listen_of(s.http.listen, "127.0.0.1:5080"));
+    roster.start();
     PFO3_LOG(info, "serve listening", {{"listen", s.serve.listen}, {"port", std::to_string(server.port())},
                                        {"amqp", popts.url.masked()}, {"queue", s.amqp.queue},
                                        {"config", s.source}});
@@ -206,12 +269,19 @@ int run_serve(config::settings s, const serve_options& opts) {
     ops::notify_ready(connected ? "listening; broker connected" : "listening; broker unreachable, retrying");
 
     credential_reloader reload(io, server, s);
-    serve::graceful_stop stop(io, server, std::chrono::seconds(s.serve.shutdown_grace_s), [&reload] { reload.stop(); });
+    serve::graceful_stop stop(
+        io, server, std::chrono::seconds(s.serve.shutdown_grace_s),
+        [&reload, &ops_view] {
+            reload.stop();
+            ops_view.mark_stopping();
+        },
+        [&ops_view] { ops_view.stop(); });
     io.run();
 
     // Every connection is answered or closed by now; what is still unconfirmed belongs to
     // clients that left, so waiting longer than one confirm timeout helps nobody.
     pub.stop(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
+    roster.stop();
     PFO3_LOG(info, "serve stopped");
     return exit_ok;
 }

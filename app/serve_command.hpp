@@ -13,6 +13,7 @@ struct serve_options {
     std::optional<std::string> listen;
     std::optional<std::string> amqp;
     std::optional<std::string> queue;
+    std::optional<std::string> http_listen;
 };
 
 /// Registers the `serve` subcommand.

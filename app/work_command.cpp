@@ -21,6 +21,7 @@
 #include "pfo3/store/result_store.hpp"
 #include "pfo3/worker/engine.hpp"
 #include "store_access.hpp"
+#include "work_sight.hpp"
 
 namespace pfo3::app {
 
@@ -34,7 +35,7 @@ handlers::registry make_registry(const config::settings& s) {
 }
 
 worker::engine_options make_engine_options(const config::settings& s, const queue::topology& topo,
-                                           const std::string& identity) {
+                                           const std::string& identity, metrics::work_metrics* m) {
     auto ms = [](double seconds) { return std::chrono::milliseconds(std::llround(seconds * 1000)); };
     worker::engine_options o;
     o.concurrency = s.work.concurrency;
@@ -45,6 +46,7 @@ worker::engine_options make_engine_options(const config::settings& s, const queu
                                      s.retry.jitter};
     o.topo = topo;
     o.worker = identity;
+    o.metrics = m;
     return o;
 }
 
@@ -58,6 +60,7 @@ void apply_options(config::settings& s, const work_options& opts) {
     }
     if (opts.queue) s.amqp.queue = *opts.queue;
     if (opts.store) s.store.uri = *opts.store;
+    if (opts.http_listen) s.http.listen = *opts.http_listen;
 }
 
 // The result store, opened before anything consumes: a store no retry can make usable (bad
@@ -73,8 +76,10 @@ std::unique_ptr<store::result_store> open_store_or_config_error(const config::se
 
 // The connection that republishes retries and dead letters, started.
 std::unique_ptr<queue::publisher> start_republisher(const queue::broker_failover& broker,
-                                                    const queue::topology& topo, const std::string& identity) {
+                                                    const queue::topology& topo, const std::string& identity,
+                                                    queue::connection_stats& stats) {
     queue::publisher_options popts;
+    popts.stats = &stats;
     popts.url = broker.urls.front();
     popts.failover = broker;
     popts.topo = topo;
@@ -90,7 +95,7 @@ std::unique_ptr<queue::publisher> start_republisher(const queue::broker_failover
 std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const queue::broker_failover& broker,
                                                const queue::topology& topo, const std::string& identity,
                                                worker::engine& engine,
-                                               const std::unique_ptr<worker::consumer_settler>& settler) {
+                                               const std::unique_ptr<worker::settler>& settler, work_sight& view) {
     queue::consumer_options copts;
     copts.url = broker.urls.front();
     copts.failover = broker;
@@ -98,11 +103,16 @@ std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const 
     copts.prefetch = static_cast<std::uint16_t>(s.work.prefetch);
     copts.connection_name = "pfo3-work " + identity;
     copts.on_burst_end = [&engine] { engine.flush(); };  // collect() gathers, this hands over
+    copts.stats = &view.consumer_stats();
     auto ready_sent = std::make_shared<std::atomic<bool>>(false);
     return std::make_unique<queue::consumer>(
         copts,
-        [&engine, &settler](queue::delivery d) { engine.collect(worker::delivery_guard(std::move(d), *settler)); },
-        [ready_sent, queue_name = s.amqp.queue](bool consuming) {
+        [&engine, &settler, &m = view.metrics()](queue::delivery d) {
+            m.received(d.redelivered);
+            engine.collect(worker::delivery_guard(std::move(d), *settler));
+        },
+        [ready_sent, queue_name = s.amqp.queue, &view](bool consuming) {
+            view.set_consuming(consuming);
             if (consuming && !ready_sent->exchange(true)) ops::notify_ready("consuming from " + queue_name);
             ops::notify_status(consuming ? "consuming from " + queue_name : "broker connection lost, reconnecting");
         });
@@ -138,6 +148,8 @@ CLI::App* setup_work(CLI::App& root, work_options& opts) {
     cmd->add_option("--amqp", opts.amqp, "broker URL (amqp.url)");
     cmd->add_option("--queue", opts.queue, "task queue name (amqp.queue)");
     cmd->add_option("--store", opts.store, "result store URI (store.uri)");
+    cmd->add_option("--http-listen", opts.http_listen,
+                    "HOST:PORT or HOST:FIRST-LAST of /metrics, /livez, /readyz, or off (http.listen)");
     return cmd;
 }
 
@@ -155,15 +167,19 @@ int run_work(config::settings s, const work_options& opts) {
     const auto identity = ops::process_identity();
     const queue::topology topo = topology_of(s);
     (void)queue::check_topology(broker, topo);  // exit 2 if the queues differ
-    auto dead_letters = start_republisher(broker, topo, identity);
+    work_sight view(s);
+    view.start();
+    auto dead_letters = start_republisher(broker, topo, identity, view.republish_stats());
     worker::publisher_sink sink(*dead_letters);
 
     // Declared before the engine so that it outlives every delivery guard the engine holds.
     std::unique_ptr<queue::consumer> consumer;
-    std::unique_ptr<worker::consumer_settler> settler;
-    worker::engine engine(make_engine_options(s, topo, identity), registry, *store, sink);
-    consumer = make_consumer(s, broker, topo, identity, engine, settler);
-    settler = std::make_unique<worker::consumer_settler>(*consumer);
+    std::unique_ptr<worker::consumer_settler> consumer_acks;
+    std::unique_ptr<worker::settler> settler;
+    worker::engine engine(make_engine_options(s, topo, identity, &view.metrics()), registry, *store, sink);
+    consumer = make_consumer(s, broker, topo, identity, engine, settler, view);
+    consumer_acks = std::make_unique<worker::consumer_settler>(*consumer);
+    settler = std::make_unique<counting_settler>(*consumer_acks, view.metrics());
     consumer->start();
     PFO3_LOG(info, "worker started",
              {{"amqp", url.masked()}, {"queue", s.amqp.queue}, {"prefetch", std::to_string(s.work.prefetch)},
@@ -171,7 +187,10 @@ int run_work(config::settings s, const work_options& opts) {
               {"config", s.source}});
 
     int sig = 0;
-    ops::wait_stop_signal(stop_signals, std::chrono::milliseconds(-1), sig);
+    // The consumer is this thread's: the consuming watchdog only asks for the reconnect.
+    while (!ops::wait_stop_signal(stop_signals, std::chrono::milliseconds(1000), sig))
+        if (view.take_reconnect_request()) consumer->reconnect();
+    view.mark_stopping();
     if (!finish_in_hand(s, stop_signals, sig, *consumer, engine)) {
         engine.abandon();
         PFO3_LOG(warn, "tasks still running are abandoned unacked; RabbitMQ will redeliver them");
@@ -182,6 +201,7 @@ int run_work(config::settings s, const work_options& opts) {
     }
     consumer->stop();
     dead_letters->stop();
+    view.stop();
     PFO3_LOG(info, "worker stopped");
     return exit_ok;
 }

@@ -15,6 +15,7 @@ struct work_options {
     std::optional<std::string> amqp;
     std::optional<std::string> queue;
     std::optional<std::string> store;
+    std::optional<std::string> http_listen;
 };
 
 /// Registers the `work` subcommand.

@@ -19,7 +19,7 @@ _pfo3() {
         --log-level)  mapfile -t COMPREPLY < <(compgen -W "trace debug info warn error" -- "$cur"); return 0 ;;
         --log-format) mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur"); return 0 ;;
         --type)       mapfile -t COMPREPLY < <(compgen -W "echo sum sumar multiply multiplicar sleep" -- "$cur"); return 0 ;;
-        --listen|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
+        --listen|--http-listen|--http|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
         -c|--connections|-w|--window|--payload-bytes|--payload|--rate|--results-timeout|\
         --serve-pid|--worker-pids|--cpu-pids|--label|--broker-messages|--broker-window|\
         --broker-prefetch|--at|--in|--priority|--reason|--scopes|--server-name)
@@ -49,7 +49,7 @@ _pfo3() {
     # Words that are not options: the command, dead's subcommand; payloads and ids have no list.
     if [[ $cur != -* ]]; then
         case $command/$sub in
-            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead cancel token" -- "$cur") ;;
+            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead cancel token workers" -- "$cur") ;;
             dead/) mapfile -t COMPREPLY < <(compgen -W "list requeue purge" -- "$cur") ;;
             token/) mapfile -t COMPREPLY < <(compgen -W "new list revoke" -- "$cur") ;;
             *)     COMPREPLY=() ;;
@@ -60,11 +60,12 @@ _pfo3() {
     local words client="--token-file --tls --ca-file --cert-file --key-file --server-name"
     case $command in
         "")     words="$global --version" ;;
-        serve)  words="--listen --amqp --queue" ;;
-        work)   words="--prefetch --concurrency --amqp --queue --store" ;;
+        serve)  words="--listen --amqp --queue --http-listen" ;;
+        work)   words="--prefetch --concurrency --amqp --queue --store --http-listen" ;;
         send)   words="--server --type --json --wait --at --in --priority $client" ;;
         status) words="--server $client" ;;
         cancel) words="--server --reason $client" ;;
+        workers) words="--http --json" ;;
         bench)  words="--server --tasks --connections --window --payload-bytes --payload --type
                        --rate --store --no-results --results-timeout --serve-pid --worker-pids
                        --cpu-pids --json --label --broker-ceiling --broker-only --amqp

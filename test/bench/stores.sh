@@ -70,7 +70,7 @@ measure() {  # measure NAME STORE_URI [bench args...]
     local name=$1 uri=$2; shift 2
     local queue="pfo3_stores_${name}_$$" port; port=$(free_port)
     PFO3_STORE="$uri" "$bin" serve --listen "127.0.0.1:$port" --amqp "$amqp" --queue "$queue" \
-        > "$state/serve-$name.log" 2>&1 &
+        --http-listen 127.0.0.1:0 > "$state/serve-$name.log" 2>&1 &
     local serve_pid=$!; pids+=("$serve_pid")
     local workers=()
     for i in 1 2; do

@@ -90,11 +90,11 @@ def mentions(text: str, word: str) -> bool:
 
 def test_help_lists_the_commands_this_test_knows_of():
     # The checks below iterate over what the help says; make sure the parse found something.
-    assert {"serve", "work", "send", "status", "dead", "bench"} <= set(commands())
+    assert {"serve", "work", "send", "status", "dead", "bench", "workers"} <= set(commands())
     assert help_of("dead")[1] == ("list", "requeue", "purge")
 
 
-@pytest.mark.parametrize("command", ["serve", "work", "send", "status", "dead", "bench"])
+@pytest.mark.parametrize("command", ["serve", "work", "send", "status", "dead", "bench", "workers"])
 def test_man_page_documents_every_option_of_the_command(command):
     assert command in commands()
     sections = man_sections()

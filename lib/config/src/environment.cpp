@@ -24,6 +24,7 @@ constexpr binding bindings[] = {
     {"PFO3_STORE_PASSWORD_FILE", "store", "password_file"},
     {"PFO3_LISTEN", "serve", "listen"},    {"PFO3_PREFETCH", "work", "prefetch"},
     {"PFO3_CONCURRENCY", "work", "concurrency"}, {"PFO3_TYPE", "send", "type"},
+    {"PFO3_HTTP_LISTEN", "http", "listen"},
 };
 
 }  // namespace

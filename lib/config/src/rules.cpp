@@ -155,6 +155,23 @@ problem check_listen(std::string_view v) {
     return "must be HOST:PORT with a port between 0 and 65535, got " + quote(v);
 }
 
+// [http] listen: HOST:PORT, HOST:FIRST-LAST, "off", or empty (the role's default).
+problem check_http_listen(std::string_view v) {
+    if (v.empty() || v == "off" || is_host_port(v, true)) return std::nullopt;
+    const auto colon = v.rfind(':'), dash = v.rfind('-');
+    if (colon != std::string_view::npos && dash != std::string_view::npos && dash > colon) {
+        const std::string first(v.substr(0, dash));
+        const auto last = v.substr(dash + 1);
+        unsigned lo = 0, hi = 0;
+        auto [e1, c1] = std::from_chars(v.data() + colon + 1, v.data() + dash, lo);
+        auto [e2, c2] = std::from_chars(last.data(), last.data() + last.size(), hi);
+        if (is_host_port(first, false) && c1 == std::errc{} && c2 == std::errc{} && e2 == last.data() + last.size() &&
+            !last.empty() && hi <= 65535 && lo <= hi)
+            return std::nullopt;
+    }
+    return "must be HOST:PORT, HOST:FIRST-LAST (ports 1-65535, FIRST <= LAST) or \"off\", got " + quote(v);
+}
+
 problem check_server(std::string_view v) {
     if (is_host_port(v, false)) return std::nullopt;
     return "must be HOST:PORT with a port between 1 and 65535, got " + quote(v);
@@ -203,6 +220,7 @@ const std::vector<key_spec>& table() {
         integer<&settings::work, &work_settings::concurrency>("work", "concurrency", 1, 1024),
         integer<&settings::work, &work_settings::shutdown_grace_s>("work", "shutdown_grace_s", 0,
                                                                    3600),
+        integer<&settings::work, &work_settings::consumer_watchdog_s>("work", "consumer_watchdog_s", 0, 86400),
         text<&settings::store, &store_settings::uri>("store", "uri", check_store_uri),
         text<&settings::store, &store_settings::password_file>("store", "password_file", check_path),
         text<&settings::store, &store_settings::s3_access_key_id>("store", "s3_access_key_id", check_credential),
@@ -225,6 +243,11 @@ const std::vector<key_spec>& table() {
         integer<&settings::schedule, &schedule_settings::max_delay_s>("schedule", "max_delay_s", 0, 4000000),
         text<&settings::send, &send_settings::server>("send", "server", check_server),
         text<&settings::send, &send_settings::type>("send", "type", check_type),
+        text<&settings::http, &http_settings::listen>("http", "listen", check_http_listen),
+        integer<&settings::http, &http_settings::type_label_limit>("http", "type_label_limit", 1, 10000),
+        integer<&settings::http, &http_settings::store_check_s>("http", "store_check_s", 1, 3600),
+        integer<&settings::http, &http_settings::queue_check_s>("http", "queue_check_s", 1, 3600),
+        integer<&settings::http, &http_settings::heartbeat_s>("http", "heartbeat_s", 1, 3600),
     };
     return t;
 }

@@ -99,8 +99,10 @@ outcome sleep(const std::string& payload, std::chrono::milliseconds limit) {
     const std::chrono::milliseconds wanted(*ms);
     if (limit.count() > 0 && wanted > limit) {
         std::this_thread::sleep_for(limit);
-        return failed("timed out after " + std::to_string(limit.count()) + " ms (sleep of " +
-                      std::to_string(wanted.count()) + " ms)");
+        auto o = failed("timed out after " + std::to_string(limit.count()) + " ms (sleep of " +
+                        std::to_string(wanted.count()) + " ms)");
+        o.timed_out = true;
+        return o;
     }
     std::this_thread::sleep_for(wanted);
     return done("null");

@@ -383,8 +383,11 @@ run_end exchange(handler_io& io, pid_t pid, int pidfd, clock_type::time_point de
 // The outcome of a reaped handler: failed with the reason and the tail of its stderr, or done
 // with its stdout as the result (quoted as a JSON string when it is not JSON).
 outcome judge(const external_command& cmd, run_end end, int status, const handler_io& io) {
-    if (end == run_end::timed_out)
-        return failed(with_tail("timed out after " + std::to_string(cmd.timeout.count()) + " ms", io.err));
+    if (end == run_end::timed_out) {
+        auto o = failed(with_tail("timed out after " + std::to_string(cmd.timeout.count()) + " ms", io.err));
+        o.timed_out = true;
+        return o;
+    }
     if (end == run_end::too_much_output || io.too_much_output())
         return failed(with_tail("output exceeds " + std::to_string(max_stdout >> 20) + " MiB", io.err));
     if (WIFSIGNALED(status)) {

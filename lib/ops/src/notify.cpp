@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <cstdint>
 #include <string>
 
 namespace pfo3::ops {
@@ -19,5 +20,14 @@ void notify_status(std::string_view status) {
     std::string msg = "STATUS=" + std::string(status);
     (void)sd_notify(0, msg.c_str());
 }
+
+std::chrono::microseconds watchdog_interval() {
+    std::uint64_t usec = 0;
+    // > 0 only when WATCHDOG_USEC is set for this very process (WATCHDOG_PID matches).
+    if (sd_watchdog_enabled(0, &usec) <= 0) return std::chrono::microseconds(0);
+    return std::chrono::microseconds(usec);
+}
+
+void notify_watchdog() { (void)sd_notify(0, "WATCHDOG=1"); }
 
 }  // namespace pfo3::ops

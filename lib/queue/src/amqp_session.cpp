@@ -113,6 +113,7 @@ void session::run() {
             set_up(*c);
         } catch (const std::exception& e) {
             c.reset();
+            if (opts_.stats) opts_.stats->failed_attempts.fetch_add(1, std::memory_order_relaxed);
             bool retryable = true;
             if (auto* se = dynamic_cast<const service_error*>(&e)) retryable = se->retryable();
             const std::string node = node_of(index, count);
@@ -138,6 +139,10 @@ void session::run() {
             continue;
         }
         on_up();
+        if (opts_.stats) {
+            opts_.stats->connects.fetch_add(1, std::memory_order_relaxed);
+            opts_.stats->up.store(true);
+        }
         rotation.connected();
         if (outage)
             PFO3_LOG(info, "reconnected to the broker",
@@ -149,9 +154,14 @@ void session::run() {
         retry.reset();
         try {
             serve(*c);
+            if (opts_.stats) opts_.stats->up.store(false);
             on_down(false);
             c->close();
         } catch (const std::exception& e) {
+            if (opts_.stats) {
+                opts_.stats->up.store(false);
+                opts_.stats->lost.fetch_add(1, std::memory_order_relaxed);
+            }
             PFO3_LOG(warn, lost_,
                      {{"url", url},
                       {"node", node_of(index, count)},

@@ -15,6 +15,7 @@
 
 #include "amqp_connection.hpp"
 #include "pfo3/queue/failover.hpp"
+#include "pfo3/queue/connection_stats.hpp"
 
 namespace pfo3::queue::detail {
 
@@ -48,6 +49,7 @@ struct session_options {
     std::string while_down;       ///< what users lose while there is no connection
     std::string when_lost;        ///< what became of what was in flight when it was lost
     std::string in_flight_key;    ///< the log key of in_flight()
+    connection_stats* stats = nullptr;  ///< counted when set
 };
 
 class session {

@@ -18,10 +18,12 @@
 #include "pfo3/queue/consumer.hpp"
 
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "amqp_session.hpp"
 #include "url_rotation.hpp"
+#include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "ack_coalescer.hpp"
 
@@ -31,7 +33,7 @@ namespace {
 
 detail::session_options session_options_of(const consumer_options& o) {
     return {detail::with_urls(o.url, o.failover), o.connection_name, o.topo.queue, "consume", "no tasks are consumed",
-            "unacked tasks will be redelivered", "unacked"};
+            "unacked tasks will be redelivered", "unacked", o.stats};
 }
 
 }  // namespace
@@ -56,6 +58,7 @@ struct consumer::impl final : detail::session {
     std::mutex mu;
     std::vector<request> requests;  // guarded by mu; bounded by the deliveries in hand
     bool cancel_requested = false;  // guarded by mu
+    bool reconnect_requested = false;  // guarded by mu
     bool finished = false;          // guarded by mu
 
     // Owner thread only.
@@ -80,11 +83,12 @@ struct consumer::impl final : detail::session {
         // Read before taking the batch: every ack asked for before stop() is in it.
         const bool stop = stopping();
         std::vector<request> batch;
-        bool cancel = false;
+        bool cancel = false, reconnect = false;
         {
             std::lock_guard lk(mu);
             batch.swap(requests);
             cancel = cancel_requested;
+            reconnect = std::exchange(reconnect_requested, false);
         }
         for (const auto& r : batch) {
             if (r.generation != generation) {
@@ -104,6 +108,8 @@ struct consumer::impl final : detail::session {
         auto plan = acks.take();
         for (auto tag : plan.singles) c.ack(tag, false);
         if (plan.multiple_up_to) c.ack(*plan.multiple_up_to, true);
+        if (reconnect && !cancel && !stop)
+            throw service_error("asked to consume again (the consuming watchdog saw a backlog but no delivery)", true);
         if (cancel && !cancelled) {
             cancelled = true;
             if (consuming) {
@@ -228,6 +234,14 @@ void consumer::cancel() {
     {
         std::lock_guard lk(impl_->mu);
         impl_->cancel_requested = true;
+    }
+    impl_->notify();
+}
+
+void consumer::reconnect() {
+    {
+        std::lock_guard lk(impl_->mu);
+        impl_->reconnect_requested = true;
     }
     impl_->notify();
 }

@@ -66,7 +66,7 @@ const char* outcome_name(publish_outcome o) noexcept {
 
 detail::session_options session_options_of(const publisher_options& o) {
     return {detail::with_urls(o.url, o.failover), o.connection_name, o.topo.queue, "publish", "tasks are NOT accepted",
-            "unconfirmed tasks were NOT accepted", "unconfirmed"};
+            "unconfirmed tasks were NOT accepted", "unconfirmed", o.stats};
 }
 
 }  // namespace
@@ -281,6 +281,7 @@ struct publisher::impl final : detail::session {
             if (p.done) {
                 PFO3_LOG(warn, "no confirm from the broker in time; the task was NOT accepted",
                          {{"task_id", p.message_id}});
+                if (opts.stats) opts.stats->confirm_timeouts.fetch_add(1, std::memory_order_relaxed);
                 complete(p.done, publish_outcome::unavailable);
             }
             pend.pop_front();

@@ -43,14 +43,17 @@ void queue_admin::declare(const topology& topo) {
     amqp_maybe_release_buffers(impl_->c.get());
 }
 
-std::uint32_t queue_admin::message_count(const std::string& queue) {
+std::uint32_t queue_admin::message_count(const std::string& queue) { return inspect(queue).messages; }
+
+queue_admin::queue_info queue_admin::inspect(const std::string& queue) {
     auto& c = impl_->c;
     auto* ok = amqp_queue_declare(c.get(), detail::channel, amqp_cstring_bytes(queue.c_str()), /*passive*/ 1,
                                   /*durable*/ 0, /*exclusive*/ 0, /*auto_delete*/ 0, amqp_empty_table);
     c.check(amqp_get_rpc_reply(c.get()), "count messages of queue '" + queue + "'");
-    std::uint32_t n = ok ? ok->message_count : 0;
+    queue_info info;
+    if (ok) info = {ok->message_count, ok->consumer_count};
     amqp_maybe_release_buffers(c.get());
-    return n;
+    return info;
 }
 
 std::optional<fetched_message> queue_admin::get(const std::string& queue) {
@@ -118,6 +121,44 @@ publish_outcome queue_admin::publish(const outgoing_message& msg, std::chrono::m
     const std::uint64_t tag = c.publish(msg.routing_key, p.get(), msg.body);
     c.flush();
     return s.await_confirm(tag, msg.message_id, deadline);
+}
+
+void queue_admin::declare_fanout(const std::string& exchange) {
+    auto& c = impl_->c;
+    amqp_exchange_declare(c.get(), detail::channel, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes("fanout"),
+                          /*passive*/ 0, /*durable*/ 1, /*auto_delete*/ 0, /*internal*/ 0, amqp_empty_table);
+    c.check(amqp_get_rpc_reply(c.get()), "declare exchange '" + exchange + "'");
+    amqp_maybe_release_buffers(c.get());
+}
+
+void queue_admin::publish_event(const std::string& exchange, const std::string& body) {
+    auto& c = impl_->c;
+    amqp_basic_properties_t props{};
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = 1;  // transient
+    const amqp_bytes_t bytes{body.size(), const_cast<char*>(body.data())};
+    c.check(amqp_basic_publish(c.get(), detail::channel, amqp_cstring_bytes(exchange.c_str()), amqp_empty_bytes,
+                               /*mandatory*/ 0, /*immediate*/ 0, &props, bytes),
+            "publish an event to '" + exchange + "'");
+}
+
+std::string queue_admin::declare_listener(const std::string& exchange, std::chrono::milliseconds ttl) {
+    auto& c = impl_->c;
+    amqp_table_entry_t entry;
+    entry.key = amqp_cstring_bytes("x-message-ttl");
+    entry.value.kind = AMQP_FIELD_KIND_I64;
+    entry.value.value.i64 = ttl.count();
+    const amqp_table_t args{1, &entry};
+    auto* ok = amqp_queue_declare(c.get(), detail::channel, amqp_empty_bytes, /*passive*/ 0, /*durable*/ 0,
+                                  /*exclusive*/ 1, /*auto_delete*/ 1, args);
+    c.check(amqp_get_rpc_reply(c.get()), "declare a listener queue on '" + exchange + "'");
+    std::string name(static_cast<const char*>(ok->queue.bytes), ok->queue.len);
+    amqp_queue_bind(c.get(), detail::channel, amqp_cstring_bytes(name.c_str()), amqp_cstring_bytes(exchange.c_str()),
+                    amqp_empty_bytes, amqp_empty_table);
+    c.check(amqp_get_rpc_reply(c.get()), "bind the listener queue to '" + exchange + "'");
+    amqp_maybe_release_buffers(c.get());
+    return name;
 }
 
 void queue_admin::close() noexcept {

@@ -9,8 +9,13 @@
 namespace pfo3::serve {
 
 graceful_stop::graceful_stop(boost::asio::io_context& io, net::server& server, std::chrono::seconds grace,
-                             std::function<void()> on_stop)
-    : server_(server), grace_(grace), signals_(io, SIGINT, SIGTERM), timer_(io), on_stop_(std::move(on_stop)) {
+                             std::function<void()> on_stop, std::function<void()> on_stopped)
+    : server_(server),
+      grace_(grace),
+      signals_(io, SIGINT, SIGTERM),
+      timer_(io),
+      on_stop_(std::move(on_stop)),
+      on_stopped_(std::move(on_stopped)) {
     arm();
 }
 
@@ -34,6 +39,7 @@ void graceful_stop::on_signal(int sig) {
     server_.shutdown([this] {
         timer_.cancel();
         signals_.cancel();
+        if (on_stopped_) on_stopped_();
     });
     timer_.expires_after(grace_);
     timer_.async_wait([this](const boost::system::error_code& e) {

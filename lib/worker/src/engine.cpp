@@ -27,7 +27,8 @@ struct engine::parts {
           committer(store, opts.max_group,
                     [this](task_record r, delivery_guard g, const std::string& why) {
                         processor.store_refused(std::move(r), std::move(g), why);
-                    }),
+                    },
+                    opts.metrics),
           pool(opts.concurrency, [this](delivery_guard g) { processor.process(std::move(g)); }) {
         // A batch never outgrows this room (collect() flushes at max_batch), so adding a record
         // and its guard side by side cannot fail between the two.

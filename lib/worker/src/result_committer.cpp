@@ -1,13 +1,15 @@
 #include "result_committer.hpp"
 
 #include "pfo3/core/backoff.hpp"
+#include "pfo3/core/clock.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 
 namespace pfo3::worker {
 
-result_committer::result_committer(store::result_store& store, std::size_t max_group, rejected_handler on_rejected)
-    : store_(store), max_group_(std::max<std::size_t>(max_group, 1)), on_rejected_(std::move(on_rejected)) {
+result_committer::result_committer(store::result_store& store, std::size_t max_group, rejected_handler on_rejected,
+                                   metrics::work_metrics* m)
+    : store_(store), max_group_(std::max<std::size_t>(max_group, 1)), on_rejected_(std::move(on_rejected)), metrics_(m) {
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -91,6 +93,7 @@ void result_committer::loop() {
 
         if (write_group(taken)) {
             for (auto& d : taken.deliveries) d.ack();
+            if (metrics_) count_stored(taken.records);
             PFO3_LOG(debug, "group stored and acked", {{"tasks", std::to_string(taken.records.size())}});
         }
         taken.clear();  // unsettled guards (given up) nack their deliveries back
@@ -98,6 +101,17 @@ void result_committer::loop() {
         lock.lock();
         in_flight_ = 0;
         if (pending_.records.empty()) drained_.notify_all();
+    }
+}
+
+void result_committer::count_stored(const std::vector<task_record>& records) const {
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& r : records) {
+        metrics_->finished(r.type, r.status == task_status::done     ? metrics::outcome::done
+                                   : r.status == task_status::failed ? metrics::outcome::retry
+                                                                     : metrics::outcome::dead);
+        if (auto submitted = parse_rfc3339(r.submitted_at))
+            metrics_->end_to_end.observe(metrics::seconds_between(*submitted, now));
     }
 }
 
@@ -131,7 +145,11 @@ bool result_committer::write_group(group& g) {
     while (true) {
         try {
             try {
+                const auto started = std::chrono::steady_clock::now();
                 store_.write(g.records);
+                if (metrics_)
+                    metrics_->store_write.observe(
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
             } catch (const record_rejected&) {
                 write_singly(g);
             }
@@ -141,6 +159,7 @@ bool result_committer::write_group(group& g) {
             }
             return true;
         } catch (const std::exception& e) {
+            if (metrics_) metrics_->store_errors.inc();
             // One line per outage, not one per task or per retry.
             if (!store_down_) {
                 store_down_ = true;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pfo3/core/task.hpp"
+#include "pfo3/metrics/work_metrics.hpp"
 #include "pfo3/store/result_store.hpp"
 #include "pfo3/worker/delivery_guard.hpp"
 
@@ -25,7 +26,9 @@ public:
     using rejected_handler = std::function<void(task_record, delivery_guard, const std::string& why)>;
 
     /// `on_rejected` must not call commit() and wait for it (it runs on the committer thread).
-    result_committer(store::result_store& store, std::size_t max_group, rejected_handler on_rejected);
+    /// `m`, when set, counts writes, their latency and errors, and each stored attempt.
+    result_committer(store::result_store& store, std::size_t max_group, rejected_handler on_rejected,
+                     metrics::work_metrics* m = nullptr);
     /// Gives up what is not written (see give_up()) and joins the thread.
     ~result_committer();
     result_committer(const result_committer&) = delete;
@@ -58,10 +61,13 @@ private:
     // After a record_rejected from a group: writes its records one by one, so only the refused
     // ones leave the group. Throws a retryable failure of the store.
     void write_singly(group& g);
+    // Counts each stored attempt by type and outcome, and its time since submission.
+    void count_stored(const std::vector<task_record>& records) const;
 
     store::result_store& store_;
     std::size_t max_group_;
     rejected_handler on_rejected_;
+    metrics::work_metrics* metrics_;
 
     std::mutex mutex_;
     std::condition_variable wake_;

@@ -90,7 +90,10 @@ void task_processor::process(delivery_guard g) {
             if (t.id.empty() && is_valid_task_id(dv.message_id)) t.id = dv.message_id;
             PFO3_LOG(error, "undecodable message: dead-lettered", {{"task_id", t.id}, {"error", why}});
             if (!dead_letter(dv.body, t.id.empty() ? std::string("unknown") : t.id, t.type)) return;
-            if (t.id.empty()) return g.ack();  // nothing to store without an id: the dead letter is the record
+            if (t.id.empty()) {  // nothing to store without an id: the dead letter is the record
+                if (d_.opts.metrics) d_.opts.metrics->finished(t.type, metrics::outcome::dead);
+                return g.ack();
+            }
             task bare = t;
             bare.payload_json = "null";
             return d_.committer->commit(
@@ -98,6 +101,10 @@ void task_processor::process(delivery_guard g) {
                 std::move(g));
         }
         if (early(g, t)) return;
+        if (d_.opts.metrics)
+            if (auto submitted = parse_rfc3339(t.submitted_at))
+                d_.opts.metrics->wait_time.observe(
+                    metrics::seconds_between(*submitted, std::chrono::system_clock::now()));
         if (dv.redelivered) return redelivered(std::move(g), t, max_attempts_of(t), std::move(started));
         // Only a task that waited (delayed, or a retry) can have been cancelled meanwhile: its
         // record says so (issue 16). A task queued to run now has no record to cancel.
@@ -158,8 +165,15 @@ std::optional<task_record> task_processor::run_inline(const queue::delivery& dv)
     // been cancelled while it waited.
     if (!t.run_at.empty() || t.attempt > 1) return std::nullopt;
     PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
+    const auto run_started = std::chrono::steady_clock::now();
     auto out = d_.registry.run(t);
-    if (out.status != handlers::outcome::kind::done) return std::nullopt;
+    if (out.status != handlers::outcome::kind::done) return std::nullopt;  // a handler thread runs it again
+    if (d_.opts.metrics) {  // as process() and run() count a task that ran
+        d_.opts.metrics->run_time.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - run_started).count());
+        if (auto submitted = parse_rfc3339(t.submitted_at))
+            d_.opts.metrics->wait_time.observe(metrics::seconds_between(*submitted, std::chrono::system_clock::now()));
+    }
     // As record_of() builds it, moving what this thread's task no longer needs.
     return task_record{std::move(t.id),           std::move(t.type),   std::move(t.payload_json),
                        task_status::done,         std::move(out.result_json), std::string(),
@@ -179,7 +193,13 @@ void task_processor::run(delivery_guard g, const task& t, std::string started) {
     }
 
     PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
+    const auto run_started = std::chrono::steady_clock::now();
     auto out = d_.registry.run(t);
+    if (d_.opts.metrics) {
+        d_.opts.metrics->run_time.observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - run_started).count());
+        if (out.timed_out) d_.opts.metrics->handler_timeouts.inc();
+    }
     task_record r = record_of(t, task_status::done, {}, std::move(started), d_.opts.worker);
     switch (out.status) {
     case handlers::outcome::kind::done:
@@ -255,6 +275,7 @@ void task_processor::redelivered(delivery_guard g, const task& t, int max_attemp
              {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)},
               {"max_attempts", std::to_string(max_attempts)}});
     if (!publish_confirmed(message_for(next, d_.opts.topo.queue), "republish")) return;
+    if (d_.opts.metrics) d_.opts.metrics->finished(t.type, metrics::outcome::retry);
     g.ack();
 }
 
@@ -330,6 +351,7 @@ void task_processor::store_refused(task_record r, delivery_guard g, const std::s
             PFO3_LOG(error, "result store refused even the dead record; the dead-letter queue holds the task",
                      {{"task_id", r.id}, {"store", d_.store.describe()}, {"error", e.what()}});
         }
+        if (d_.opts.metrics) d_.opts.metrics->finished(r.type, metrics::outcome::dead);
         g.ack();
     } catch (const std::exception& e) {
         PFO3_LOG(error, "delivery handed back to the broker after an unexpected error", {{"error", e.what()}});

@@ -195,13 +195,18 @@ class Pfo3:
         return d
 
     def serve(self, queue=None, port=None, config=None, env=None, amqp=None, extra=(),
-              ready=True):
-        """Starts `pfo3 serve` on 127.0.0.1:port (a free one by default); waits for READY=1."""
+              ready=True, http=True):
+        """Starts `pfo3 serve` on 127.0.0.1:port (a free one by default); waits for READY=1.
+        Its HTTP endpoints listen on a free port (`.http_port`), unless http=False: then
+        [http] listen comes from the config (default 127.0.0.1:5080)."""
         port = port or free_port()
         args = []
         if config:
             args += ["--config", str(config)]
         args += ["serve", "--listen", f"127.0.0.1:{port}"]
+        http_port = free_port() if http else None
+        if http_port:
+            args += ["--http-listen", f"127.0.0.1:{http_port}"]
         if amqp is not False:
             args += ["--amqp", amqp or self.amqp_url]
         if queue:
@@ -210,12 +215,14 @@ class Pfo3:
         env = dict({"PFO3_STORE": f"file://{self.workdir / 'serve-store'}"}, **(env or {}))
         d = self._daemon("serve", args + list(extra), env)
         d.port = port
+        d.http_port = http_port
         d.address = f"127.0.0.1:{port}"
         return d.wait_notified() if ready else d
 
     def work(self, queue=None, store=None, prefetch=None, concurrency=None, config=None,
-             env=None, amqp=None, extra=(), ready=True):
-        """Starts `pfo3 work` storing into directory `store`; waits for READY=1."""
+             env=None, amqp=None, extra=(), ready=True, http=False):
+        """Starts `pfo3 work` storing into directory `store`; waits for READY=1. With
+        http=True its HTTP endpoints listen on a free port (`.http_port`)."""
         args = []
         if config:
             args += ["--config", str(config)]
@@ -230,7 +237,11 @@ class Pfo3:
             args += ["--prefetch", str(prefetch)]
         if concurrency is not None:
             args += ["--concurrency", str(concurrency)]
+        http_port = free_port() if http else None
+        if http_port:
+            args += ["--http-listen", f"127.0.0.1:{http_port}"]
         d = self._daemon("work", args + list(extra), env)
+        d.http_port = http_port
         return d.wait_notified() if ready else d
 
     def run(self, args, stdin=None, env=None, timeout=60):

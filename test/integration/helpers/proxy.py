@@ -76,6 +76,7 @@ class ProxiedConnection:
         self.held_bytes = 0
         self._held = bytearray()
         self._holding = False
+        self._muted = False
         self._closed = False
         self._scanner = _FrameScanner()
         # Guards holding/closed and every forward to the broker: once hold() returns, no
@@ -100,6 +101,11 @@ class ProxiedConnection:
     def hold(self):
         with self._lock:
             self._holding = True
+
+    def mute(self):
+        """From now on the broker's bytes are read and dropped: the client, still connected,
+        hears nothing more (no delivery, no heartbeat) while its own bytes go through."""
+        self._muted = True
 
     def _client_to_broker(self):
         try:
@@ -130,7 +136,8 @@ class ProxiedConnection:
                 data = self.upstream.recv(CHUNK)
                 if not data:
                     break
-                self.client.sendall(data)
+                if not self._muted:
+                    self.client.sendall(data)
         except OSError:
             pass  # as above: the connection ends
         self.close()
@@ -201,6 +208,14 @@ class TcpProxy:
             c.hold()
         self._held = held
         return held
+
+    def mute(self, consumers_only=True):
+        """Mutes the broker side of the connections open now (see ProxiedConnection.mute); new
+        connections are not muted. Returns them."""
+        muted = [c for c in self.open_connections() if c.consumes or not consumers_only]
+        for c in muted:
+            c.mute()
+        return muted
 
     def cut(self):
         """Closes the held connections on both sides; their held bytes are never sent."""

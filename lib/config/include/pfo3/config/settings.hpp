@@ -87,6 +87,8 @@ struct work_settings {
     int prefetch = 1;
     int concurrency = 1;  ///< handler threads
     int shutdown_grace_s = 30;  ///< finishing tasks in hand at shutdown
+    /// A backlog, free slots and no delivery for this long: not ready, consume again. 0: off.
+    int consumer_watchdog_s = 60;
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const work_settings&) const = default;
@@ -137,6 +139,21 @@ struct send_settings {
     bool operator==(const send_settings&) const = default;
 };
 
+/// [http]: the operations endpoints of serve and work (/livez, /readyz, /metrics).
+struct http_settings {
+    /// HOST:PORT, or HOST:FIRST-LAST (the first free port of the range: several workers on one
+    /// host share one setting); "off" disables it; empty: the role's default, 127.0.0.1:5080
+    /// for serve and off for work.
+    std::string listen;
+    std::size_t type_label_limit = 100;  ///< distinct task types with their own series; the rest `_other`
+    int store_check_s = 5;               ///< work: how often /readyz's store check reads the store
+    int queue_check_s = 10;              ///< work: how often queue depths are read (passive declare)
+    int heartbeat_s = 5;                 ///< work: a heartbeat on exchange pfo3.events this often
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const http_settings&) const = default;
+};
+
 /// An external handler: any executable, payload on stdin, result on stdout.
 struct handler_settings {
     std::vector<std::string> command;
@@ -175,6 +192,7 @@ struct settings {
     retry_settings retry;
     schedule_settings schedule;
     send_settings send;
+    http_settings http;
     std::map<std::string, handler_settings> handlers;
     auth_settings auth;
     std::string source = "built-in defaults";  ///< the file read, for logs

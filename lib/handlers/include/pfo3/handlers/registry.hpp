@@ -21,6 +21,7 @@ struct outcome {
     kind status = kind::done;
     std::string result_json = "null";
     std::string error;  ///< human text when not done
+    bool timed_out = false;  ///< failed because the handler hit its time limit
 };
 
 /// An external handler: argv, how long one run may take before its process group is killed,

@@ -10,6 +10,7 @@
 
 #include "pfo3/queue/amqp_url.hpp"
 #include "pfo3/queue/failover.hpp"
+#include "pfo3/queue/connection_stats.hpp"
 #include "pfo3/queue/topology.hpp"
 
 namespace pfo3::queue {
@@ -40,6 +41,7 @@ struct consumer_options {
     /// waits for more, and when the connection is lost: a delivery handler that gathers
     /// deliveries hands them on here.
     std::function<void()> on_burst_end;
+    connection_stats* stats = nullptr;  ///< counted when set; must outlive the consumer
 };
 
 /// See the file comment. Reconnects with backoff and consumes again when the connection is
@@ -65,6 +67,10 @@ public:
     void nack(std::uint64_t generation, std::uint64_t tag, bool requeue);
     /// Cancels the consumer so no new deliveries arrive; acks/nacks still work (thread-safe).
     void cancel();
+    /// Drops the connection and consumes again on a new one, as after a connection loss: for a
+    /// consumer that is connected but gets nothing (thread-safe). Deliveries not acked by then
+    /// are redelivered by RabbitMQ.
+    void reconnect();
     /// Carries out pending acks/nacks, closes the connection and joins the thread. Deliveries
     /// not acked by then are redelivered by RabbitMQ.
     void stop();

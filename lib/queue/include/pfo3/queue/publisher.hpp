@@ -14,6 +14,7 @@
 
 #include "pfo3/queue/amqp_url.hpp"
 #include "pfo3/queue/failover.hpp"
+#include "pfo3/queue/connection_stats.hpp"
 #include "pfo3/queue/topology.hpp"
 
 namespace pfo3::queue {
@@ -58,6 +59,7 @@ struct publisher_options {
     std::chrono::milliseconds confirm_timeout{5000};
     std::size_t max_unconfirmed = 10000;
     std::string connection_name = "pfo3";  ///< shown in the RabbitMQ management UI
+    connection_stats* stats = nullptr;      ///< counted when set; must outlive the publisher
 };
 
 /// See the file comment. Connects in the background and reconnects with backoff; while it is

@@ -43,6 +43,13 @@ public:
     void declare(const topology& topo);
     /// Ready messages in `queue` (passive declare: the queue must exist).
     std::uint32_t message_count(const std::string& queue);
+    /// Ready messages and consumers of `queue` (passive declare: the queue must exist; a
+    /// missing one closes the channel, and this object is then unusable).
+    struct queue_info {
+        std::uint32_t messages = 0;
+        std::uint32_t consumers = 0;
+    };
+    queue_info inspect(const std::string& queue);
     /// Takes the next message of `queue` without acking it; nullopt when the queue is empty.
     std::optional<fetched_message> get(const std::string& queue);
     /// Acks one message taken by get() (removes it from its queue for good).
@@ -54,6 +61,14 @@ public:
     /// Publishes `msg` persistent and mandatory to the default exchange, waits up to
     /// `confirm_timeout` for the broker's confirm. Throws service_error if the connection fails.
     publish_outcome publish(const outgoing_message& msg, std::chrono::milliseconds confirm_timeout);
+    /// Declares the fanout exchange `exchange` (durable) that carries pfo3's events.
+    void declare_fanout(const std::string& exchange);
+    /// Publishes `body` (JSON) transient to `exchange`, without a confirm: for events a
+    /// listener may miss (the next one replaces it).
+    void publish_event(const std::string& exchange, const std::string& body);
+    /// Declares a server-named, exclusive, auto-deleted queue bound to `exchange` (its
+    /// messages expire after `ttl`, so a slow reader never piles them up); returns its name.
+    std::string declare_listener(const std::string& exchange, std::chrono::milliseconds ttl);
     /// Closes the connection (unacked messages go back to their queues). Never throws.
     void close() noexcept;
 

@@ -14,9 +14,10 @@ namespace pfo3::serve {
 
 class graceful_stop {
 public:
-    /// `on_stop` runs at the first signal (ends other waits on `io`, so io.run() can return).
+    /// `on_stop` runs at the first signal, `on_stopped` once the server has shut down (each ends
+    /// other waits on `io`, such as SIGHUP's or the HTTP listener's, so io.run() can return).
     graceful_stop(boost::asio::io_context& io, net::server& server, std::chrono::seconds grace,
-                  std::function<void()> on_stop = {});
+                  std::function<void()> on_stop = {}, std::function<void()> on_stopped = {});
     graceful_stop(const graceful_stop&) = delete;
     graceful_stop& operator=(const graceful_stop&) = delete;
 
@@ -29,6 +30,7 @@ private:
     boost::asio::signal_set signals_;
     boost::asio::steady_timer timer_;
     std::function<void()> on_stop_;
+    std::function<void()> on_stopped_;
     bool stopping_ = false;
 };
 

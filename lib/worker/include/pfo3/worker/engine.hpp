@@ -20,6 +20,7 @@
 
 #include "pfo3/core/backoff.hpp"
 #include "pfo3/handlers/registry.hpp"
+#include "pfo3/metrics/work_metrics.hpp"
 #include "pfo3/queue/consumer.hpp"
 #include "pfo3/queue/publisher.hpp"
 #include "pfo3/queue/topology.hpp"
@@ -44,6 +45,7 @@ struct engine_options {
     backoff_policy retry_backoff;   ///< the waits between attempts (jitter included)
     queue::topology topo;
     std::string worker;             ///< "host:pid", written into records
+    metrics::work_metrics* metrics = nullptr;  ///< counted when set; must outlive the engine
 };
 
 /// See the file comment. Thread-safe front.

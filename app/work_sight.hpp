@@ -1,0 +1,110 @@
+#pragma once
+// The worker's operations endpoints (see sight.hpp) with the loop they run on: work has no
+// event loop of its own (its main thread waits for signals), so this owns an io_context and one
+// thread for the ticker and the HTTP listener, the worker's metrics (handed to the engine
+// through its options and to the consumer's callbacks), and two probe threads: one reads the
+// store, one the queue depths (passive declare, its own AMQP connection), each on a period, so
+// a hung store or broker never stalls the loop. The ticker runs the consuming watchdog: a
+// backlog, free slots and no delivery for work.consumer_watchdog_s make the worker unready and
+// ask (take_reconnect_request) for the consumer to connect again.
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "pfo3/config/settings.hpp"
+#include "pfo3/metrics/work_metrics.hpp"
+#include "pfo3/queue/connection_stats.hpp"
+#include "pfo3/worker/delivery_guard.hpp"
+#include "sight.hpp"
+
+namespace pfo3::app {
+
+class work_sight {
+public:
+    /// Registers the metrics and checks; nothing runs until start().
+    explicit work_sight(const config::settings& s);
+    /// stop()s.
+    ~work_sight();
+    work_sight(const work_sight&) = delete;
+    work_sight& operator=(const work_sight&) = delete;
+
+    /// Starts the loop thread, the HTTP listener (if [http] listen is set) and the store check.
+    void start();
+    /// Stops them and joins the threads (idempotent).
+    void stop();
+    /// The worker is shutting down: /readyz says so.
+    void mark_stopping() noexcept { view_.mark_stopping(); }
+
+    metrics::work_metrics& metrics() noexcept { return metrics_; }
+    queue::connection_stats& consumer_stats() noexcept { return consumer_stats_; }
+    queue::connection_stats& republish_stats() noexcept { return republish_stats_; }
+    /// The consumer's state handler reports here.
+    void set_consuming(bool consuming) noexcept;
+    /// True once after the consuming watchdog fired: the caller (the consumer's owner) then
+    /// calls consumer::reconnect().
+    bool take_reconnect_request() noexcept { return reconnect_wanted_.exchange(false); }
+
+private:
+    // A probe's state, shared with its thread: a probe stuck on a hung store or broker may
+    // outlive this object (it is detached at stop()).
+    struct probe {
+        config::settings settings;
+        std::mutex mu;
+        std::condition_variable wake;
+        bool stop = false;
+        std::optional<std::string> error = "not checked yet";
+        std::chrono::steady_clock::time_point checked = std::chrono::steady_clock::now();
+        // The queue probe's figures, -1 while unknown: task queue, dead-letter queue.
+        std::atomic<std::int64_t> messages[2] = {-1, -1};
+        std::atomic<std::int64_t> consumers[2] = {-1, -1};
+    };
+    // Runs `once` every `period` until stop, recording its failure (what it threw) or success.
+    static void probe_loop(const std::shared_ptr<probe>& p, std::chrono::seconds period, const char* what,
+                           const std::function<void()>& once, const std::function<void()>& on_failure);
+    std::optional<std::string> store_problem() const;
+    std::optional<std::string> consuming_problem() const;
+    void watch_consuming();
+
+    config::settings settings_;
+    boost::asio::io_context io_{1};
+    sight view_;
+    metrics::work_metrics metrics_;
+    queue::connection_stats consumer_stats_, republish_stats_;
+    std::atomic<bool> consuming_{false};
+
+    // The heartbeat published every http.heartbeat_s (see worker_roster.hpp for its form).
+    std::string heartbeat() const;
+
+    std::shared_ptr<probe> store_probe_, queue_probe_, beat_probe_;
+    std::atomic<std::int64_t> consuming_since_{0};  // unix seconds
+    std::atomic<bool> stalled_{false}, reconnect_wanted_{false};
+    std::int64_t last_reconnect_ = 0;               // unix seconds; ops loop only
+    bool stopped_ = false;
+    std::thread loop_, store_thread_, queue_thread_, beat_thread_;
+};
+
+/// Counts every settled delivery before passing it on (acks and nacks alike).
+class counting_settler final : public worker::settler {
+public:
+    counting_settler(worker::settler& next, metrics::work_metrics& m) noexcept : next_(next), m_(m) {}
+    void ack(std::uint64_t generation, std::uint64_t tag) override {
+        m_.settled();
+        next_.ack(generation, tag);
+    }
+    void nack(std::uint64_t generation, std::uint64_t tag, bool requeue) override {
+        m_.settled();
+        next_.nack(generation, tag, requeue);
+    }
+
+private:
+    worker::settler& next_;
+    metrics::work_metrics& m_;
+};
+
+}  // namespace pfo3::app

@@ -1,0 +1,135 @@
+#include "worker_roster.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "pfo3/core/log.hpp"
+#include "pfo3/json/message.hpp"
+#include "pfo3/json/value.hpp"
+#include "pfo3/ops/identity.hpp"
+#include "pfo3/queue/queue_admin.hpp"
+#include "sight.hpp"
+
+namespace pfo3::app {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr std::chrono::seconds poll_period{1};
+constexpr std::chrono::seconds reconnect_wait{2};
+constexpr std::chrono::milliseconds event_ttl{60000};
+constexpr std::size_t max_beat_bytes = 16384;
+constexpr std::size_t max_per_poll = 10000;
+
+}  // namespace
+
+struct worker_roster::state {
+    config::settings settings;
+    mutable std::mutex mu;
+    std::condition_variable wake;
+    bool stop = false;
+    struct seen {
+        std::string beat;  // re-encoded by our own parser: valid JSON whatever was published
+        clock::time_point at;
+        int interval_s = 5;
+    };
+    std::map<std::string, seen> workers;
+
+    // A worker gone this long is dropped from the list.
+    static constexpr std::chrono::hours forget_after{1};
+    void forget_long_gone() {
+        std::lock_guard lk(mu);
+        std::erase_if(workers, [now = clock::now()](const auto& w) { return now - w.second.at > forget_after; });
+    }
+
+    // Records one heartbeat body; false if it is not one.
+    bool record(std::string_view body) {
+        if (body.size() > max_beat_bytes) return false;
+        std::string why;
+        auto doc = json::parse(body, why, 8);
+        if (!doc || !doc->root().is(json::kind::object)) return false;
+        auto id = doc->root().find("id");
+        if (!id || !id->is(json::kind::string) || id->string().empty() || id->string().size() > 256) return false;
+        int interval = 5;
+        if (auto i = doc->root().find("interval_s"); i && i->int64() && *i->int64() >= 1 && *i->int64() <= 3600)
+            interval = static_cast<int>(*i->int64());
+        std::lock_guard lk(mu);
+        auto& w = workers[std::string(id->string())];
+        w = {doc->root().compact(), clock::now(), interval};
+        if (workers.size() > max_workers) {
+            auto oldest = std::min_element(workers.begin(), workers.end(),
+                                           [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
+            workers.erase(oldest);
+        }
+        return true;
+    }
+};
+
+worker_roster::worker_roster(const config::settings& s) : state_(std::make_shared<state>()) {
+    state_->settings = s;
+}
+
+worker_roster::~worker_roster() { stop(); }
+
+void worker_roster::start() {
+    thread_ = std::thread([st = state_] { listen(st); });
+}
+
+void worker_roster::stop() {
+    {
+        std::lock_guard lk(state_->mu);
+        state_->stop = true;
+    }
+    state_->wake.notify_all();
+    if (thread_.joinable()) thread_.detach();  // owns its state; may be stuck on the broker
+}
+
+std::string worker_roster::json() const {
+    std::lock_guard lk(state_->mu);
+    const auto now = clock::now();
+    std::string out = "{\"workers\":[";
+    bool first = true;
+    for (const auto& [id, w] : state_->workers) {
+        const auto ago = std::chrono::duration<double>(now - w.at).count();
+        out += first ? "" : ",";
+        first = false;
+        out += "{\"id\":" + json::quote(id) + ",\"seen_s_ago\":" + json::number_text(std::floor(ago * 10) / 10) +
+               ",\"gone\":" + (ago > 3.0 * w.interval_s ? "true" : "false") + ",\"beat\":" + w.beat + "}";
+    }
+    return out + "]}\n";
+}
+
+void worker_roster::listen(const std::shared_ptr<state>& st) {
+    bool warned = false;
+    auto pause = [&st](std::chrono::seconds d) {
+        std::unique_lock lk(st->mu);
+        return st->wake.wait_for(lk, d, [&st] { return st->stop; });
+    };
+    for (;;) {
+        try {
+            queue::queue_admin admin(queue::amqp_url::parse(st->settings.amqp.url),
+                                     "pfo3-serve-events " + ops::process_identity());
+            admin.declare_fanout(std::string(events_exchange));
+            const std::string q = admin.declare_listener(std::string(events_exchange), event_ttl);
+            if (warned) PFO3_LOG(info, "listening to worker heartbeats again");
+            warned = false;
+            for (;;) {
+                std::size_t n = 0;
+                while (n++ < max_per_poll) {
+                    auto m = admin.get(q);
+                    if (!m) break;
+                    if (!st->record(m->body)) PFO3_LOG(debug, "ignored a message on pfo3.events that is no heartbeat");
+                    admin.ack(m->tag);
+                }
+                st->forget_long_gone();
+                if (pause(poll_period)) return;
+            }
+        } catch (const std::exception& e) {
+            if (!warned) PFO3_LOG(warn, "cannot listen to worker heartbeats; retrying", {{"error", e.what()}});
+            warned = true;
+        }
+        if (pause(reconnect_wait)) return;
+    }
+}
+
+}  // namespace pfo3::app

@@ -1,0 +1,46 @@
+#pragma once
+// serve's view of the workers: a thread with its own AMQP connection reads the heartbeats on
+// the fanout exchange pfo3.events (an exclusive, auto-deleted queue of its own; messages expire
+// after a minute) and keeps the last one of each worker. A worker unseen for three of its
+// intervals is shown gone, and forgotten after an hour. At most max_workers are kept (the
+// longest unseen go first).
+// Thread-safe front: json() from the I/O thread (GET /api/workers).
+//
+// A heartbeat: {"kind":"worker","id":"HOST:PID","pid":…,"version":…,"queue":…,
+// "concurrency":…,"prefetch":…,"ready":…,"in_flight":…,"received":…,"done":…,"retry":…,
+// "dead":…,"interval_s":…,"sent_at":"RFC 3339"}.
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "pfo3/config/settings.hpp"
+
+namespace pfo3::app {
+
+class worker_roster {
+public:
+    static constexpr std::size_t max_workers = 10000;
+
+    explicit worker_roster(const config::settings& s);
+    ~worker_roster();
+    worker_roster(const worker_roster&) = delete;
+    worker_roster& operator=(const worker_roster&) = delete;
+
+    void start();
+    /// Stops the listener thread (a thread stuck on a hung broker is detached).
+    void stop();
+    /// {"workers":[{"id":…,"seen_s_ago":…,"gone":…,"beat":{…}}…]}, ordered by id.
+    std::string json() const;
+
+private:
+    struct state;
+    static void listen(const std::shared_ptr<state>& st);
+    std::shared_ptr<state> state_;
+    std::thread thread_;
+};
+
+}  // namespace pfo3::app
