@@ -14,6 +14,7 @@
 #include "results.hpp"
 #include "store_watch.hpp"
 #include "take_until.hpp"
+#include "pfo3_test/temp_dir.hpp"
 
 using namespace pfo3::bench;
 namespace fs = std::filesystem;
@@ -22,15 +23,7 @@ using pfo3::bench::test::take_until;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string t = (fs::temp_directory_path() / "pfo3-bench-XXXXXX").string();
-        REQUIRE(::mkdtemp(t.data()) != nullptr);
-        path = t;
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
+using pfo3::test::temp_dir;
 
 // The way the file store publishes a record: a flushed temp file renamed into place.
 void store_record(const fs::path& dir, const std::string& id) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pfo3/handlers/registry.hpp"
+#include "pfo3_test/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -35,18 +36,7 @@ outcome run_ext(std::vector<std::string> argv, const std::string& payload = "nul
     return r.run(t);
 }
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "pfo3-handlers-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using pfo3::test::temp_dir;
 
 // Gone or a zombie (nobody may reap orphans in a container): either way no longer running.
 bool process_dead(pid_t pid) {

@@ -19,24 +19,14 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/serve/status_reader.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "pfo3_test/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using pfo3::serve::status_reader;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "pfo3-serve-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using pfo3::test::temp_dir;
 
 // Collects the reply lines of reads, in the order they arrive, on any thread.
 struct replies {

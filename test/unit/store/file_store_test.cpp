@@ -16,6 +16,7 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/unique_fd.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "pfo3_test/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using pfo3::task_record;
@@ -26,18 +27,7 @@ using pfo3::store::file_write_method;
 namespace {
 
 // A fresh directory per test, removed afterwards.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "pfo3-store-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using pfo3::test::temp_dir;
 
 task_record record(std::string id, std::string result = "42", task_status status = task_status::done,
                    int attempts = 1) {

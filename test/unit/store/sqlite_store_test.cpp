@@ -24,6 +24,7 @@
 #include "sql_test_record.hpp"
 #include "pfo3/store/result_store.hpp"
 #include "sqlite_store.hpp"
+#include "pfo3_test/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using pfo3::task_record;
@@ -33,17 +34,7 @@ using pfo3::store::sqlite_store;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "pfo3-sqlite-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+struct temp_dir : pfo3::test::temp_dir {
     std::string db() const { return (path / "results.db").string(); }
 };
 

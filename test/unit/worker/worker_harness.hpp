@@ -18,24 +18,14 @@
 #include "pfo3/json/message.hpp"
 #include "pfo3/store/result_store.hpp"
 #include "pfo3/worker/engine.hpp"
+#include "pfo3_test/temp_dir.hpp"
 
 namespace worker_test {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "pfo3-worker-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using pfo3::test::temp_dir;
 
 // Waits on a condition over state guarded by `mu`, bounded so that a broken engine fails the
 // test instead of hanging it.
