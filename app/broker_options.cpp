@@ -28,7 +28,10 @@ queue::broker_failover broker_failover_of(const config::settings& s) {
     return f;
 }
 
-queue::amqp_url broker_url_of(const config::settings& s) { return broker_failover_of(s).urls.front(); }
+queue::amqp_url broker_url_of(const config::settings& s, std::size_t attempt) {
+    const auto urls = broker_failover_of(s).urls;
+    return urls[attempt % urls.size()];
+}
 
 queue::topology topology_of(const config::settings& s) {
     queue::topology t;

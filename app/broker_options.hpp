@@ -1,6 +1,8 @@
 #pragma once
 // The [amqp] settings as the queue module's options: every broker URL and how to fail over
 // between them (decision 0013). Shared by serve, work and its republisher.
+#include <cstddef>
+
 #include "pfo3/config/settings.hpp"
 #include "pfo3/queue/failover.hpp"
 #include "pfo3/queue/topology.hpp"
@@ -11,8 +13,10 @@ namespace pfo3::app {
 /// heartbeat_s. Throws config_error (password masked) for a URL that does not parse.
 queue::broker_failover broker_failover_of(const config::settings& s);
 
-/// The first broker of broker_failover_of(): for the short-lived clients (`pfo3 dead`).
-queue::amqp_url broker_url_of(const config::settings& s);
+/// The broker of broker_failover_of() that a short-lived or probing connection tries on its
+/// `attempt`-th connect: the list in turn (so a probe that lost its node tries the next), each
+/// with [amqp.tls]. `pfo3 dead` takes the first.
+queue::amqp_url broker_url_of(const config::settings& s, std::size_t attempt = 0);
 
 /// amqp.queue, queue_type and the quorum queue arguments (group size, delivery limit, length).
 queue::topology topology_of(const config::settings& s);

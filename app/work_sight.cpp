@@ -7,6 +7,7 @@
 #include "pfo3/json/message.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/queue/queue_admin.hpp"
+#include "broker_options.hpp"
 #include "store_access.hpp"
 
 namespace pfo3::app {
@@ -97,12 +98,13 @@ void work_sight::start() {
     });
     queue_thread_ = std::thread([p = queue_probe_] {
         std::unique_ptr<queue::queue_admin> admin;
+        std::size_t connects = 0;
         const queue::topology topo{p->settings.amqp.queue, p->settings.amqp.queue_type};
         probe_loop(
             p, std::chrono::seconds(p->settings.http.queue_check_s), "the queue depths",
             [&] {
                 if (!admin)
-                    admin = std::make_unique<queue::queue_admin>(queue::amqp_url::parse(p->settings.amqp.url),
+                    admin = std::make_unique<queue::queue_admin>(broker_url_of(p->settings, connects++),
                                                                  "pfo3-work-probe " + ops::process_identity());
                 const std::string names[2] = {topo.queue, topo.dead_queue()};
                 for (int i = 0; i < 2; ++i) {
@@ -120,11 +122,12 @@ void work_sight::start() {
     // probe's stop flag is set, and a beat never waits on anything but its own connection.
     beat_thread_ = std::thread([this, p = beat_probe_] {
         std::unique_ptr<queue::queue_admin> admin;
+        std::size_t connects = 0;
         probe_loop(
             p, std::chrono::seconds(p->settings.http.heartbeat_s), "the heartbeat",
             [&] {
                 if (!admin) {
-                    admin = std::make_unique<queue::queue_admin>(queue::amqp_url::parse(p->settings.amqp.url),
+                    admin = std::make_unique<queue::queue_admin>(broker_url_of(p->settings, connects++),
                                                                  "pfo3-work-events " + ops::process_identity());
                     admin->declare_fanout(std::string(events_exchange));
                 }

@@ -8,6 +8,7 @@
 #include "pfo3/json/value.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/queue/queue_admin.hpp"
+#include "broker_options.hpp"
 #include "sight.hpp"
 
 namespace pfo3::app {
@@ -101,13 +102,14 @@ std::string worker_roster::json() const {
 
 void worker_roster::listen(const std::shared_ptr<state>& st) {
     bool warned = false;
+    std::size_t connects = 0;
     auto pause = [&st](std::chrono::seconds d) {
         std::unique_lock lk(st->mu);
         return st->wake.wait_for(lk, d, [&st] { return st->stop; });
     };
     for (;;) {
         try {
-            queue::queue_admin admin(queue::amqp_url::parse(st->settings.amqp.url),
+            queue::queue_admin admin(broker_url_of(st->settings, connects++),
                                      "pfo3-serve-events " + ops::process_identity());
             admin.declare_fanout(std::string(events_exchange));
             const std::string q = admin.declare_listener(std::string(events_exchange), event_ttl);

@@ -292,3 +292,24 @@ def test_workers_without_serve_exits_3(pfo3):
     from helpers.processes import free_port
     r = pfo3.run(["workers", "--http", f"127.0.0.1:{free_port()}"])
     assert r.returncode == 3 and "cannot ask serve" in r.stderr, r
+
+
+def test_heartbeats_and_queue_depths_follow_the_broker_list_not_the_default_url(pfo3, queue, store, tmp_path):
+    # The broker only through PFO3_AMQP_URLS, its first URL dead: the operations connections
+    # (serve's heartbeat listener, the worker's heartbeat and queue probe) must take the list in
+    # turn as the roles do, not amqp.url's default (localhost:5672, where nothing listens).
+    from helpers.processes import free_port
+    dead = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2f"
+    env = {"PFO3_AMQP_URLS": f"{dead},{pfo3.amqp_url}"}
+    config = write_file(tmp_path / "pfo3.toml", "[http]\nheartbeat_s = 1\nqueue_check_s = 1\n")
+    serve = pfo3.serve(queue, amqp=False, env=env)
+    worker = pfo3.work(queue, store, config=config, amqp=False, env=env, http=True)
+
+    def listed():
+        r = pfo3.run(["workers", "--http", f"127.0.0.1:{serve.http_port}", "--json"])
+        assert r.returncode == 0, r.stderr
+        return [w for w in json.loads(r.stdout)["workers"] if w["beat"].get("pid") == worker.pid]
+
+    wait_until(lambda: listed(), 30, "the worker's heartbeat seen by serve over the broker list")
+    wait_until(lambda: value(samples(worker.http_port), "pfo3_queue_consumers", queue=queue) >= 1, 30,
+               "the worker's queue probe reading the task queue over the broker list")
