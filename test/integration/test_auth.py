@@ -97,9 +97,13 @@ def test_a_token_authenticates_the_connection_and_its_scopes_limit_it(pfo3, queu
     assert s.request({"type": "echo", "payload": 2, "id": "auth-2"})["status"] == "queued"
     r = s.request({"op": "status", "id": "auth-1"})
     assert r["error"] == "forbidden" and "needs scope \"status\"" in r["message"]
+    # cancel changes another client's task: admin only.
+    r = c.request({"op": "cancel", "id": "auth-1"})
+    assert r["error"] == "forbidden" and "needs scope \"admin\"" in r["message"], r
     o = raw_client(serve.port)
     assert o.request({"op": "auth", "token": made["ops"]})["principal"] == "ops"
     assert o.request({"type": "echo", "payload": 3})["error"] == "forbidden"
+    assert o.request({"op": "cancel", "id": "auth-1"})["error"] == "too_late"  # admitted: auth-1 is done
     log = serve.stderr()
     assert "principal=alice" in log or '"principal":"alice"' in log
     for token in made.values():
