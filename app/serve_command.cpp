@@ -8,9 +8,6 @@
 #include "client_auth.hpp"
 #include "common.hpp"
 #include "serve_schedule.hpp"
-#include "serve_sight.hpp"
-#include "sight.hpp"
-#include "worker_roster.hpp"
 #include "store_access.hpp"
 #include "pfo3/queue/topology_check.hpp"
 #include "pfo3/config/load.hpp"
@@ -26,6 +23,9 @@
 #include "pfo3/ops/process_limits.hpp"
 #include "pfo3/serve/graceful_stop.hpp"
 #include "pfo3/serve/status_reader.hpp"
+#include "pfo3/sight/role_sight.hpp"
+#include "pfo3/sight/serve_sight.hpp"
+#include "pfo3/sight/worker_roster.hpp"
 #include "pfo3/queue/publisher.hpp"
 
 namespace pfo3::app {
@@ -248,17 +248,17 @@ int run_serve(config::settings s, const serve_options& opts) {
     // this function (see status_reader).
     serve::status_reader status([settings = s](store::store_use use) { return open_configured_store(settings, use); },
                          status_threads, max_waiting_status);
-    sight ops_view(io, "serve");
+    sight::role_sight ops_view(io, "serve");
     metrics::serve_metrics counts(ops_view.registry(), s.http.type_label_limit);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule, counts);
     net::server server(io, sopts, dispatcher);
-    watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
-    worker_roster roster(s);
+    sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
+    sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });
     ops_view.add_route("/api/workers", [&roster] { return http::response{200, "application/json", roster.json()}; });
 
     pub.start();
     server.start();
-    ops_view.start(http_listen_of(s.http.listen, "127.0.0.1:5080"));
+    ops_view.start(sight::http_listen_of(s.http.listen, "127.0.0.1:5080"));
     roster.start();
     PFO3_LOG(info, "serve listening", {{"listen", s.serve.listen}, {"port", std::to_string(server.port())},
                                        {"amqp", popts.url.masked()}, {"queue", s.amqp.queue},

@@ -19,9 +19,9 @@
 #include "pfo3/queue/consumer.hpp"
 #include "pfo3/queue/publisher.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "pfo3/sight/work_sight.hpp"
 #include "pfo3/worker/engine.hpp"
 #include "store_access.hpp"
-#include "work_sight.hpp"
 
 namespace pfo3::app {
 
@@ -95,7 +95,7 @@ std::unique_ptr<queue::publisher> start_republisher(const queue::broker_failover
 std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const queue::broker_failover& broker,
                                                const queue::topology& topo, const std::string& identity,
                                                worker::engine& engine,
-                                               const std::unique_ptr<worker::settler>& settler, work_sight& view) {
+                                               const std::unique_ptr<worker::settler>& settler, sight::work_sight& view) {
     queue::consumer_options copts;
     copts.url = broker.urls.front();
     copts.failover = broker;
@@ -167,7 +167,8 @@ int run_work(config::settings s, const work_options& opts) {
     const auto identity = ops::process_identity();
     const queue::topology topo = topology_of(s);
     (void)queue::check_topology(broker, topo);  // exit 2 if the queues differ
-    work_sight view(s);
+    sight::work_sight view(
+        s, [s] { return open_configured_store(s); }, [s](std::size_t attempt) { return broker_url_of(s, attempt); });
     view.start();
     auto dead_letters = start_republisher(broker, topo, identity, view.republish_stats());
     worker::publisher_sink sink(*dead_letters);
@@ -179,7 +180,7 @@ int run_work(config::settings s, const work_options& opts) {
     worker::engine engine(make_engine_options(s, topo, identity, &view.metrics()), registry, *store, sink);
     consumer = make_consumer(s, broker, topo, identity, engine, settler, view);
     consumer_acks = std::make_unique<worker::consumer_settler>(*consumer);
-    settler = std::make_unique<counting_settler>(*consumer_acks, view.metrics());
+    settler = std::make_unique<sight::counting_settler>(*consumer_acks, view.metrics());
     consumer->start();
     PFO3_LOG(info, "worker started",
              {{"amqp", url.masked()}, {"queue", s.amqp.queue}, {"prefetch", std::to_string(s.work.prefetch)},

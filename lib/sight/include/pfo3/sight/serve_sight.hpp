@@ -6,12 +6,12 @@
 #include "pfo3/net/server.hpp"
 #include "pfo3/queue/connection_stats.hpp"
 #include "pfo3/queue/publisher.hpp"
-#include "sight.hpp"
+#include "pfo3/sight/role_sight.hpp"
 
-namespace pfo3::app {
+namespace pfo3::sight {
 
 /// Registers serve's checks and gauges. Everything passed must outlive `s`.
-void watch_serve(sight& s, const net::server& server, const queue::publisher& pub,
+void watch_serve(role_sight& s, const net::server& server, const queue::publisher& pub,
                  const queue::connection_stats& stats, std::chrono::milliseconds confirm_timeout);
 
-}  // namespace pfo3::app
+}  // namespace pfo3::sight

@@ -18,14 +18,16 @@
 #include <thread>
 
 #include "pfo3/config/settings.hpp"
+#include "pfo3/sight/sources.hpp"
 
-namespace pfo3::app {
+namespace pfo3::sight {
 
 class worker_roster {
 public:
     static constexpr std::size_t max_workers = 10000;
 
-    explicit worker_roster(const config::settings& s);
+    /// Listens on the broker `broker` picks (in turn after a failure).
+    worker_roster(const config::settings& s, broker_picker broker);
     ~worker_roster();
     worker_roster(const worker_roster&) = delete;
     worker_roster& operator=(const worker_roster&) = delete;
@@ -43,4 +45,4 @@ private:
     std::thread thread_;
 };
 
-}  // namespace pfo3::app
+}  // namespace pfo3::sight

@@ -1,4 +1,4 @@
-#include "worker_roster.hpp"
+#include "pfo3/sight/worker_roster.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,10 +8,9 @@
 #include "pfo3/json/value.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/queue/queue_admin.hpp"
-#include "broker_options.hpp"
-#include "sight.hpp"
+#include "pfo3/sight/role_sight.hpp"
 
-namespace pfo3::app {
+namespace pfo3::sight {
 
 namespace {
 
@@ -26,6 +25,7 @@ constexpr std::size_t max_per_poll = 10000;
 
 struct worker_roster::state {
     config::settings settings;
+    broker_picker broker;
     mutable std::mutex mu;
     std::condition_variable wake;
     bool stop = false;
@@ -66,8 +66,9 @@ struct worker_roster::state {
     }
 };
 
-worker_roster::worker_roster(const config::settings& s) : state_(std::make_shared<state>()) {
+worker_roster::worker_roster(const config::settings& s, broker_picker broker) : state_(std::make_shared<state>()) {
     state_->settings = s;
+    state_->broker = std::move(broker);
 }
 
 worker_roster::~worker_roster() { stop(); }
@@ -109,7 +110,7 @@ void worker_roster::listen(const std::shared_ptr<state>& st) {
     };
     for (;;) {
         try {
-            queue::queue_admin admin(broker_url_of(st->settings, connects++),
+            queue::queue_admin admin(st->broker(connects++),
                                      "pfo3-serve-events " + ops::process_identity());
             admin.declare_fanout(std::string(events_exchange));
             const std::string q = admin.declare_listener(std::string(events_exchange), event_ttl);
@@ -134,4 +135,4 @@ void worker_roster::listen(const std::shared_ptr<state>& st) {
     }
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::sight

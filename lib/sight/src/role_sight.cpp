@@ -1,4 +1,4 @@
-#include "sight.hpp"
+#include "pfo3/sight/role_sight.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -10,7 +10,7 @@
 #define PFO3_VERSION "0.0.0"
 #endif
 
-namespace pfo3::app {
+namespace pfo3::sight {
 
 namespace {
 
@@ -54,7 +54,7 @@ std::string http_listen_of(const std::string& configured, const std::string& rol
     return configured.empty() ? role_default : configured;
 }
 
-sight::sight(asio::io_context& io, std::string role) : io_(io), role_(std::move(role)), timer_(io) {
+role_sight::role_sight(asio::io_context& io, std::string role) : io_(io), role_(std::move(role)), timer_(io) {
     register_process(registry_, role_);
     registry_.add_callback("pfo3_ready", "1 while every readiness check passes (GET /readyz answers 200).",
                            metrics::kind::gauge, [this](metrics::sample_writer& w) {
@@ -65,9 +65,9 @@ sight::sight(asio::io_context& io, std::string role) : io_(io), role_(std::move(
     last_tick_ns_ = now_ns();
 }
 
-void sight::add_check(std::string name, check c) { checks_.emplace_back(std::move(name), std::move(c)); }
+void role_sight::add_check(std::string name, check c) { checks_.emplace_back(std::move(name), std::move(c)); }
 
-void sight::watch_broker(const std::string& name, const queue::connection_stats& stats, bool publishes) {
+void role_sight::watch_broker(const std::string& name, const queue::connection_stats& stats, bool publishes) {
     using metrics::kind;
     registry_.add_callback("pfo3_broker_connected", "1 while the broker connection is up and set up.", kind::gauge,
                            [name, &stats](metrics::sample_writer& w) {
@@ -89,7 +89,7 @@ void sight::watch_broker(const std::string& name, const queue::connection_stats&
                            });
 }
 
-std::pair<bool, std::string> sight::readiness() const {
+std::pair<bool, std::string> role_sight::readiness() const {
     bool ready = true;
     std::string body = "{\"role\":" + json::quote(role_) + ",\"checks\":[";
     for (std::size_t i = 0; i < checks_.size(); ++i) {
@@ -104,7 +104,7 @@ std::pair<bool, std::string> sight::readiness() const {
     return {ready, body};
 }
 
-void sight::start(const std::string& listen) {
+void role_sight::start(const std::string& listen) {
     watchdog_ = ops::watchdog_interval();
     tick();
     if (listen == "off") return;
@@ -131,7 +131,7 @@ void sight::start(const std::string& listen) {
     http_->start();
 }
 
-void sight::stop() {
+void role_sight::stop() {
     asio::post(io_, [this] {
         stopped_ = true;
         timer_.cancel();
@@ -139,7 +139,7 @@ void sight::stop() {
     if (http_) http_->stop();
 }
 
-void sight::tick() {
+void role_sight::tick() {
     last_tick_ns_ = now_ns();
     // The watchdog follows the loop alone: a broker or store outage must not get it restarted.
     if (watchdog_.count() > 0) ops::notify_watchdog();
@@ -151,4 +151,4 @@ void sight::tick() {
     });
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::sight

@@ -20,15 +20,17 @@
 #include "pfo3/config/settings.hpp"
 #include "pfo3/metrics/work_metrics.hpp"
 #include "pfo3/queue/connection_stats.hpp"
+#include "pfo3/sight/sources.hpp"
 #include "pfo3/worker/delivery_guard.hpp"
-#include "sight.hpp"
+#include "pfo3/sight/role_sight.hpp"
 
-namespace pfo3::app {
+namespace pfo3::sight {
 
 class work_sight {
 public:
-    /// Registers the metrics and checks; nothing runs until start().
-    explicit work_sight(const config::settings& s);
+    /// Registers the metrics and checks; nothing runs until start(). The store check opens its
+    /// handle with `open_store`; the queue probe and the heartbeat connect to `broker`.
+    work_sight(const config::settings& s, store_opener open_store, broker_picker broker);
     /// stop()s.
     ~work_sight();
     work_sight(const work_sight&) = delete;
@@ -55,6 +57,8 @@ private:
     // outlive this object (it is detached at stop()).
     struct probe {
         config::settings settings;
+        store_opener open_store;
+        broker_picker broker;
         std::mutex mu;
         std::condition_variable wake;
         bool stop = false;
@@ -73,7 +77,7 @@ private:
 
     config::settings settings_;
     boost::asio::io_context io_{1};
-    sight view_;
+    role_sight view_;
     metrics::work_metrics metrics_;
     queue::connection_stats consumer_stats_, republish_stats_;
     std::atomic<bool> consuming_{false};
@@ -107,4 +111,4 @@ private:
     metrics::work_metrics& m_;
 };
 
-}  // namespace pfo3::app
+}  // namespace pfo3::sight

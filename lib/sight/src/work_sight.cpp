@@ -1,4 +1,4 @@
-#include "work_sight.hpp"
+#include "pfo3/sight/work_sight.hpp"
 
 #include <unistd.h>
 
@@ -7,10 +7,8 @@
 #include "pfo3/json/message.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/queue/queue_admin.hpp"
-#include "broker_options.hpp"
-#include "store_access.hpp"
 
-namespace pfo3::app {
+namespace pfo3::sight {
 
 namespace {
 
@@ -30,7 +28,7 @@ std::int64_t unix_now() {
 
 }  // namespace
 
-work_sight::work_sight(const config::settings& s)
+work_sight::work_sight(const config::settings& s, store_opener open_store, broker_picker broker)
     : settings_(s),
       view_(io_, "work"),
       metrics_(view_.registry(), s.http.type_label_limit),
@@ -40,6 +38,9 @@ work_sight::work_sight(const config::settings& s)
     store_probe_->settings = s;
     queue_probe_->settings = s;
     beat_probe_->settings = s;
+    store_probe_->open_store = std::move(open_store);
+    queue_probe_->broker = broker;
+    beat_probe_->broker = std::move(broker);
     metrics_.concurrency.set(s.work.concurrency);
     metrics_.prefetch.set(s.work.prefetch);
     view_.watch_broker("consume", consumer_stats_, false);
@@ -91,7 +92,7 @@ void work_sight::start() {
         probe_loop(
             p, std::chrono::seconds(p->settings.http.store_check_s), "the result store",
             [&] {
-                if (!store) store = open_configured_store(p->settings);
+                if (!store) store = p->open_store();
                 (void)store->read(probe_id);
             },
             [&] { store.reset(); });  // a new handle next time: the old one may be broken
@@ -104,7 +105,7 @@ void work_sight::start() {
             p, std::chrono::seconds(p->settings.http.queue_check_s), "the queue depths",
             [&] {
                 if (!admin)
-                    admin = std::make_unique<queue::queue_admin>(broker_url_of(p->settings, connects++),
+                    admin = std::make_unique<queue::queue_admin>(p->broker(connects++),
                                                                  "pfo3-work-probe " + ops::process_identity());
                 const std::string names[2] = {topo.queue, topo.dead_queue()};
                 for (int i = 0; i < 2; ++i) {
@@ -127,7 +128,7 @@ void work_sight::start() {
             p, std::chrono::seconds(p->settings.http.heartbeat_s), "the heartbeat",
             [&] {
                 if (!admin) {
-                    admin = std::make_unique<queue::queue_admin>(broker_url_of(p->settings, connects++),
+                    admin = std::make_unique<queue::queue_admin>(p->broker(connects++),
                                                                  "pfo3-work-events " + ops::process_identity());
                     admin->declare_fanout(std::string(events_exchange));
                 }
@@ -238,4 +239,4 @@ void work_sight::probe_loop(const std::shared_ptr<probe>& p, std::chrono::second
     }
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::sight

@@ -21,16 +21,16 @@
 #include "pfo3/metrics/registry.hpp"
 #include "pfo3/queue/connection_stats.hpp"
 
-namespace pfo3::app {
+namespace pfo3::sight {
 
-class sight {
+class role_sight {
 public:
     /// A readiness check: nullopt when fine, else why not (shown in /readyz).
     using check = std::function<std::optional<std::string>()>;
 
-    sight(boost::asio::io_context& io, std::string role);
-    sight(const sight&) = delete;
-    sight& operator=(const sight&) = delete;
+    role_sight(boost::asio::io_context& io, std::string role);
+    role_sight(const role_sight&) = delete;
+    role_sight& operator=(const role_sight&) = delete;
 
     metrics::registry& registry() noexcept { return registry_; }
     /// Adds a check to /readyz, in order.
@@ -81,4 +81,4 @@ inline constexpr std::string_view events_exchange = "pfo3.events";
 /// The configured [http] listen for a role: `configured` if set, else the role's default.
 std::string http_listen_of(const std::string& configured, const std::string& role_default);
 
-}  // namespace pfo3::app
+}  // namespace pfo3::sight

@@ -1,10 +1,10 @@
-#include "serve_sight.hpp"
+#include "pfo3/sight/serve_sight.hpp"
 
 #include <memory>
 
-namespace pfo3::app {
+namespace pfo3::sight {
 
-void watch_serve(sight& s, const net::server& server, const queue::publisher& pub,
+void watch_serve(role_sight& s, const net::server& server, const queue::publisher& pub,
                  const queue::connection_stats& stats, std::chrono::milliseconds confirm_timeout) {
     using metrics::kind;
     s.watch_broker("publish", stats, true);
@@ -45,4 +45,4 @@ void watch_serve(sight& s, const net::server& server, const queue::publisher& pu
     });
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::sight
