@@ -24,7 +24,7 @@ std::shared_ptr<const policy> token_policy(std::vector<std::string> anonymous_fr
 
 }  // namespace
 
-TEST_CASE("before authenticating only ping passes; auth with a good token sets the principal") {
+TEST_CASE("before authenticating only ping passes, and auth with a good token sets the principal") {
     gate g(token_policy(), "10.0.0.1");
     CHECK(g.authorize(std::nullopt, "").what == verdict::allowed);
     CHECK(g.authorize(scope::submit, "").what == verdict::unauthorized);
@@ -68,7 +68,7 @@ TEST_CASE("clients from anonymous_from get the anonymous scopes without a token"
     CHECK(outside.authorize(scope::status, "").what == verdict::unauthorized);
 }
 
-TEST_CASE("mode none lets everything through; mtls refuses tokens") {
+TEST_CASE("mode none lets everything through and mtls refuses tokens") {
     gate open(std::make_shared<const policy>(policy_options{}), "10.0.0.1");
     CHECK(open.authorize(scope::admin, "").what == verdict::allowed);
     CHECK(open.authenticate("anything").what == verdict::allowed);

@@ -51,7 +51,7 @@ TEST_CASE("constant_time_equal compares bytes and lengths") {
     CHECK_FALSE(constant_time_equal(std::string_view("a\0b", 3), std::string_view("a\0c", 3)));
 }
 
-TEST_CASE("a tokens file's lines give names, scopes and hashes; comments and blanks are skipped") {
+TEST_CASE("a tokens file's lines give names, scopes and hashes, skipping comments and blanks") {
     const std::string text = "# tokens\n\nalice submit,status " + hash_hex_of("t1") + "\r\n  bob\tadmin  " +
                              hash_hex_of("t2") + "\n";
     auto entries = parse_tokens(text, "tokens.txt");
@@ -90,7 +90,7 @@ TEST_CASE("make_token gives pfo3_ and 43 base64url characters, different every t
         CHECK(((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'));
 }
 
-TEST_CASE("add_token stores only the hash in a 0600 file; revoke_token removes the line") {
+TEST_CASE("add_token stores only the hash in a 0600 file and revoke_token removes the line") {
     const auto dir = temp_dir();
     const std::string file = (dir / "tokens").string();
     scope_set scopes;

@@ -6,7 +6,7 @@
 using namespace pfo3::json;
 using pfo3::request_error;
 
-TEST_CASE("op auth carries its token; a missing, empty, long or non-string token is bad_request") {
+TEST_CASE("op auth carries its token, and a missing, empty, long or non-string token is bad_request") {
     decoded d = decode_request(R"({"op":"auth","token":"pfo3_abc"})");
     REQUIRE(d.req);
     CHECK(d.req->kind == op::auth);

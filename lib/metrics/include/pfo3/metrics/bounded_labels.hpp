@@ -2,11 +2,14 @@
 // A label whose values come from clients (the task type), held to at most `limit` distinct
 // values: the first `limit` values seen keep their own series, every later one is counted as
 // `_other`, so a client cannot grow the series without bound. Each value gets a slot index
-// for counter arrays; lookup and insertion are lock-free (an open-addressing table of atomic
-// pointers, entries never removed), so it sits on the hot path of every task. Thread-safe.
+// for counter arrays; lookup is lock-free (an open-addressing table of atomic pointers, entries
+// never removed), so it sits on the hot path of every task; an insert (at most `limit` of them)
+// takes a lock. Thread-safe.
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,10 +38,14 @@ public:
     static constexpr std::string_view other = "_other";
 
 private:
+    // The slot holding `value`, else nullopt with `free` the first free slot of its probe.
+    std::optional<std::size_t> find(std::string_view value, std::size_t& free) const noexcept;
+
     std::size_t limit_;
     std::size_t capacity_;  // power of two >= 2 * limit: probes stay short
     std::unique_ptr<std::atomic<std::string*>[]> table_;
-    std::atomic<std::size_t> used_{0};
+    std::atomic<std::size_t> used_{0};  // counted after the value is stored
+    std::mutex insert_mutex_;
     std::string other_value_{other};
 };
 
