@@ -1,5 +1,8 @@
 #include "sqlite_store.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -228,15 +231,27 @@ void sqlite_store::open_writer() {
     try {
         // WAL: readers (serve's status) never wait for the writer, and a commit appends to one
         // file. The mode is kept in the file, so every later connection has it too.
-        auto mode = prepare("set WAL journal mode", "PRAGMA journal_mode = WAL");
-        const int rc = sqlite3_step(mode.get());
-        if (rc != SQLITE_ROW) fail("set WAL journal mode", rc);
-        const std::string got = column_text(mode.get(), 0);
+        // Switching to WAL needs a moment of exclusive access for which SQLite does not always
+        // call the busy handler: workers opening a new file together get SQLITE_BUSY at once.
+        // Try again until the busy timeout has passed.
+        const auto deadline = std::chrono::steady_clock::now() + opts_.busy_timeout;
+        std::string got;
+        for (;;) {
+            auto mode = prepare("set WAL journal mode", "PRAGMA journal_mode = WAL");
+            const int rc = sqlite3_step(mode.get());
+            if (rc == SQLITE_ROW) {
+                got = column_text(mode.get(), 0);
+                break;
+            }
+            if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || std::chrono::steady_clock::now() >= deadline)
+                fail("set WAL journal mode", rc);
+            mode.reset();
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
         if (got != "wal")
             throw service_error("sqlite store " + describe() + ": the file system does not support WAL mode (journal mode " +
                                     got + "): put the database on a local file system",
                                 false);
-        mode.reset();
         // FULL: every commit syncs the WAL, so a group is durable when write() returns and the
         // worker acks it. NORMAL would sync only at checkpoints: a power loss could lose
         // acked results.
