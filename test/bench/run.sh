@@ -106,9 +106,10 @@ cd "$state"
 
 log "start pfo3 serve on $server and 2 workers (prefetch $prefetch, concurrency $concurrency), store $store_uri"
 # The hold-1000-connections scenario opens every connection from 127.0.0.1: lift the
-# per-address cap (256 by default) above it, and nothing else. --http-listen on any free port:
+# per-address cap (256 by default) above it; 16 connections x window 1024 keep 16384 submits
+# in flight: lift max_unconfirmed (10000 by default, beyond it `overloaded`) above that. Nothing else. --http-listen on any free port:
 # metrics stay on as deployed, and runs side by side never fight over the default 127.0.0.1:5080.
-printf '[serve]\nmax_connections_per_address = 2000\n' > "$state/serve.toml"
+printf '[serve]\nmax_connections_per_address = 2000\nmax_unconfirmed = 20000\n' > "$state/serve.toml"
 PFO3_CONFIG="$state/serve.toml" PFO3_STORE="$store_uri" "$bin" serve --listen "$server" --amqp "$amqp" \
     --queue "$queue" --http-listen 127.0.0.1:0 > "$state/serve.log" 2>&1 &
 serve_pid=$!

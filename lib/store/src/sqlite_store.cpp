@@ -29,6 +29,9 @@ constexpr std::string_view scheme = "sqlite://";
 // The WAL is cut back to this size after a checkpoint, so one burst does not keep its size.
 constexpr const char* wal_limit = "PRAGMA journal_size_limit = 67108864";
 
+// WAL pages after which the checkpointer copies them into the database (SQLite's default).
+constexpr int checkpoint_frames = 1000;
+
 constexpr const char* create_tasks_table =
     "CREATE TABLE pfo3_tasks ("
     " id TEXT PRIMARY KEY NOT NULL,"
@@ -257,6 +260,8 @@ void sqlite_store::open_writer() {
         // acked results.
         exec("set synchronous = FULL", "PRAGMA synchronous = FULL");
         exec("limit the WAL size", wal_limit);
+        if (!checkpointer_) checkpointer_ = std::make_unique<sqlite_checkpointer>(path_, checkpoint_frames);
+        checkpointer_->attach(db_.get());
         create_schema();
         begin_ = prepare("prepare begin", "BEGIN IMMEDIATE");
         commit_ = prepare("prepare commit", "COMMIT");

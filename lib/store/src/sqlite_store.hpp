@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "pfo3/store/result_store.hpp"
+#include "sqlite_checkpointer.hpp"
 
 // SQLite's handles, declared as sqlite3.h declares them: this header needs no SQLite include.
 typedef struct sqlite3 sqlite3;            // NOLINT(modernize-use-using): SQLite's own declaration
@@ -85,6 +86,8 @@ private:
     std::string path_;
     options opts_;
     std::mutex mutex_;
+    // Writers only; before db_, so the connection whose hook points at it closes first.
+    std::unique_ptr<sqlite_checkpointer> checkpointer_;
     // Declared before the statements: they are finalized before the connection closes.
     std::unique_ptr<sqlite3, db_closer> db_;  // guarded by mutex_; null while closed
     stmt_ptr upsert_, select_, begin_, commit_, rollback_;

@@ -23,6 +23,7 @@
 #include "pfo3/core/error.hpp"
 #include "sql_test_record.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "sqlite_checkpointer.hpp"
 #include "sqlite_store.hpp"
 #include "pfo3_test/temp_dir.hpp"
 
@@ -472,4 +473,28 @@ TEST_CASE("sqlite store: a writer killed mid-way leaves every group it committed
     CHECK(query(d.db(), "PRAGMA integrity_check") == "ok");
     write_one(reopened, record("after"));
     CHECK(reopened.read("after"));
+}
+
+TEST_CASE("sqlite store: the WAL is copied back into the database by the checkpointer thread, not by the commits") {
+    temp_dir dir;
+    const std::string db = dir.db();
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> conn(raw, &sqlite3_close);
+    REQUIRE(sqlite3_exec(raw, "PRAGMA journal_mode = WAL; CREATE TABLE t (v BLOB)", nullptr, nullptr, nullptr) == SQLITE_OK);
+    const auto main_size = [&] { return fs::file_size(db); };
+    const auto before = main_size();
+
+    pfo3::store::sqlite_checkpointer checkpointer(db, 10);
+    checkpointer.attach(raw);
+    // 40 commits of about 4 pages each: the threshold of 10 frames is crossed many times.
+    for (int i = 0; i < 40; ++i)
+        REQUIRE(sqlite3_exec(raw, "INSERT INTO t VALUES (zeroblob(12000))", nullptr, nullptr, nullptr) == SQLITE_OK);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (checkpointer.completed() == 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(checkpointer.completed() >= 1);
+    // The pages reached the database file itself.
+    CHECK(main_size() > before + 100000);
+    conn.reset();
 }

@@ -1,0 +1,97 @@
+#include "sqlite_checkpointer.hpp"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "pfo3/core/log.hpp"
+
+namespace pfo3::store {
+
+sqlite_checkpointer::sqlite_checkpointer(std::string path, int threshold_frames)
+    : path_(std::move(path)), threshold_(threshold_frames > 0 ? threshold_frames : 1000),
+      thread_([this](std::stop_token stop) { run(stop); }) {}
+
+sqlite_checkpointer::~sqlite_checkpointer() {
+    thread_.request_stop();
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void sqlite_checkpointer::attach(sqlite3* db) {
+    // Replaces the hook sqlite3_wal_autocheckpoint() installs: the commit no longer checkpoints.
+    sqlite3_wal_hook(db, &sqlite_checkpointer::on_commit, this);
+}
+
+long sqlite_checkpointer::completed() const {
+    std::lock_guard lock(mutex_);
+    return completed_;
+}
+
+int sqlite_checkpointer::on_commit(void* self, sqlite3* db, const char* schema, int wal_frames) {
+    // Called by the committing thread right after its commit: only a flag and a wake-up.
+    auto* c = static_cast<sqlite_checkpointer*>(self);
+    if (wal_frames < c->threshold_) return SQLITE_OK;
+    // The thread has fallen far behind (it cannot open the file, or keeps failing): the commit
+    // checkpoints itself, as SQLite would, so the WAL stays bounded.
+    // The commit has happened whatever this returns; an error here would only fail the COMMIT
+    // statement of a group that is durable.
+    if (wal_frames >= backstop_factor * c->threshold_) {
+        const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+            PFO3_LOG(warn, "sqlite store: WAL checkpoint in the commit failed",
+                     {{"store", "sqlite://" + c->path_}, {"error", sqlite3_errmsg(db)}});
+        return SQLITE_OK;
+    }
+    {
+        std::lock_guard lock(c->mutex_);
+        if (c->wanted_) return SQLITE_OK;
+        c->wanted_ = true;
+    }
+    c->wake_.notify_one();
+    return SQLITE_OK;
+}
+
+void sqlite_checkpointer::run(const std::stop_token& stop) {
+    sqlite3* db = nullptr;  // its own connection: a checkpoint must not hold the writer's mutex
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            if (!wake_.wait(lock, stop, [this] { return wanted_; })) break;
+        }
+        checkpoint_once(db);
+        std::lock_guard lock(mutex_);
+        wanted_ = false;
+    }
+    sqlite3_close_v2(db);
+}
+
+void sqlite_checkpointer::checkpoint_once(sqlite3*& db) {
+    if (!db) {
+        if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+            PFO3_LOG(warn, "sqlite store: cannot open the database to checkpoint its WAL; will try at the next threshold",
+                     {{"store", "sqlite://" + path_}, {"error", db ? sqlite3_errmsg(db) : "out of memory"}});
+            sqlite3_close_v2(db);
+            db = nullptr;
+            return;
+        }
+        // The same durability as the writers: the database file is synced before the WAL is reused.
+        sqlite3_exec(db, "PRAGMA synchronous = FULL", nullptr, nullptr, nullptr);
+        sqlite3_busy_timeout(db, 1000);
+    }
+    int wal = 0, copied = 0;
+    // PASSIVE: copies what no reader still needs and never blocks a writer or a reader. Another
+    // process's checkpoint running at the same time answers SQLITE_BUSY: nothing to do then.
+    const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal, &copied);
+    if (rc == SQLITE_OK) {
+        std::lock_guard lock(mutex_);
+        ++completed_;
+    } else if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+        PFO3_LOG(warn, "sqlite store: WAL checkpoint failed; the WAL keeps growing until one succeeds",
+                 {{"store", "sqlite://" + path_}, {"error", sqlite3_errmsg(db)}, {"wal_frames", std::to_string(wal)}});
+        sqlite3_close_v2(db);
+        db = nullptr;
+    }
+}
+
+}  // namespace pfo3::store

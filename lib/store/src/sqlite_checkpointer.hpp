@@ -1,0 +1,48 @@
+#pragma once
+// Copies a SQLite WAL back into its database file on a thread of its own, so a worker's commit
+// never waits for that copy and its fsync. Left to SQLite (wal_autocheckpoint), the commit that
+// crosses the threshold runs the checkpoint itself: at 2000 tasks/s that stalled one group in
+// ~100 for 40-130 ms, which was the whole p99 of submit -> stored (docs/benchmarks.md).
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+typedef struct sqlite3 sqlite3;  // NOLINT(modernize-use-using): SQLite's own declaration
+
+namespace pfo3::store {
+
+class sqlite_checkpointer {
+public:
+    /// `path`: the database; `threshold_frames`: WAL frames (pages) after which a checkpoint
+    /// is started (SQLite's own default is 1000).
+    sqlite_checkpointer(std::string path, int threshold_frames);
+    ~sqlite_checkpointer();
+    sqlite_checkpointer(const sqlite_checkpointer&) = delete;
+    sqlite_checkpointer& operator=(const sqlite_checkpointer&) = delete;
+
+    /// Makes `db` (a writer connection) hand its checkpoints to this thread instead of running
+    /// them in its commits. The hook stays until `db` closes; this object must outlive it.
+    void attach(sqlite3* db);
+
+    /// Checkpoints finished (tests and logs).
+    long completed() const;
+
+private:
+    static int on_commit(void* self, sqlite3* db, const char* schema, int wal_frames);
+    void run(const std::stop_token& stop);
+    void checkpoint_once(sqlite3*& db);
+
+    // WAL frames, as a multiple of the threshold, past which a commit checkpoints itself.
+    static constexpr int backstop_factor = 8;
+
+    std::string path_;
+    int threshold_;
+    mutable std::mutex mutex_;
+    std::condition_variable_any wake_;
+    bool wanted_ = false;  // guarded by mutex_
+    long completed_ = 0;   // guarded by mutex_
+    std::jthread thread_;  // last: starts after the members it uses exist
+};
+
+}  // namespace pfo3::store
