@@ -30,25 +30,34 @@ long sqlite_checkpointer::completed() const {
 
 int sqlite_checkpointer::on_commit(void* self, sqlite3* db, const char* schema, int wal_frames) {
     // Called by the committing thread right after its commit: only a flag and a wake-up.
+    // `wal_frames` counts the whole WAL, which keeps its length until a writer restarts it from
+    // the top (no reader may still need it): counting from the last request, not from zero, keeps
+    // a WAL that readers hold long from asking for a checkpoint after every commit (with two
+    // extra fsyncs each: SQLite's own autocheckpoint does exactly that).
     auto* c = static_cast<sqlite_checkpointer*>(self);
-    if (wal_frames < c->threshold_) return SQLITE_OK;
-    // The thread has fallen far behind (it cannot open the file, or keeps failing): the commit
-    // checkpoints itself, as SQLite would, so the WAL stays bounded.
-    // The commit has happened whatever this returns; an error here would only fail the COMMIT
-    // statement of a group that is durable.
-    if (wal_frames >= backstop_factor * c->threshold_) {
+    if (wal_frames < c->requested_at_) c->requested_at_ = 0;  // the WAL was restarted
+    const int grown = wal_frames - c->requested_at_;
+    if (grown < c->threshold_) return SQLITE_OK;
+    {
+        std::lock_guard lock(c->mutex_);
+        if (!c->wanted_) {
+            c->wanted_ = true;
+            c->requested_at_ = wal_frames;
+            c->wake_.notify_one();
+            return SQLITE_OK;
+        }
+    }
+    // The thread has not served the last request while the WAL grew by backstop_factor times
+    // the threshold (it cannot open the file, or keeps failing): the commit checkpoints itself,
+    // as SQLite would, so the WAL stays bounded. The commit has happened whatever this returns;
+    // an error here would only fail the COMMIT statement of a group that is durable.
+    if (grown >= backstop_factor * c->threshold_) {
+        c->requested_at_ = wal_frames;
         const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
             PFO3_LOG(warn, "sqlite store: WAL checkpoint in the commit failed",
                      {{"store", "sqlite://" + c->path_}, {"error", sqlite3_errmsg(db)}});
-        return SQLITE_OK;
     }
-    {
-        std::lock_guard lock(c->mutex_);
-        if (c->wanted_) return SQLITE_OK;
-        c->wanted_ = true;
-    }
-    c->wake_.notify_one();
     return SQLITE_OK;
 }
 

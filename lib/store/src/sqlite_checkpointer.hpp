@@ -23,6 +23,7 @@ public:
 
     /// Makes `db` (a writer connection) hand its checkpoints to this thread instead of running
     /// them in its commits. The hook stays until `db` closes; this object must outlive it.
+    /// One connection at a time (its commits are serialised by its owner).
     void attach(sqlite3* db);
 
     /// Checkpoints finished (tests and logs).
@@ -40,7 +41,8 @@ private:
     int threshold_;
     mutable std::mutex mutex_;
     std::condition_variable_any wake_;
-    bool wanted_ = false;  // guarded by mutex_
+    int requested_at_ = 0;  // WAL frames at the last request; the attached connection's thread only
+    bool wanted_ = false;   // guarded by mutex_
     long completed_ = 0;   // guarded by mutex_
     std::jthread thread_;  // last: starts after the members it uses exist
 };
