@@ -183,6 +183,9 @@ for c in 1 4 16; do
     done
 done
 
+# The disk's floor under submit -> stored (a synced append in the store's directory).
+python3 "$root/test/bench/fsync_floor.py" "$state" "$results/fsync-floor.json" >&2 || failed=1
+
 # Latency at a fixed 2000 tasks/s (open loop; a window large enough never to hold a send back),
 # then the broker alone at the same rate with the same prefetch as the workers: the baseline.
 bench latency-2000 "${common[@]}" --rate 2000 --tasks $((2000 * latency_s)) --connections 4 --window 1024 \

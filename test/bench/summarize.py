@@ -129,6 +129,13 @@ def main():
             print(f"\np99 as a multiple of the broker's own at the same rate: submit → ok "
                   f"{fmt(ratios['p99_submit_to_ok_vs_publish_to_confirm'], 2)} × publish → confirm; submit → stored "
                   f"{fmt(ratios.get('p99_submit_to_stored_vs_publish_to_delivered'), 2)} × publish → delivered.")
+        floor = results / "fsync-floor.json"  # test/bench/fsync_floor.py: the disk under the store
+        if floor.exists():
+            d = json.loads(floor.read_text())
+            print(f"\nThe disk's floor under submit → stored (a 4 KiB append + fdatasync in the store's directory, "
+                  f"{d['samples']:,} samples): p50 {fmt(d['p50'], 2)} ms, p99 {fmt(d['p99'], 2)} ms, "
+                  f"max {fmt(d['max'], 2)} ms. A result is stored when its group's WAL append is synced; "
+                  f"publish → delivered syncs nothing.")
         print(f"\nAccepted {lat['accepted']:,} at {fmt(lat['accepted_per_s'])} tasks/s; errors: {errors_text(lat)}; "
               f"peak RSS serve {fmt(mib(lat, 'serve'), 1)} MiB, worker {fmt(mib(lat, 'work'), 1)} MiB.\n")
 
