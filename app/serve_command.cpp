@@ -7,21 +7,17 @@
 
 #include "client_auth.hpp"
 #include "common.hpp"
-#include "serve_schedule.hpp"
 #include "store_access.hpp"
 #include "pfo3/queue/topology_check.hpp"
 #include "pfo3/config/load.hpp"
-#include "pfo3/core/clock.hpp"
 #include "pfo3/core/log.hpp"
-#include "pfo3/core/task_id.hpp"
-#include "pfo3/json/message.hpp"
-#include "pfo3/json/protocol.hpp"
 #include "pfo3/metrics/serve_metrics.hpp"
 #include "pfo3/net/server.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/ops/process_limits.hpp"
 #include "pfo3/serve/graceful_stop.hpp"
+#include "pfo3/serve/request_dispatcher.hpp"
 #include "pfo3/serve/status_reader.hpp"
 #include "pfo3/sight/role_sight.hpp"
 #include "pfo3/sight/serve_sight.hpp"
@@ -43,137 +39,6 @@ constexpr std::size_t max_waiting_status = 4096;
 // to its memory; 16 keeps a pipelining client at about the speed of an unbounded one (20000
 // file-store reads: 0.16 s, against 0.13 s unbounded and 0.37 s with 4).
 constexpr std::size_t max_status_per_connection = 16;
-
-// Turns requests into publishes and status look-ups. Runs on the I/O thread; publish
-// completions arrive on the publisher thread, status answers on a status_reader thread, and
-// both go back through `reply`, which the server posts to the connection's strand.
-class serve_dispatcher final : public net::dispatcher {
-public:
-    serve_dispatcher(queue::publisher& pub, std::string queue, serve::status_reader& status,
-                     config::schedule_settings schedule, metrics::serve_metrics& m)
-        : pub_(pub), queue_(std::move(queue)), status_(status), schedule_(schedule),
-          identity_(ops::process_identity()), m_(m) {}
-
-    void dispatch(json::request req, reply done) override {
-        switch (req.kind) {
-        case json::op::ping:
-            m_.request(metrics::request_op::ping, std::nullopt);
-            done(json::encode_pong());
-            return;
-        case json::op::status:
-            status_.read(std::move(req.id), [&m = m_, done = std::move(done)](std::string line) {
-                m.request(metrics::request_op::status, error_of(line));
-                done(std::move(line));
-            });
-            return;
-        case json::op::submit: submit(std::move(req), std::move(done)); return;
-        case json::op::cancel:
-            status_.cancel(std::move(req.id), std::move(req.reason), [&m = m_, done = std::move(done)](std::string line) {
-                m.request(metrics::request_op::cancel, error_of(line));
-                done(std::move(line));
-            });
-            return;
-        case json::op::auth: break;  // answered by the connection (net::session), never here
-        }
-        done(json::encode_rejected(request_error::bad_request, "op not handled by serve"));
-    }
-
-private:
-    void submit(json::request req, reply done) {
-        task t;
-        t.id = req.id.empty() ? make_task_id() : std::move(req.id);
-        t.type = std::move(req.type);
-        t.payload_json = std::move(req.payload_json);
-        t.max_attempts = req.max_attempts;
-        t.timeout_ms = req.timeout_ms;
-        t.priority = req.priority;
-        auto now = std::chrono::system_clock::now();
-        t.submitted_at = to_rfc3339(now);
-        schedule_plan plan = plan_schedule(req, now, schedule_);
-        if (!plan.problem.empty()) return done(json::encode_rejected(request_error::bad_request, plan.problem, t.id));
-        t.run_at = plan.run_at;
-        queue::outgoing_message msg;
-        msg.delay_units = plan.units;
-        msg.priority = t.priority;
-        msg.routing_key = queue_;
-        msg.body = json::encode_message(t);
-        msg.message_id = t.id;
-        msg.type = t.type;
-        msg.timestamp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-        const std::size_t slot = m_.type_slot(t.type);
-        if (plan.units > 0) return submit_scheduled(std::move(msg), std::move(t), slot, std::move(done));
-        pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done), &m = m_, slot,
-                                      sent = std::chrono::steady_clock::now()](queue::publish_outcome o) {
-            count(m, o, slot, sent);
-            done(answer(o, id));
-        });
-    }
-
-    // A delayed task: once the broker holds it, its `scheduled` record is written on a status
-    // thread (never on the I/O thread), then the client hears `scheduled` (decision 0012).
-    void submit_scheduled(queue::outgoing_message msg, task t, std::size_t slot, reply done) {
-        pub_.publish(std::move(msg), [this, t = std::move(t), done = std::move(done), slot,
-                                      sent = std::chrono::steady_clock::now()](queue::publish_outcome o) mutable {
-            count(m_, o, slot, sent);
-            if (o != queue::publish_outcome::confirmed) return done(answer(o, t.id));
-            std::string line = json::encode_scheduled(t.id, t.run_at);
-            status_.record(scheduled_record(t, identity_), std::move(line), std::move(done));
-        });
-    }
-
-    // The request counter, the confirm latency (of answers from the broker) and nacks/returns.
-    static void count(metrics::serve_metrics& m, queue::publish_outcome o, std::size_t type_slot,
-                      std::chrono::steady_clock::time_point sent) {
-        using queue::publish_outcome;
-        if (o == publish_outcome::confirmed || o == publish_outcome::nacked || o == publish_outcome::unroutable)
-            m.confirm_latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count());
-        switch (o) {
-        case publish_outcome::confirmed:
-            m.accepted(type_slot);
-            return m.request(metrics::request_op::submit, std::nullopt);
-        case publish_outcome::nacked: m.nacked.inc(); break;
-        case publish_outcome::unroutable: m.returned.inc(); break;
-        case publish_outcome::overloaded:
-            return m.request(metrics::request_op::submit, request_error::overloaded);
-        case publish_outcome::unavailable: break;
-        }
-        m.request(metrics::request_op::submit, request_error::unavailable);
-    }
-
-    // The error code of a reply line; nullopt for {"ok":true...}.
-    static std::optional<request_error> error_of(std::string_view line) {
-        if (line.starts_with("{\"ok\":true")) return std::nullopt;
-        for (auto e : {request_error::bad_request, request_error::unavailable, request_error::overloaded,
-                       request_error::bad_json, request_error::unauthorized, request_error::too_late,
-                       request_error::not_found})
-            if (line.find("\"" + std::string(wire_code(e)) + "\"") != std::string_view::npos) return e;
-        return request_error::unavailable;
-    }
-
-    static std::string answer(queue::publish_outcome o, const std::string& id) {
-        switch (o) {
-        case queue::publish_outcome::confirmed: return json::encode_accepted(id);
-        case queue::publish_outcome::nacked:
-            return json::encode_rejected(request_error::unavailable,
-                                         "the broker refused the task (nack); it was NOT accepted, retry later", id);
-        case queue::publish_outcome::unroutable:
-            return json::encode_rejected(request_error::unavailable,
-                                         "the task queue does not exist on the broker; it was NOT accepted", id);
-        case queue::publish_outcome::overloaded:
-            return json::encode_rejected(request_error::overloaded,
-                                         default_message(request_error::overloaded), id);
-        case queue::publish_outcome::unavailable: break;
-        }
-        return json::encode_rejected(request_error::unavailable, default_message(request_error::unavailable), id);
-    }
-
-    queue::publisher& pub_;
-    std::string queue_;
-    serve::status_reader& status_;
-    config::schedule_settings schedule_;
-    std::string identity_;
-    metrics::serve_metrics& m_;
-};
 
 // The command line's overrides of the config file.
 void apply_options(config::settings& s, const serve_options& opts) {
@@ -250,8 +115,8 @@ int run_serve(config::settings s, const serve_options& opts) {
                          status_threads, max_waiting_status);
     sight::role_sight ops_view(io, "serve");
     metrics::serve_metrics counts(ops_view.registry(), s.http.type_label_limit);
-    serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule, counts);
-    net::server server(io, sopts, dispatcher);
+    auto dispatcher = serve::make_request_dispatcher(pub, s.amqp.queue, status, s.schedule, counts);
+    net::server server(io, sopts, *dispatcher);
     sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
     sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });
     ops_view.add_route("/api/workers", [&roster] { return http::response{200, "application/json", roster.json()}; });

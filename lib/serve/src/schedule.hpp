@@ -9,7 +9,7 @@
 #include "pfo3/core/task.hpp"
 #include "pfo3/json/protocol.hpp"
 
-namespace pfo3::app {
+namespace pfo3::serve {
 
 /// A submit's schedule: units == 0 means "run now" (nothing asked, delay 0, or a past run_at).
 struct schedule_plan {
@@ -27,4 +27,4 @@ schedule_plan plan_schedule(const json::request& req, std::chrono::system_clock:
 /// a worker writes replaces it; pfo3::may_replace), `worker` = serve's identity.
 task_record scheduled_record(const task& t, const std::string& serve_identity);
 
-}  // namespace pfo3::app
+}  // namespace pfo3::serve

@@ -1,9 +1,9 @@
-#include "serve_schedule.hpp"
+#include "schedule.hpp"
 
 #include "pfo3/core/clock.hpp"
 #include "pfo3/queue/topology.hpp"
 
-namespace pfo3::app {
+namespace pfo3::serve {
 
 schedule_plan plan_schedule(const json::request& req, std::chrono::system_clock::time_point now,
                             const config::schedule_settings& s) {
@@ -36,4 +36,4 @@ task_record scheduled_record(const task& t, const std::string& serve_identity) {
     return r;
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::serve
