@@ -45,4 +45,13 @@ queue::topology topology_of(const config::settings& s) {
     return t;
 }
 
+void apply_broker_flags(config::settings& s, const std::optional<std::string>& amqp,
+                        const std::optional<std::string>& queue) {
+    if (amqp) {
+        s.amqp.url = *amqp;
+        s.amqp.urls.clear();
+    }
+    if (queue) s.amqp.queue = *queue;
+}
+
 }  // namespace pfo3::app

@@ -43,11 +43,7 @@ constexpr std::size_t max_status_per_connection = 16;
 // The command line's overrides of the config file.
 void apply_options(config::settings& s, const serve_options& opts) {
     if (opts.listen) s.serve.listen = *opts.listen;
-    if (opts.amqp) {
-        s.amqp.url = *opts.amqp;
-        s.amqp.urls.clear();  // the flag's broker, not the file's list
-    }
-    if (opts.queue) s.amqp.queue = *opts.queue;
+    apply_broker_flags(s, opts.amqp, opts.queue);
     if (opts.http_listen) s.http.listen = *opts.http_listen;
 }
 

@@ -54,11 +54,7 @@ worker::engine_options make_engine_options(const config::settings& s, const queu
 void apply_options(config::settings& s, const work_options& opts) {
     if (opts.prefetch) s.work.prefetch = *opts.prefetch;
     if (opts.concurrency) s.work.concurrency = *opts.concurrency;
-    if (opts.amqp) {
-        s.amqp.url = *opts.amqp;
-        s.amqp.urls.clear();  // the flag's broker, not the file's list
-    }
-    if (opts.queue) s.amqp.queue = *opts.queue;
+    apply_broker_flags(s, opts.amqp, opts.queue);
     if (opts.store) s.store.uri = *opts.store;
     if (opts.http_listen) s.http.listen = *opts.http_listen;
 }

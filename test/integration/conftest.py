@@ -68,15 +68,9 @@ def broker(amqp_url):
     return Broker(amqp_url)
 
 
-def retry_queue_names(queue):
-    """The retry queues pfo3 may declare for `queue` (`<queue>.retry.<ms>`) under the
-    schedules the suite uses; they also expire by themselves (x-expires)."""
-    return retries.retry_queue_names(queue)
-
-
 @pytest.fixture
 def new_queue(broker):
-    """Makes unique queue names; deletes them and their dead-letter/retry queues at the end."""
+    """Makes unique queue names; deletes them, their dead-letter queues and delay ladders at the end."""
     made = []
 
     def make():
@@ -87,7 +81,7 @@ def new_queue(broker):
     yield make
     names = []
     for q in made:
-        names += [q, f"{q}.dead"] + retry_queue_names(q)
+        names += [q, f"{q}.dead"]
     broker.delete_queues(names)
     # The delay ladder's queues and exchanges (retries and delayed tasks, decision 0012).
     ladder = [name for q in made for name in retries.ladder_names(q)]

@@ -97,6 +97,8 @@ command = ["{script}"]
     worker.proc.kill()
     worker.wait_exit()
     assert ladder_message_count(broker, queue) == 1, "held by the delay ladder"
+    # No per-delay retry queue of the releases before the ladder (decision 0012).
+    assert broker.message_count(f"{queue}.retry.5000") is None
     assert read_record(store, ids[0])["status"] == "failed"
 
     pfo3.work(queue, store, config=config)

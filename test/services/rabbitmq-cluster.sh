@@ -17,6 +17,8 @@ usage() { echo "usage: rabbitmq-cluster.sh start DIR EPMD_PORT P1 P2 P3 | stop D
 cmd=${1:-}; dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || usage
 bin=/usr/lib/rabbitmq/bin
+# shellcheck source=rabbitmq-node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/rabbitmq-node.sh"
 
 node_env() {  # node_env N: load node N's environment
     # shellcheck disable=SC1090
@@ -59,35 +61,12 @@ await_node() {  # await_node N: until the node has booted (bounded)
 case "$cmd" in
 start)
     epmd_port=${3:?}; ports=("${4:?}" "${5:?}" "${6:?}")
-    mkdir -p "$dir/home"
+    mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    if [ ! -f "$dir/home/.erlang.cookie" ]; then
-        head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$dir/home/.erlang.cookie"
-        chmod 400 "$dir/home/.erlang.cookie"
-    fi
+    node_cookie "$dir/home"  # one cookie for the three nodes
     for n in 1 2 3; do
         port=${ports[$((n - 1))]}
-        mkdir -p "$dir/n$n"/{mnesia,log}
-        cat > "$dir/n$n/rabbitmq.conf" <<CONF
-listeners.tcp.default = 127.0.0.1:$port
-distribution.listener.interface = 127.0.0.1
-CONF
-        : > "$dir/n$n/rabbitmq-env.conf"
-        echo '[].' > "$dir/n$n/enabled_plugins"
-        cat > "$dir/n$n/env" <<ENV
-export HOME=$dir/home
-export RABBITMQ_NODENAME=pfo3c$port@localhost
-export RABBITMQ_NODE_PORT=$port
-export RABBITMQ_DIST_PORT=$((port + 20000))
-export RABBITMQ_MNESIA_BASE=$dir/n$n/mnesia
-export RABBITMQ_LOG_BASE=$dir/n$n/log
-export RABBITMQ_CONFIG_FILE=$dir/n$n/rabbitmq.conf
-export RABBITMQ_CONF_ENV_FILE=$dir/n$n/rabbitmq-env.conf
-export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/n$n/enabled_plugins
-export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 1:1"
-export ERL_EPMD_PORT=$epmd_port
-export ERL_EPMD_ADDRESS=127.0.0.1
-ENV
+        node_files "$dir/n$n" "$dir/home" "$port" "pfo3c$port" "$epmd_port" "+S 1:1" ""
     done
     # Node 1 first (the others join it), then 2 and 3 together.
     start_node 1

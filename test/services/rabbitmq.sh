@@ -14,6 +14,8 @@ set -euo pipefail
 cmd=${1:?usage: rabbitmq.sh start|stop|ctl DIR [PORT]}
 dir=${2:?usage: rabbitmq.sh start|stop|ctl DIR [PORT]}
 bin=/usr/lib/rabbitmq/bin
+# shellcheck source=rabbitmq-node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/rabbitmq-node.sh"
 
 load_env() {
     # shellcheck disable=SC1091
@@ -26,34 +28,12 @@ start)
     schedulers=${PFO3_RABBITMQ_SCHEDULERS:-1:1}
     erl_args=""
     [ "$schedulers" = default ] || erl_args="+S $schedulers"
-    mkdir -p "$dir"/{mnesia,log,home}
+    mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    if [ ! -f "$dir/home/.erlang.cookie" ]; then
-        head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$dir/home/.erlang.cookie"
-        chmod 400 "$dir/home/.erlang.cookie"
-    fi
-    cat > "$dir/rabbitmq.conf" <<CONF
-listeners.tcp.default = 127.0.0.1:$port
-distribution.listener.interface = 127.0.0.1
-CONF
+    node_cookie "$dir/home"
     # A test may add lines (a TLS listener) and plugins (rabbitmq_auth_mechanism_ssl).
-    [ -z "${PFO3_RABBITMQ_EXTRA_CONF:-}" ] || printf '%s\n' "$PFO3_RABBITMQ_EXTRA_CONF" >> "$dir/rabbitmq.conf"
-    : > "$dir/rabbitmq-env.conf"
-    echo "[${PFO3_RABBITMQ_PLUGINS:-}]." > "$dir/enabled_plugins"
-    cat > "$dir/env" <<ENV
-export HOME=$dir/home
-export RABBITMQ_NODENAME=pfo3test$port@localhost
-export RABBITMQ_NODE_PORT=$port
-export RABBITMQ_DIST_PORT=$((port + 20000))
-export RABBITMQ_MNESIA_BASE=$dir/mnesia
-export RABBITMQ_LOG_BASE=$dir/log
-export RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf
-export RABBITMQ_CONF_ENV_FILE=$dir/rabbitmq-env.conf
-export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins
-export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$erl_args"
-export ERL_EPMD_PORT=$((port - 1000))
-export ERL_EPMD_ADDRESS=127.0.0.1
-ENV
+    node_files "$dir" "$dir/home" "$port" "pfo3test$port" $((port - 1000)) "$erl_args" \
+               "${PFO3_RABBITMQ_PLUGINS:-}" "${PFO3_RABBITMQ_EXTRA_CONF:-}"
     load_env
     setsid "$bin/rabbitmq-server" > "$dir/server.out" 2>&1 < /dev/null &
     echo $! > "$dir/pid"

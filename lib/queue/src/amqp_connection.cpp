@@ -260,15 +260,6 @@ void connection::declare(const topology& topo) {
     declare_durable(topo.queue, argument_table(task_args).get(), "declare queue");
 }
 
-void connection::declare_retry_queue(const topology& topo, std::chrono::milliseconds base_delay) {
-    flush();
-    // Classic under a classic topology; quorum under a quorum one (RabbitMQ 3.10 quorum queues
-    // honour the per-message `expiration` that carries each task's jittered delay, and
-    // at-least-once dead-letter the expired message back to the task queue).
-    const auto args = retry_queue_arguments(topo, base_delay);
-    declare_durable(topo.retry_queue(base_delay), argument_table(args).get(), "declare retry queue");
-}
-
 void connection::confirm_select() {
     amqp_confirm_select(get(), channel);
     check(amqp_get_rpc_reply(get()), "confirm.select");

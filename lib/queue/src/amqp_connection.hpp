@@ -140,10 +140,6 @@ public:
     // Channel set-up.
     /// Declares the task queue and its dead-letter queue (SPEC 5).
     void declare(const topology& topo);
-    /// Declares topo.retry_queue(base_delay): classic, durable, dead-lettering expired
-    /// messages to topo.queue through the default exchange, x-expires retry_queue_expiry().
-    /// Publishes still buffered are written first (an RPC must follow them on the socket).
-    void declare_retry_queue(const topology& topo, std::chrono::milliseconds base_delay);
     /// Declares a durable queue `name` with `args`; `what` names it in an error.
     void declare_durable(const std::string& name, amqp_table_t args, std::string_view what);
     /// Puts the channel in confirm mode: from now on publish() returns delivery tags 1, 2, ...

@@ -24,17 +24,15 @@
 //   a blocking write, so while blocked messages complete `unavailable` at once.
 // - Every completion runs exactly once: it is moved out of its entry before being called and
 //   `outstanding()` counts the publishes not yet completed.
-// - Retry queues (decision 0005) are declared lazily: the first publish with a given
-//   retry_delay on a connection declares `<queue>.retry.<ms>` (one RPC on the owner thread;
-//   confirms arriving meanwhile are queued by rabbitmq-c and read in the next read_confirms).
-//   The declaration is repeated every `retry_redeclare_interval`, because publishing does not
-//   count as use for x-expires: only a declaration (or a consumer) keeps the queue alive.
+// - Retries and delayed tasks wait on the delay ladder (decision 0012), whose levels are
+//   declared lazily: the first publish that passes a level on a connection declares it (one
+//   RPC on the owner thread; confirms arriving meanwhile are queued by rabbitmq-c and read in
+//   the next read_confirms). Since the ladder, no `<queue>.retry.<ms>` queue is declared.
 #include "pfo3/queue/publisher.hpp"
 
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <vector>
 
@@ -49,9 +47,6 @@ namespace pfo3::queue {
 namespace {
 
 using detail::clock;
-
-// Well within the hour x-expires adds to every retry queue's longest wait.
-constexpr auto retry_redeclare_interval = std::chrono::minutes(10);
 
 const char* outcome_name(publish_outcome o) noexcept {
     switch (o) {
@@ -103,7 +98,6 @@ struct publisher::impl final : detail::session {
     std::deque<pending> pend;
     bool blocked = false;
     detail::nack_streak nacks;
-    std::map<std::string, clock::time_point> retry_declared;  // this connection's, by name
     int delay_levels_declared = 0;  // this connection's: levels [0, n) of the delay ladder
 
     void complete(completion& done, publish_outcome o) noexcept {
@@ -148,18 +142,6 @@ struct publisher::impl final : detail::session {
         cv.notify_all();
     }
 
-    // Declares the retry queue for `delay` unless this connection did so recently.
-    const std::string& retry_route(detail::connection& c, std::chrono::milliseconds delay, std::string& name) {
-        name = opts.topo.retry_queue(delay);
-        auto now = clock::now();
-        auto it = retry_declared.find(name);
-        if (it == retry_declared.end() || now - it->second >= retry_redeclare_interval) {
-            c.declare_retry_queue(opts.topo, delay);
-            retry_declared[name] = now;
-        }
-        return name;
-    }
-
     // Publishes a batch; if the connection fails midway, what was not written yet completes
     // `unavailable` too (the rest of pend is failed by the connection-lost path).
     void publish_batch(detail::connection& c, std::vector<request>& batch) {
@@ -197,10 +179,7 @@ struct publisher::impl final : detail::session {
             tag = c.publish_to(delay_route(c, r.msg.delay_units), delay_routing_key(r.msg.delay_units), p.get(),
                                r.msg.body);
         } else {
-            std::string retry_name;
-            const std::string& route =
-                r.msg.retry_delay.count() > 0 ? retry_route(c, r.msg.retry_delay, retry_name) : r.msg.routing_key;
-            tag = c.publish(route, p.get(), r.msg.body);
+            tag = c.publish(r.msg.routing_key, p.get(), r.msg.body);
         }
         // In pend before its bytes (buffered by the connection) leave: if a later write fails,
         // the connection-lost path completes it with the others.
@@ -233,8 +212,6 @@ struct publisher::impl final : detail::session {
     }
 
     void on_return(const detail::confirm& ev) {
-        // A retry queue that vanished (deleted by hand, or expired) is declared again next time.
-        retry_declared.erase(ev.routing_key);
         // Returns come in publish order, before the ack of the same message: the first live,
         // not yet returned entry with this id is the one.
         for (auto& p : pend) {
@@ -298,7 +275,6 @@ struct publisher::impl final : detail::session {
 
     void on_up() override {
         blocked = false;
-        retry_declared.clear();
         delay_levels_declared = 0;
         set_connected(true);
     }

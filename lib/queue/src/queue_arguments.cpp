@@ -18,10 +18,10 @@ queue_arguments quorum_base(const topology& topo) {
 }
 
 // Dead-lettering that keeps a message until the target queue confirmed it (quorum only).
-void dead_letter_to(queue_arguments& args, const std::string& target, bool quorum) {
+void dead_letter_to(queue_arguments& args, const std::string& target) {
     args.push_back({"x-dead-letter-exchange", std::string()});
     args.push_back({"x-dead-letter-routing-key", target});
-    if (quorum) args.push_back({"x-dead-letter-strategy", std::string("at-least-once")});
+    args.push_back({"x-dead-letter-strategy", std::string("at-least-once")});
 }
 
 }  // namespace
@@ -34,20 +34,13 @@ queue_arguments task_queue_arguments(const topology& topo) {
     }
     auto args = quorum_base(topo);
     args.push_back({"x-delivery-limit", std::int64_t{topo.delivery_limit}});
-    dead_letter_to(args, topo.dead_queue(), true);
+    dead_letter_to(args, topo.dead_queue());
     return args;
 }
 
 queue_arguments dead_queue_arguments(const topology& topo) {
     if (!is_quorum(topo)) return {};
     return quorum_base(topo);
-}
-
-queue_arguments retry_queue_arguments(const topology& topo, std::chrono::milliseconds base_delay) {
-    queue_arguments args = is_quorum(topo) ? quorum_base(topo) : queue_arguments{{"x-queue-type", std::string("classic")}};
-    dead_letter_to(args, topo.queue, is_quorum(topo));
-    args.push_back({"x-expires", static_cast<std::int64_t>(retry_queue_expiry(base_delay).count())});
-    return args;
 }
 
 std::string describe(const queue_arguments& args) {

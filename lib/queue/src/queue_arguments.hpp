@@ -29,10 +29,6 @@ queue_arguments task_queue_arguments(const topology& topo);
 /// The dead-letter queue: none (classic); quorum with the group size, x-overflow
 /// reject-publish and x-max-length (a full dead queue refuses, it never drops).
 queue_arguments dead_queue_arguments(const topology& topo);
-/// A retry queue: dead-letters expired messages to the task queue, x-expires. Classic under a
-/// classic topology; quorum (group size, at-least-once, reject-publish, x-max-length) under a
-/// quorum one, so a waiting retry survives a node too.
-queue_arguments retry_queue_arguments(const topology& topo, std::chrono::milliseconds base_delay);
 
 /// "x-queue-type=quorum, x-delivery-limit=5": for errors and `pfo3 admin queues`.
 std::string describe(const queue_arguments& args);

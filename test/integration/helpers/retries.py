@@ -1,4 +1,4 @@
-"""Helpers for the retry tests: pfo3's retry schedule and queue names, handler scripts that
+"""Helpers for the retry tests: the delay ladder's names, handler scripts that
 count their runs, and a keeper that restarts workers a poison task kills.
 """
 import json
@@ -6,22 +6,6 @@ import time
 from pathlib import Path
 
 from helpers.processes import POLL_S, write_file
-
-#: [retry] schedules the suite uses, as (backoff_base_s, backoff_factor, backoff_max_s); the
-#: first is the default. conftest deletes the retry queues of all of them after each test.
-SCHEDULES = [(1, 4, 600), (0.2, 4, 600), (0.1, 2, 600), (0.3, 2, 600), (5, 4, 600)]
-
-
-def retry_delays_ms(base_s, factor, max_s, attempts=12):
-    """The base delays (ms, no jitter) after failed attempts 1..attempts, as pfo3 computes them."""
-    base, cap = round(base_s * 1000), round(max_s * 1000)
-    return [int(min(cap, base * factor ** (n - 1))) for n in range(1, attempts + 1)]
-
-
-def retry_queue_name(queue, delay_ms):
-    """`<queue>.retry.<ms>`: the queue holding tasks that wait `delay_ms` before a retry."""
-    return f"{queue}.retry.{delay_ms}"
-
 
 #: The delay ladder's levels the suite may use (decision 0012): [schedule] unit_ms 1000 (the
 #: default) and 10 (test_schedule.py), 2^0 .. 2^29 units.
@@ -39,14 +23,6 @@ def ladder_message_count(broker, queue, unit_ms=1000):
     """Tasks waiting on `queue`'s delay ladder of `unit_ms` (retries and delayed tasks)."""
     counts = (broker.message_count(f"{queue}.delay.{unit_ms << level}") for level in range(LADDER_LEVELS))
     return sum(c for c in counts if c)
-
-
-def retry_queue_names(queue, schedules=SCHEDULES):
-    """Every retry queue pfo3 may have declared for `queue` under `schedules`."""
-    names = set()
-    for base_s, factor, max_s in schedules:
-        names.update(retry_queue_name(queue, d) for d in retry_delays_ms(base_s, factor, max_s))
-    return sorted(names)
 
 
 def counting_script(directory, fails, result="cat", name="flaky.sh"):

@@ -9,13 +9,10 @@
 using namespace pfo3::queue;
 using namespace pfo3::queue::detail;
 
-TEST_CASE("classic queues are declared without arguments, retry queues dead-letter and expire",
-          "[queue_arguments]") {
+TEST_CASE("classic queues are declared without arguments", "[queue_arguments]") {
     topology t;
     CHECK(task_queue_arguments(t).empty());
     CHECK(dead_queue_arguments(t).empty());
-    CHECK(describe(retry_queue_arguments(t, std::chrono::milliseconds(1000))) ==
-          "x-queue-type=classic, x-dead-letter-exchange=\"\", x-dead-letter-routing-key=tareas, x-expires=3602000");
 }
 
 TEST_CASE("quorum queues: replicas, delivery limit, at-least-once dead-lettering, reject-publish when full",
@@ -32,10 +29,6 @@ TEST_CASE("quorum queues: replicas, delivery limit, at-least-once dead-lettering
           "x-dead-letter-strategy=at-least-once");
     CHECK(describe(dead_queue_arguments(t)) ==
           "x-queue-type=quorum, x-quorum-initial-group-size=3, x-max-length=500, x-overflow=reject-publish");
-    CHECK(describe(retry_queue_arguments(t, std::chrono::milliseconds(4000))) ==
-          "x-queue-type=quorum, x-quorum-initial-group-size=3, x-max-length=500, x-overflow=reject-publish, "
-          "x-dead-letter-exchange=\"\", x-dead-letter-routing-key=jobs, x-dead-letter-strategy=at-least-once, "
-          "x-expires=3608000");
 }
 
 TEST_CASE("an argument table carries every argument with its AMQP type", "[queue_arguments]") {

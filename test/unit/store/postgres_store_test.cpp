@@ -21,6 +21,7 @@
 
 #include "pfo3/core/error.hpp"
 #include "sql_test_record.hpp"
+#include "store_contract.hpp"
 #include "postgres_store.hpp"
 
 using pfo3::task_record;
@@ -288,26 +289,7 @@ TEST_CASE("postgres store: the upsert keeps every order may_replace keeps, sched
     }
     test_schema s(server());
     postgres_store store(s.uri());
-    // Every pair of statuses, with the new record's attempt before, equal to and after the
-    // stored one's: the row afterwards is what may_replace says.
-    int n = 0;
-    for (task_status stored : pfo3::all_task_statuses) {
-        if (stored == task_status::pending) continue;  // never stored
-        for (task_status incoming : pfo3::all_task_statuses) {
-            if (incoming == task_status::pending) continue;
-            for (int attempts : {1, 2, 3}) {
-                const std::string id = "p" + std::to_string(n++);
-                const task_record first = record(id, "1", stored, 2);
-                const task_record second = record(id, "2", incoming, attempts);
-                store.write(std::span(&first, 1));
-                store.write(std::span(&second, 1));
-                const auto got = store.read(id);
-                REQUIRE(got);
-                INFO(pfo3::to_string(stored) << "@2 then " << pfo3::to_string(incoming) << "@" << attempts);
-                CHECK(got->result_json == (pfo3::may_replace(first, second) ? "2" : "1"));
-            }
-        }
-    }
+    pfo3::test::check_moves_only_as_may_replace(store);
 }
 
 TEST_CASE("postgres store: a record the server refuses is rejected as such, and the connection carries on") {
@@ -400,9 +382,7 @@ TEST_CASE("postgres store: an invalid id is refused and never found") {
     }
     test_schema s(server());
     postgres_store store(s.uri());
-    auto r = record("bad id");
-    CHECK_THROWS_AS(store.write(std::span(&r, 1)), pfo3::record_rejected);
-    CHECK_FALSE(store.read("bad id"));
+    pfo3::test::check_invalid_id_refused(store);
 }
 
 TEST_CASE("postgres store: a schema newer than this release is refused") {

@@ -22,6 +22,7 @@
 
 #include "pfo3/core/error.hpp"
 #include "sql_test_record.hpp"
+#include "store_contract.hpp"
 #include "pfo3/store/result_store.hpp"
 #include "sqlite_checkpointer.hpp"
 #include "sqlite_store.hpp"
@@ -136,37 +137,7 @@ TEST_CASE("sqlite store: a rewrite replaces the row, and a group holding one id 
 TEST_CASE("sqlite store: a record only moves forward, exactly as may_replace says") {
     temp_dir d;
     sqlite_store store(d.db());
-    // Every pair of standings (status × attempt × requeue), each under an id of its own: the
-    // first group stores one, the second offers the other.
-    std::vector<task_record> standings;
-    for (auto status : {task_status::failed, task_status::done, task_status::dead})
-        for (int attempts : {1, 2})
-            for (int requeues : {0, 1}) {
-                auto r = record("", "null", status, attempts);
-                r.requeues = requeues;
-                standings.push_back(r);
-            }
-    std::vector<task_record> first, second;
-    for (std::size_t i = 0; i < standings.size(); ++i)
-        for (std::size_t j = 0; j < standings.size(); ++j) {
-            const std::string id = "p-" + std::to_string(i) + "-" + std::to_string(j);
-            first.push_back(standings[i]);
-            first.back().id = id;
-            first.back().result_json = "\"first\"";
-            second.push_back(standings[j]);
-            second.back().id = id;
-            second.back().result_json = "\"second\"";
-        }
-    store.write(first);
-    store.write(second);
-    for (std::size_t k = 0; k < first.size(); ++k) {
-        INFO(first[k].id);
-        auto got = store.read(first[k].id);
-        REQUIRE(got);
-        const bool replaced = pfo3::may_replace(first[k], second[k]);
-        CHECK(got->result_json == (replaced ? "\"second\"" : "\"first\""));
-        CHECK(got->status == (replaced ? second[k] : first[k]).status);
-    }
+    pfo3::test::check_moves_only_as_may_replace(store);
 }
 
 TEST_CASE("sqlite store: awkward text is stored, invalid UTF-8 and NUL bytes repaired as PostgreSQL repairs them") {
@@ -225,9 +196,7 @@ TEST_CASE("sqlite store: a record larger than the limit is rejected naming it, i
 TEST_CASE("sqlite store: an invalid id is refused and never found") {
     temp_dir d;
     sqlite_store store(d.db());
-    auto r = record("bad id");
-    CHECK_THROWS_AS(write_one(store, r), pfo3::record_rejected);
-    CHECK_FALSE(store.read("bad id"));
+    pfo3::test::check_invalid_id_refused(store);
 }
 
 TEST_CASE("sqlite store: unusable files and directories are non-retryable errors that say what is wrong") {

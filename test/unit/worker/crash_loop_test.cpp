@@ -1,26 +1,19 @@
 // A clean shutdown costs no task an attempt, and crash loops on quorum queues end after
 // delivery_limit - 1 dead workers (crash_loop.cpp, engine::close_intake; decision 0013).
 #include <fstream>
-#include <string>
 
 #include "worker_harness.hpp"
 
 using namespace worker_test;
 using pfo3::task_status;
-using pfo3::worker::delivery_guard;
-using pfo3::worker::engine;
 
 namespace {
 
-struct slow_rig {
-    temp_dir results;
+// "slow" waits until the test creates `gate`, so the test knows what has started.
+struct slow_handlers {
     temp_dir scratch;
     fs::path runs = scratch.path / "runs";
     fs::path gate = scratch.path / "gate";
-    faulty_store store{results.path};
-    recording_settler settler;
-    recording_sink sink;
-    // "slow" waits until the test creates `gate`, so the test knows what has started.
     pfo3::handlers::registry registry{{
         {"slow",
          {{"/bin/sh", "-c",
@@ -28,21 +21,10 @@ struct slow_rig {
           std::chrono::seconds(20)}},
         {"count", {{"/bin/sh", "-c", "echo run >> '" + runs.string() + "'; cat"}, std::chrono::seconds(20)}},
     }};
-    std::unique_ptr<engine> eng;
-
-    explicit slow_rig(pfo3::worker::engine_options o) { eng = std::make_unique<engine>(std::move(o), registry, store, sink); }
-    std::uint64_t submit(pfo3::queue::delivery d) {
-        auto tag = d.tag;
-        eng->submit(delivery_guard(std::move(d), settler));
-        return tag;
-    }
-    std::size_t run_count() const {
-        std::ifstream f(runs);
-        std::size_t n = 0;
-        for (std::string line; std::getline(f, line);) ++n;
-        return n;
-    }
+    std::size_t run_count() const { return line_count(runs); }
 };
+
+using slow_rig = engine_rig<slow_handlers>;
 
 pfo3::worker::engine_options quorum_options(int delivery_limit) {
     auto o = options(1, 16);
@@ -60,8 +42,8 @@ TEST_CASE("a clean shutdown hands unstarted tasks back as fresh copies, never as
     const auto running = r.submit(delivery_of(task_of("s1", "slow", "1")));
     const auto waiting1 = r.submit(delivery_of(task_of("s2", "slow", "2")));
     const auto waiting2 = r.submit(delivery_of(task_of("s3", "slow", "3", 2)));
-    for (int i = 0; i < 400 && r.run_count() == 0; ++i) std::this_thread::sleep_for(25ms);
-    REQUIRE(r.run_count() == 1);  // s1 runs; s2 and s3 wait for the one handler thread
+    for (int i = 0; i < 400 && r.handlers.run_count() == 0; ++i) std::this_thread::sleep_for(25ms);
+    REQUIRE(r.handlers.run_count() == 1);  // s1 runs; s2 and s3 wait for the one handler thread
     r.eng->close_intake();
     // The unstarted ones: an unchanged copy each to the task queue, then the original acked. A
     // nack with requeue would come back `redelivered` and be counted as an attempt.
@@ -75,12 +57,12 @@ TEST_CASE("a clean shutdown hands unstarted tasks back as fresh copies, never as
     CHECK(r.settler.acks_of(waiting1) == 1);
     CHECK(r.settler.acks_of(waiting2) == 1);
     // The running one finishes within the grace period, stored as attempt 1.
-    { std::ofstream(r.gate.string()) << "go"; }
+    { std::ofstream(r.handlers.gate.string()) << "go"; }
     REQUIRE(r.eng->finish(20s));
     CHECK(r.settler.acks_of(running) == 1);
     CHECK(r.store.read("s1")->attempts == 1);
     CHECK_FALSE(r.store.read("s2").has_value());
-    CHECK(r.run_count() == 1);
+    CHECK(r.handlers.run_count() == 1);
 }
 
 TEST_CASE("quorum: a task that killed delivery_limit - 1 workers is stored dead and dead-lettered, not run",
@@ -92,7 +74,7 @@ TEST_CASE("quorum: a task that killed delivery_limit - 1 workers is stored dead 
     REQUIRE(r.settler.await_count(1));
     REQUIRE(r.eng->finish(10s));
     CHECK(r.settler.acks_of(tag) == 1);
-    CHECK(r.run_count() == 0);
+    CHECK(r.handlers.run_count() == 0);
     const auto rec = *r.store.read("loop");
     CHECK(rec.status == task_status::dead);
     CHECK(rec.attempts == 3);
@@ -113,7 +95,7 @@ TEST_CASE("quorum: below the delivery limit a redelivered task runs in place, it
     REQUIRE(r.settler.await_count(1));
     REQUIRE(r.eng->finish(10s));
     CHECK(r.settler.acks_of(tag) == 1);
-    CHECK(r.run_count() == 1);
+    CHECK(r.handlers.run_count() == 1);
     CHECK(r.sink.messages().empty());  // no republish: the broker keeps the count
     const auto rec = *r.store.read("again");
     CHECK(rec.status == task_status::done);

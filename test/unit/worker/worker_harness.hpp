@@ -194,8 +194,8 @@ struct engine_rig {
     explicit engine_rig(pfo3::worker::engine_options o = options()) {
         eng = std::make_unique<pfo3::worker::engine>(std::move(o), handlers.registry, store, sink);
     }
-    std::uint64_t submit(const pfo3::task& t, bool redelivered = false) {
-        auto d = delivery_of(t, redelivered);
+    std::uint64_t submit(const pfo3::task& t, bool redelivered = false) { return submit(delivery_of(t, redelivered)); }
+    std::uint64_t submit(pfo3::queue::delivery d) {
         auto tag = d.tag;
         eng->submit(pfo3::worker::delivery_guard(std::move(d), settler));
         return tag;

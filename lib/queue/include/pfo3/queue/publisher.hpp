@@ -37,10 +37,6 @@ struct outgoing_message {
     std::int64_t timestamp = 0;  ///< seconds since the epoch
     /// >= 0: per-message TTL in ms (AMQP `expiration`); -1: none.
     std::int64_t expiration_ms = -1;
-    /// Non-zero: a task waiting for a retry. It goes to topo.retry_queue(retry_delay) instead
-    /// of `routing_key`, and the publisher declares that queue (classic, durable, dead-lettering
-    /// to topo.queue, x-expires) before its first use on each connection.
-    std::chrono::milliseconds retry_delay{0};
     /// > 0: a delayed task. It goes to the delay ladder (topo.delay_level, routing key
     /// delay_routing_key) instead of `routing_key` and reaches topo.queue after this many
     /// units of topo.delay_unit; the publisher declares the ladder's levels before their

@@ -1,6 +1,6 @@
 #pragma once
-// The names and shapes of the queues pfo3 uses (SPEC 5), and the retry schedule that names the
-// retry queues (decision 0005).
+// The names and shapes of the queues pfo3 uses (SPEC 5), the retry schedule (decision 0005) and
+// the delay ladder a retry or a delayed task waits on (decision 0012).
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -19,11 +19,6 @@ struct topology {
     std::int64_t max_length = 1000000;   ///< x-max-length; beyond it publishes are refused
     /// "<queue>.dead": where tasks go after their last attempt or a permanent failure.
     std::string dead_queue() const { return queue + ".dead"; }
-    /// "<queue>.retry.<ms>": holds tasks waiting about `base_delay` for their next attempt,
-    /// then dead-letters them back to `queue`.
-    std::string retry_queue(std::chrono::milliseconds base_delay) const {
-        return queue + ".retry." + std::to_string(base_delay.count());
-    }
 
     // The delay ladder (decision 0012): level L holds a task 2^L units, then dead-letters it
     // one level down; a task waits only at the levels of its delay's set bits.
@@ -51,17 +46,9 @@ std::string delay_routing_key(std::int64_t units);
 /// the exchange one level down). Anchored at the right, so keys of any length work.
 std::string delay_binding(int level, bool waits);
 
-/// The wait after failed attempt `attempt` (>= 1) WITHOUT jitter: base * factor^(attempt-1),
-/// at most max. It names the retry queue, so there are at most log_factor(max/base) + 1 of them.
-std::chrono::milliseconds retry_base_delay(const backoff_policy& p, int attempt) noexcept;
-
-/// The same wait with the policy's jitter, `random01` in [0, 1): the message's own expiration.
-/// Always within base_delay * (1 +- jitter).
+/// The wait after failed attempt `attempt` (>= 1): base * factor^(attempt-1), at most max,
+/// with the policy's jitter (`random01` in [0, 1)): always within that * (1 +- jitter). The
+/// retry waits it on the delay ladder, rounded up to the ladder's unit.
 std::chrono::milliseconds retry_delay(const backoff_policy& p, int attempt, double random01) noexcept;
-
-/// x-expires of the retry queue for `base_delay`: 2 * base_delay + 1 h. A message waits at
-/// most 2 * base_delay (jitter <= 1), and the publisher declares the queue again well within
-/// the hour, so a queue only vanishes once nobody has used its delay for that long.
-std::chrono::milliseconds retry_queue_expiry(std::chrono::milliseconds base_delay) noexcept;
 
 }  // namespace pfo3::queue
