@@ -22,6 +22,8 @@
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/ops/process_limits.hpp"
 #include "pfo3/serve/graceful_stop.hpp"
+#include "pfo3/serve/accepted_ids.hpp"
+#include "pfo3/serve/cancel_broadcaster.hpp"
 #include "pfo3/serve/status_reader.hpp"
 #include "pfo3/sight/role_sight.hpp"
 #include "pfo3/sight/serve_sight.hpp"
@@ -50,9 +52,10 @@ constexpr std::size_t max_status_per_connection = 16;
 class serve_dispatcher final : public net::dispatcher {
 public:
     serve_dispatcher(queue::publisher& pub, std::string queue, serve::status_reader& status,
-                     config::schedule_settings schedule, metrics::serve_metrics& m)
+                     config::schedule_settings schedule, metrics::serve_metrics& m,
+                     std::shared_ptr<serve::accepted_ids> accepted)
         : pub_(pub), queue_(std::move(queue)), status_(status), schedule_(schedule),
-          identity_(ops::process_identity()), m_(m) {}
+          identity_(ops::process_identity()), m_(m), accepted_(std::move(accepted)) {}
 
     void dispatch(json::request req, reply done) override {
         switch (req.kind) {
@@ -103,8 +106,9 @@ private:
         const std::size_t slot = m_.type_slot(t.type);
         if (plan.units > 0) return submit_scheduled(std::move(msg), std::move(t), slot, std::move(done));
         pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done), &m = m_, slot,
-                                      sent = std::chrono::steady_clock::now()](queue::publish_outcome o) {
+                                      sent = std::chrono::steady_clock::now(), &ids = *accepted_](queue::publish_outcome o) {
             count(m, o, slot, sent);
+            if (o == queue::publish_outcome::confirmed) ids.add(id);  // so its cancel finds it (decision 0015)
             done(answer(o, id));
         });
     }
@@ -173,6 +177,7 @@ private:
     config::schedule_settings schedule_;
     std::string identity_;
     metrics::serve_metrics& m_;
+    std::shared_ptr<serve::accepted_ids> accepted_;
 };
 
 // The command line's overrides of the config file.
@@ -250,7 +255,11 @@ int run_serve(config::settings s, const serve_options& opts) {
                          status_threads, max_waiting_status);
     sight::role_sight ops_view(io, "serve");
     metrics::serve_metrics counts(ops_view.registry(), s.http.type_label_limit);
-    serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule, counts);
+    // Cancels of tasks queued to run now, and of running ones (decision 0015).
+    auto accepted = std::make_shared<serve::accepted_ids>(static_cast<std::size_t>(s.cancel.remember_ids));
+    serve::cancel_broadcaster cancel_events([s](std::size_t attempt) { return broker_url_of(s, attempt); });
+    status.set_cancel_hooks({accepted, cancel_events.announcer()});
+    serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule, counts, accepted);
     net::server server(io, sopts, dispatcher);
     sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
     sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });
@@ -260,6 +269,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     server.start();
     ops_view.start(sight::http_listen_of(s.http.listen, "127.0.0.1:5080"));
     roster.start();
+    cancel_events.start();
     PFO3_LOG(info, "serve listening", {{"listen", s.serve.listen}, {"port", std::to_string(server.port())},
                                        {"amqp", popts.url.masked()}, {"queue", s.amqp.queue},
                                        {"config", s.source}});
@@ -282,6 +292,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     // clients that left, so waiting longer than one confirm timeout helps nobody.
     pub.stop(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     roster.stop();
+    cancel_events.stop();
     PFO3_LOG(info, "serve stopped");
     return exit_ok;
 }

@@ -433,6 +433,10 @@ std::optional<task_record> s3_store::read(std::string_view id) {
     }
 }
 
+std::vector<pending_cancel> s3_store::pending_cancels(std::size_t) {
+    throw service_error("s3 store " + describe() + ": cannot list pending cancels (not supported yet)", false);
+}
+
 std::string s3_store::describe() const { return where_.describe(); }
 
 std::unique_ptr<result_store> open_s3_store(std::string_view uri, const s3_config_keys& keys) {

@@ -60,6 +60,9 @@ public:
     void write(std::span<const task_record> records) override;
     /// GETs PREFIX/ID.json; nullopt on 404 NoSuchKey.
     std::optional<task_record> read(std::string_view id) override;
+    /// Not supported yet (a listing needs ListObjectsV2): throws a non-retryable service_error;
+    /// workers on S3 learn of cancels by their event only (decision 0015).
+    std::vector<pending_cancel> pending_cancels(std::size_t limit) override;
     /// The store URI (bucket, prefix, endpoint, region); never credentials.
     std::string describe() const override;
 

@@ -115,6 +115,9 @@ public:
         cv.notify_all();
     }
     std::optional<pfo3::task_record> read(std::string_view id) override { return real_->read(id); }
+    std::vector<pfo3::store::pending_cancel> pending_cancels(std::size_t limit) override {
+        return real_->pending_cancels(limit);
+    }
     std::string describe() const override { return "test:" + real_->describe(); }
 
     void set_hold(bool h) {
