@@ -10,6 +10,9 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
+
 from helpers.clients import RawClient
 from helpers.processes import wait_for_results, write_file
 from helpers.retries import counting_script, ladder_message_count, runs
@@ -247,3 +250,34 @@ def test_an_accepted_task_is_forgotten_by_a_restarted_serve(pfo3, queue, store, 
     with RawClient(serve.port) as c:
         reply = c.request({"op": "cancel", "id": "earlier"})
         assert reply["error"] == "not_found", reply
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite", "postgresql", "s3"])
+def test_every_store_lists_a_pending_cancel_to_a_worker_that_starts_later(pfo3, queue, tmp_path, kind):
+    # The store's listing (index, scan or markers) is what keeps the task from running.
+    from test_stores import _databases, store_uri
+    uri = store_uri(kind, tmp_path)
+    try:
+        script = counting_script(tmp_path, fails=0)
+        config = config_file(tmp_path, script)
+        serve = pfo3.serve(queue, config=config, env={"PFO3_STORE": uri})
+        r = pfo3.send(serve.address, [{"id": "drop", "type": "count", "payload": 2},
+                                      {"id": "keep", "type": "count", "payload": 1}], json_mode=True)
+        assert r.returncode == 0, r.stderr
+        with RawClient(serve.port) as c:
+            reply = c.request({"op": "cancel", "id": "drop", "reason": f"on {kind}"})
+            assert reply["status"] == "cancel_requested", reply
+        pfo3.work(queue, config=config, extra=["--store", uri])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            keep, drop = status_of(serve, "keep"), status_of(serve, "drop")
+            if keep["status"] == "done" and drop["status"] == "cancelled":
+                break
+            time.sleep(0.1)
+        assert (keep["status"], drop["status"]) == ("done", "cancelled"), (keep, drop)
+        assert f"on {kind}" in drop["error"], drop
+        assert runs(tmp_path, "drop") == [], "a cancelled task never runs"
+    finally:
+        db = _databases.pop(uri, None)
+        if db:
+            db.close()
