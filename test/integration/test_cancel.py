@@ -157,7 +157,7 @@ def test_a_task_queued_behind_a_busy_worker_is_cancelled_by_the_event(pfo3, queu
                              result=f'while [ ! -e "{gate}" ]; do sleep 0.05; done; cat')
     config = config_file(tmp_path, script)
     serve = pfo3.serve(queue, config=config, env={"PFO3_STORE": f"file://{store}"})
-    pfo3.work(queue, store, config=config, prefetch=1, concurrency=1)
+    worker = pfo3.work(queue, store, config=config, prefetch=1, concurrency=1)
     r = pfo3.send(serve.address, [{"id": "blocker", "type": "count", "payload": 1}], json_mode=True)
     assert r.returncode == 0, r.stderr
     deadline = time.monotonic() + 30
@@ -169,9 +169,10 @@ def test_a_task_queued_behind_a_busy_worker_is_cancelled_by_the_event(pfo3, queu
     r = pfo3.run(["cancel", "--server", serve.address, "--reason", "queue too long", "behind"])
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["status"] == "cancel_requested"
-    # The event has reached the worker well before this (it polls every 100 ms): a generous wait
-    # on a loaded machine, since nothing observable marks its arrival before the delivery.
-    time.sleep(2)
+    deadline = time.monotonic() + 30
+    while "cancel heard task_id=behind" not in worker.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "cancel heard task_id=behind" in worker.stderr(), "the worker hears the cancel event"
     gate.touch()
     records = wait_for_results(store, ["blocker", "behind"], timeout=30, final=("done", "cancelled"))
     assert records["blocker"]["status"] == "done"

@@ -132,7 +132,8 @@ void cancel_listener::listen(const std::shared_ptr<state>& st) {
                     json::cancel_event ev;
                     std::string why;
                     if (json::decode_cancel_event(m->body, ev, why)) {
-                        PFO3_LOG(debug, "cancel event", {{"task_id", ev.id}});
+                        // Rare, and what an operator looks for when a task did or did not stop.
+                        PFO3_LOG(info, "cancel heard", {{"task_id", ev.id}});
                         st->board->cancel(ev.id, ev.why);
                     } else {
                         PFO3_LOG(debug, "ignored a message on pfo3.cancels that is no cancel event", {{"error", why}});
