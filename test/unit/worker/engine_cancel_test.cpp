@@ -10,15 +10,6 @@ using pfo3::task_status;
 
 namespace {
 
-struct counted_handlers {
-    temp_dir dir;
-    fs::path runs = dir.path / "runs";
-    pfo3::handlers::registry registry{{
-        {"count", {{"/bin/sh", "-c", "echo run >> '" + runs.string() + "'; cat"}, std::chrono::seconds(20)}},
-    }};
-    std::size_t run_count() const { return line_count(runs); }
-};
-
 // serve's record of a task queued to run now: the id, the status and the reason only.
 pfo3::task_record bare_cancel(const std::string& id) {
     pfo3::task_record r;

@@ -183,6 +183,18 @@ inline std::size_t line_count(const fs::path& p) {
     return n;
 }
 
+// Counts its runs in a file: the test can tell whether a handler ran again.
+struct counted_handlers {
+    temp_dir dir;
+    fs::path runs = dir.path / "runs";
+    pfo3::handlers::registry registry{{
+        {"count", {{"/bin/sh", "-c", "echo run >> '" + runs.string() + "'; cat"}, std::chrono::seconds(20)}},
+        {"fail", {{"/bin/sh", "-c", "echo run >> '" + runs.string() + "'; exit 3"}, std::chrono::seconds(20)}},
+        {"crash", {{"/bin/sh", "-c", "kill -SEGV $$"}, std::chrono::seconds(20)}},
+    }};
+    std::size_t run_count() const { return line_count(runs); }
+};
+
 // An engine between the stand-ins above, with the handlers of `Handlers` (a struct holding a
 // `registry`); deliveries go in through submit() (any thread) or collect() (the consumer's way).
 template <class Handlers>
