@@ -17,6 +17,8 @@
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/ops/process_limits.hpp"
 #include "pfo3/serve/graceful_stop.hpp"
+#include "pfo3/serve/accepted_ids.hpp"
+#include "pfo3/serve/cancel_broadcaster.hpp"
 #include "pfo3/serve/request_dispatcher.hpp"
 #include "pfo3/serve/status_reader.hpp"
 #include "pfo3/sight/role_sight.hpp"
@@ -111,7 +113,11 @@ int run_serve(config::settings s, const serve_options& opts) {
                          status_threads, max_waiting_status);
     sight::role_sight ops_view(io, "serve");
     metrics::serve_metrics counts(ops_view.registry(), s.http.type_label_limit);
-    auto dispatcher = serve::make_request_dispatcher(pub, s.amqp.queue, status, s.schedule, counts);
+    // Cancels of tasks queued to run now, and of running ones (decision 0015).
+    auto accepted = std::make_shared<serve::accepted_ids>(static_cast<std::size_t>(s.cancel.remember_ids));
+    serve::cancel_broadcaster cancel_events([s](std::size_t attempt) { return broker_url_of(s, attempt); });
+    status.set_cancel_hooks({accepted, cancel_events.announcer()});
+    auto dispatcher = serve::make_request_dispatcher(pub, s.amqp.queue, status, s.schedule, counts, accepted);
     net::server server(io, sopts, *dispatcher);
     sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
     sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });
@@ -121,6 +127,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     server.start();
     ops_view.start(sight::http_listen_of(s.http.listen, "127.0.0.1:5080"));
     roster.start();
+    cancel_events.start();
     PFO3_LOG(info, "serve listening", {{"listen", s.serve.listen}, {"port", std::to_string(server.port())},
                                        {"amqp", popts.url.masked()}, {"queue", s.amqp.queue},
                                        {"config", s.source}});
@@ -143,6 +150,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     // clients that left, so waiting longer than one confirm timeout helps nobody.
     pub.stop(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     roster.stop();
+    cancel_events.stop();
     PFO3_LOG(info, "serve stopped");
     return exit_ok;
 }

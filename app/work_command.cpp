@@ -20,6 +20,7 @@
 #include "pfo3/queue/publisher.hpp"
 #include "pfo3/store/result_store.hpp"
 #include "pfo3/sight/work_sight.hpp"
+#include "pfo3/worker/cancel_listener.hpp"
 #include "pfo3/worker/engine.hpp"
 #include "store_access.hpp"
 
@@ -173,7 +174,17 @@ int run_work(config::settings s, const work_options& opts) {
     std::unique_ptr<queue::consumer> consumer;
     std::unique_ptr<worker::consumer_settler> consumer_acks;
     std::unique_ptr<worker::settler> settler;
-    worker::engine engine(make_engine_options(s, topo, identity, &view.metrics()), registry, *store, sink);
+    // Cancels of queued and running tasks (decision 0015): listed before the first delivery.
+    auto cancels = std::make_shared<worker::cancel_board>(static_cast<std::size_t>(s.cancel.max_pending),
+                                                          std::chrono::seconds(s.cancel.grace_s));
+    worker::cancel_listener cancel_events(
+        cancels, [s](std::size_t attempt) { return broker_url_of(s, attempt); },
+        [s] { return open_configured_store(s); }, static_cast<std::size_t>(s.cancel.max_pending));
+    cancel_events.preload(*store);
+    cancel_events.start();
+    auto engine_opts = make_engine_options(s, topo, identity, &view.metrics());
+    engine_opts.cancels = cancels.get();
+    worker::engine engine(std::move(engine_opts), registry, *store, sink);
     consumer = make_consumer(s, broker, topo, identity, engine, settler, view);
     consumer_acks = std::make_unique<worker::consumer_settler>(*consumer);
     settler = std::make_unique<sight::counting_settler>(*consumer_acks, view.metrics());
@@ -198,6 +209,7 @@ int run_work(config::settings s, const work_options& opts) {
     }
     consumer->stop();
     dead_letters->stop();
+    cancel_events.stop();
     view.stop();
     PFO3_LOG(info, "worker stopped");
     return exit_ok;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pfo3/core/unique_fd.hpp"
+#include "pfo3/handlers/stop_request.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/text.hpp"
 
@@ -294,7 +295,7 @@ int spawn_handler(const external_command& cmd, const task& t, handler_pipes& pip
 }
 
 // How the exchange with a running handler ended.
-enum class run_end { exited, timed_out, too_much_output, poll_failed };
+enum class run_end { exited, timed_out, too_much_output, poll_failed, cancelled };
 
 // Our side of a running handler's pipes: feeds the payload to its stdin and collects its
 // stdout (up to max_stdout) and the newest of its stderr, never blocking on one pipe.
@@ -304,10 +305,10 @@ public:
         if (payload_.empty()) pipes_.in.write.reset();
     }
 
-    // Waits up to `wait_ms` for a pipe (or `pidfd`, when valid) and moves what is ready.
-    // false: poll failed (errno says why); true otherwise, also when nothing was ready.
-    bool pump(int pidfd, int wait_ms) {
-        pollfd fds[4];
+    // Waits up to `wait_ms` for a pipe (or `pidfd` / `stopfd`, when valid) and moves what is
+    // ready. false: poll failed (errno says why); true otherwise, also when nothing was ready.
+    bool pump(int pidfd, int stopfd, int wait_ms) {
+        pollfd fds[5];
         nfds_t n = 0;
         int i_in = -1, i_out = -1, i_err = -1;
         auto watch = [&](int fd, short events) {
@@ -318,6 +319,7 @@ public:
         if (pipes_.out.read) i_out = watch(pipes_.out.read.get(), POLLIN);
         if (pipes_.err.read) i_err = watch(pipes_.err.read.get(), POLLIN);
         if (pidfd >= 0) watch(pidfd, POLLIN);
+        if (stopfd >= 0) watch(stopfd, POLLIN);  // the caller looks at the request itself
         int pr = ::poll(fds, n, wait_ms);
         if (pr < 0 && errno != EINTR) return false;
         if (pr <= 0) return true;
@@ -362,27 +364,42 @@ private:
 };
 
 // Exchanges data with the handler until it exits, the deadline passes, or its output grows
-// past max_stdout. poll_failed leaves errno set.
-run_end exchange(handler_io& io, pid_t pid, int pidfd, clock_type::time_point deadline) {
+// past max_stdout. A stop request (a cancel) sends its process group SIGTERM and gives it the
+// request's grace to exit; then (or once it exited) the end is `cancelled`, and the caller's
+// SIGKILL to the group ends whatever is left, as after a timeout. poll_failed leaves errno set.
+run_end exchange(handler_io& io, pid_t pid, int pidfd, clock_type::time_point deadline, const stop_request* stop) {
+    bool terminated = false;
     for (;;) {
+        if (stop && !terminated && stop->requested()) {
+            terminated = true;
+            ::kill(-pid, SIGTERM);  // the zombie, if it is one already, keeps the group id taken
+            deadline = clock_type::now() + stop->grace();
+        }
         auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_type::now()).count();
-        if (left <= 0) return run_end::timed_out;
+        if (left <= 0) return terminated ? run_end::cancelled : run_end::timed_out;
         // A pidfd wakes poll() when the child exits even if a grandchild keeps the pipes open.
         // Without one (old kernel, seccomp) we look every few milliseconds instead.
         int wait_ms = static_cast<int>(std::min<long long>(left, pidfd >= 0 ? left : 10));
-        if (!io.pump(pidfd, wait_ms)) return run_end::poll_failed;
-        if (io.too_much_output()) return run_end::too_much_output;
+        if (!io.pump(pidfd, stop && !terminated ? stop->fd() : -1, wait_ms)) return run_end::poll_failed;
+        if (io.too_much_output()) return terminated ? run_end::cancelled : run_end::too_much_output;
         // WNOWAIT leaves the zombie in place, so its pid (= the process group id) cannot be
         // reused before the group is killed.
         siginfo_t si{};
         if (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
-            return run_end::exited;
+            return terminated ? run_end::cancelled : run_end::exited;
     }
 }
 
 // The outcome of a reaped handler: failed with the reason and the tail of its stderr, or done
 // with its stdout as the result (quoted as a JSON string when it is not JSON).
-outcome judge(const external_command& cmd, run_end end, int status, const handler_io& io) {
+outcome judge(const external_command& cmd, run_end end, int status, const handler_io& io, const stop_request* stop) {
+    if (end == run_end::cancelled) {
+        outcome o;
+        o.status = outcome::kind::cancelled;
+        o.result_json = "null";
+        o.error = stop ? stop->why() : std::string("cancelled");
+        return o;
+    }
     if (end == run_end::timed_out) {
         auto o = failed(with_tail("timed out after " + std::to_string(cmd.timeout.count()) + " ms", io.err));
         o.timed_out = true;
@@ -408,7 +425,7 @@ outcome judge(const external_command& cmd, run_end end, int status, const handle
 
 }  // namespace
 
-outcome run_external(const external_command& cmd, const task& t) {
+outcome run_external(const external_command& cmd, const task& t, const stop_request* stop) {
     if (cmd.argv.empty() || cmd.argv[0].empty()) return failed("the handler's command is empty");
 
     handler_pipes pipes;
@@ -422,15 +439,15 @@ outcome run_external(const external_command& cmd, const task& t) {
 
     sigpipe_guard no_sigpipe;
     handler_io io(pipes, t.payload_json);
-    const run_end end = exchange(io, pid, pidfd ? pidfd.get() : -1, clock_type::now() + cmd.timeout);
+    const run_end end = exchange(io, pid, pidfd ? pidfd.get() : -1, clock_type::now() + cmd.timeout, stop);
     if (end == run_end::poll_failed) return failed("poll on the handler's pipes: " + sys_message(errno));
-    if (end == run_end::exited) io.drain();
+    if (end == run_end::exited || end == run_end::cancelled) io.drain();
     // Also after a normal exit: whatever the handler left running in its group would outlive
     // the task and could hold its pipes; a task's processes end with the task.
     child.kill_group();
     int status = 0;
     if (child.reap(status) != 0) return failed("lost the handler's exit status: " + sys_message(errno));
-    return judge(cmd, end, status, io);
+    return judge(cmd, end, status, io, stop);
 }
 
 }  // namespace pfo3::handlers::detail

@@ -18,6 +18,14 @@ struct queue_admin::impl {
     std::uint64_t unacked = 0;    // taken and neither acked nor requeued
     bool confirming = false;      // confirm.select done
 
+    // confirm.select once, before the first publish.
+    void ensure_confirming() {
+        if (confirming) return;
+        c.confirm_select();
+        amqp_maybe_release_buffers(c.get());
+        confirming = true;
+    }
+
     // Reads frames until the confirm of `tag` (or a close) arrives, or the deadline passes.
     publish_outcome await_confirm(std::uint64_t tag, const std::string& message_id, clock::time_point deadline) {
         bool returned = false;
@@ -110,11 +118,7 @@ std::uint32_t queue_admin::purge(const std::string& queue) {
 publish_outcome queue_admin::publish(const outgoing_message& msg, std::chrono::milliseconds confirm_timeout) {
     auto& s = *impl_;
     auto& c = s.c;
-    if (!s.confirming) {
-        c.confirm_select();
-        amqp_maybe_release_buffers(c.get());
-        s.confirming = true;
-    }
+    s.ensure_confirming();
     // A requeued dead letter may carry any type: task_properties cuts what does not fit.
     const detail::task_properties p(msg.message_id, msg.type, msg.timestamp, msg.expiration_ms);
     const auto deadline = clock::now() + confirm_timeout;
@@ -141,6 +145,18 @@ void queue_admin::publish_event(const std::string& exchange, const std::string& 
     c.check(amqp_basic_publish(c.get(), detail::channel, amqp_cstring_bytes(exchange.c_str()), amqp_empty_bytes,
                                /*mandatory*/ 0, /*immediate*/ 0, &props, bytes),
             "publish an event to '" + exchange + "'");
+}
+
+publish_outcome queue_admin::publish_event(const std::string& exchange, const std::string& body,
+                                           const std::string& message_id, std::chrono::milliseconds confirm_timeout) {
+    auto& s = *impl_;
+    auto& c = s.c;
+    s.ensure_confirming();
+    const detail::task_properties p(message_id, "event", 0);
+    const auto deadline = clock::now() + confirm_timeout;
+    const std::uint64_t tag = c.publish_to(exchange, {}, p.get(), body);
+    c.flush();
+    return s.await_confirm(tag, message_id, deadline);
 }
 
 std::string queue_admin::declare_listener(const std::string& exchange, std::chrono::milliseconds ttl) {

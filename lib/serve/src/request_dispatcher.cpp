@@ -11,6 +11,7 @@
 #include "pfo3/metrics/serve_metrics.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/queue/publisher.hpp"
+#include "pfo3/serve/accepted_ids.hpp"
 #include "pfo3/serve/status_reader.hpp"
 #include "replies.hpp"
 #include "schedule.hpp"
@@ -22,9 +23,10 @@ namespace {
 class request_dispatcher final : public net::dispatcher {
 public:
     request_dispatcher(queue::publisher& pub, std::string queue, status_reader& status,
-                       config::schedule_settings schedule, metrics::serve_metrics& m)
+                       config::schedule_settings schedule, metrics::serve_metrics& m,
+                       std::shared_ptr<accepted_ids> accepted)
         : pub_(pub), queue_(std::move(queue)), status_(status), schedule_(schedule),
-          identity_(ops::process_identity()), m_(m) {}
+          identity_(ops::process_identity()), m_(m), accepted_(std::move(accepted)) {}
 
     void dispatch(json::request req, reply done) override {
         switch (req.kind) {
@@ -75,8 +77,9 @@ private:
         const std::size_t slot = m_.type_slot(t.type);
         if (plan.units > 0) return submit_scheduled(std::move(msg), std::move(t), slot, std::move(done));
         pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done), &m = m_, slot,
-                                      sent = std::chrono::steady_clock::now()](queue::publish_outcome o) {
+                                      sent = std::chrono::steady_clock::now(), &ids = *accepted_](queue::publish_outcome o) {
             count(m, o, slot, sent);
+            if (o == queue::publish_outcome::confirmed) ids.add(id);  // so its cancel finds it (decision 0015)
             done(publish_answer(o, id));
         });
     }
@@ -118,6 +121,7 @@ private:
     config::schedule_settings schedule_;
     std::string identity_;
     metrics::serve_metrics& m_;
+    std::shared_ptr<accepted_ids> accepted_;
 };
 
 }  // namespace
@@ -125,8 +129,9 @@ private:
 std::unique_ptr<net::dispatcher> make_request_dispatcher(queue::publisher& pub, std::string queue,
                                                          status_reader& status,
                                                          const config::schedule_settings& schedule,
-                                                         metrics::serve_metrics& m) {
-    return std::make_unique<request_dispatcher>(pub, std::move(queue), status, schedule, m);
+                                                         metrics::serve_metrics& m,
+                                                         std::shared_ptr<accepted_ids> accepted) {
+    return std::make_unique<request_dispatcher>(pub, std::move(queue), status, schedule, m, std::move(accepted));
 }
 
 }  // namespace pfo3::serve

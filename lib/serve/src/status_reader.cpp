@@ -86,9 +86,24 @@ void status_reader::cancel(std::string id, std::string reason, net::dispatcher::
     done(json::encode_rejected(request_error::overloaded, "too many requests waiting for the result store", id));
 }
 
-std::string status_reader::cancel_answer(store::result_store& store, const job& j) {
+void status_reader::set_cancel_hooks(cancel_hooks hooks) {
+    std::lock_guard lk(s_->mu);
+    s_->hooks = std::move(hooks);
+}
+
+std::string status_reader::cancel_answer(store::result_store& store, const job& j, const cancel_hooks& hooks) {
     std::optional<task_record> rec = store.read(j.id);
-    if (!rec) return json::encode_rejected(request_error::not_found, default_message(request_error::not_found), j.id);
+    if (!rec) {
+        if (!hooks.accepted || !hooks.accepted->contains(j.id))
+            return json::encode_rejected(request_error::not_found, default_message(request_error::not_found), j.id);
+        // Accepted here and queued to run now (decision 0015): the cancel becomes its first
+        // record, which knows only the id; the worker that receives the task fills in the rest.
+        task_record fresh;
+        fresh.id = j.id;
+        fresh.status = task_status::scheduled;  // replaced just below
+        fresh.attempts = 0;
+        rec = std::move(fresh);
+    }
     if (is_final(rec->status)) return json::encode_too_late(j.id, rec->status);
     if (rec->status != task_status::cancel_requested) {
         task_record c = *rec;
@@ -103,11 +118,14 @@ std::string status_reader::cancel_answer(store::result_store& store, const job& 
         if (is_final(rec->status)) return json::encode_too_late(j.id, rec->status);
         PFO3_LOG(info, "cancel requested", {{"task_id", j.id}, {"reason", j.line}});
     }
+    // Also when it already was: a client asking again may have missed the first event, which
+    // costs one event.
+    if (hooks.announce) hooks.announce(j.id, rec->error);
     return json::encode_cancel_requested(j.id);
 }
 
-std::string status_reader::answer(store::result_store& store, job& j) {
-    if (j.cancel) return cancel_answer(store, j);
+std::string status_reader::answer(store::result_store& store, job& j, const cancel_hooks& hooks) {
+    if (j.cancel) return cancel_answer(store, j, hooks);
     if (!j.record) return json::encode_status(j.id, store.read(j.id));
     store.write(std::span<const task_record>(&*j.record, 1));
     return std::move(j.line);
@@ -116,11 +134,12 @@ std::string status_reader::answer(store::result_store& store, job& j) {
 void status_reader::run(const std::shared_ptr<shared>& s, std::size_t index) {
     // Opened on first use, so serve runs on hosts where only workers reach the store; dropped
     // after a failure, so the next read connects afresh. Reads use a read-only handle (SQLite:
-    // serve never creates the database); only the first `scheduled` record opens one for
-    // writing.
+    // serve never creates the database); only the first `scheduled` record or cancel opens one
+    // for writing.
     std::unique_ptr<store::result_store> reader, writer;
     for (;;) {
         job j;
+        cancel_hooks hooks;
         {
             std::unique_lock lk(s->mu);
             s->cv.wait(lk, [&] { return s->stopping || !s->waiting.empty(); });
@@ -128,15 +147,18 @@ void status_reader::run(const std::shared_ptr<shared>& s, std::size_t index) {
             j = std::move(s->waiting.front());
             s->waiting.pop_front();
             s->in_flight[index] = std::move(j.done);
+            if (j.cancel) hooks = s->hooks;
         }
         const std::string& id = j.id;
         std::string line;
         std::string failure;
         try {
-            auto& store = j.record ? writer : reader;
+            // A cancel writes its record too (a read-only SQLite handle would refuse it).
+            const bool writes = j.record || j.cancel;
+            auto& store = writes ? writer : reader;
             try {
-                if (!store) store = s->open(j.record ? store::store_use::write : store::store_use::read);
-                line = answer(*store, j);
+                if (!store) store = s->open(writes ? store::store_use::write : store::store_use::read);
+                line = answer(*store, j, hooks);
             } catch (...) {
                 store.reset();
                 throw;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <cstdio>
 #include <chrono>
 #include <cstdint>
@@ -453,6 +454,49 @@ std::optional<task_record> file_store::read(std::string_view id) {
     if (r.id != id)
         throw service_error("file store: corrupt record " + path + ": it holds id " + shown_id(r.id), false);
     return r;
+}
+
+std::vector<pending_cancel> file_store::pending_cancels(std::size_t limit) {
+    // A scan: the file store keeps no index (decision 0015). The status is looked for as text
+    // first, so only the few records that may be a pending cancel are decoded.
+    unique_fd dir_fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_fd) fail("open", dir_, errno);
+    const int listed = ::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0);
+    if (listed < 0) fail("list", dir_, errno);
+    DIR* d = ::fdopendir(listed);  // owns `listed` once it succeeds
+    if (!d) {
+        const int e = errno;
+        ::close(listed);
+        fail("list", dir_, e);
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
+    std::vector<pending_cancel> out;
+    constexpr std::string_view suffix = ".json";
+    constexpr std::string_view needle = "\"status\":\"cancel_requested\"";
+    errno = 0;
+    while (dirent* e = ::readdir(d)) {
+        const std::string_view name(e->d_name);
+        if (out.size() >= limit) break;
+        if (!name.ends_with(suffix) || is_temp_name(e->d_name)) continue;
+        const std::string_view id = name.substr(0, name.size() - suffix.size());
+        if (!is_valid_task_id(id)) continue;
+        std::optional<std::string> text;
+        try {
+            text = read_text_at(dir_fd.get(), std::string(name), dir_ + "/" + std::string(name));
+        } catch (const service_error& err) {
+            PFO3_LOG(warn, "file store: skipped an unreadable file while listing pending cancels",
+                     {{"path", dir_ + "/" + std::string(name)}, {"error", err.what()}});
+            continue;
+        }
+        if (!text || text->find(needle) == std::string::npos) continue;
+        task_record r;
+        std::string why;
+        if (decode_record(*text, r, why) && r.id == id && r.status == task_status::cancel_requested)
+            out.push_back({std::move(r.id), std::move(r.error)});
+        errno = 0;
+    }
+    if (errno != 0) fail("list", dir_, errno);
+    return out;
 }
 
 std::string file_store::describe() const { return "file://" + dir_; }

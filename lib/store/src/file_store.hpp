@@ -26,6 +26,9 @@ public:
     explicit file_store(std::string dir, file_write_method method = file_write_method::automatic);
     void write(std::span<const task_record> records) override;
     std::optional<task_record> read(std::string_view id) override;
+    /// A scan of the directory (no index): reads every record file; decodes only those whose
+    /// text holds the status.
+    std::vector<pending_cancel> pending_cancels(std::size_t limit) override;
     std::string describe() const override;
     /// unnamed or named_temp: what `automatic` found this directory supports.
     file_write_method method() const noexcept { return method_; }

@@ -72,6 +72,13 @@ constexpr const char* create_tasks_table =
 constexpr const char* migrate_1_to_2 =
     "ALTER TABLE pfo3_tasks ADD COLUMN IF NOT EXISTS requeues integer NOT NULL DEFAULT 0";
 
+// Not versioned: made when missing, by a role allowed to (the table's owner); the few records
+// in cancel_requested are all it holds, so the writes pay nothing else for it.
+constexpr const char* create_cancel_index =
+    "CREATE INDEX IF NOT EXISTS pfo3_tasks_cancel_requested ON pfo3_tasks (id) WHERE status = 'cancel_requested'";
+constexpr const char* select_pending_cancels =
+    "SELECT id, error FROM pfo3_tasks WHERE status = 'cancel_requested' LIMIT $1";
+
 // Text columns cannot hold NUL bytes and reject invalid UTF-8 (error 22021 would make the whole
 // group unstorable), so such text is repaired the way the file store repairs it.
 const char* text_param(const std::string& s, std::deque<std::string>& keep) {
@@ -146,7 +153,9 @@ void postgres_store::create_schema() {
         exec("lock schema", lock.c_str());
         // Only what is missing is created, so a role without CREATE can use existing tables.
         auto found = exec("look up tables",
-                          "SELECT to_regclass('pfo3_schema') IS NOT NULL, to_regclass('pfo3_tasks') IS NOT NULL");
+                          "SELECT to_regclass('pfo3_schema') IS NOT NULL, to_regclass('pfo3_tasks') IS NOT NULL, "
+                          "to_regclass('pfo3_tasks_cancel_requested') IS NOT NULL");
+        const bool index_missing = field(found.get(), 0, 2) != "t";
         if (field(found.get(), 0, 0) != "t") exec("create table pfo3_schema", create_schema_table);
         if (field(found.get(), 0, 1) != "t") exec("create table pfo3_tasks", create_tasks_table);
         auto v = exec("read schema version", "SELECT max(version) FROM pfo3_schema");
@@ -164,6 +173,18 @@ void postgres_store::create_schema() {
             exec("record schema version", insert.c_str());
             PFO3_LOG(info, "result store schema upgraded from version 1 to 2 (column requeues)", {{"store", conn_.masked()}});
             version = 2;
+        }
+        if (index_missing) {
+            // A role that may use the table but not index it still works: the listing is then
+            // a scan of the table (decision 0015).
+            exec("savepoint before the index", "SAVEPOINT pfo3_index");
+            try {
+                exec("create the index of pending cancels", create_cancel_index);
+            } catch (const service_error& e) {
+                exec("roll back the index", "ROLLBACK TO SAVEPOINT pfo3_index");
+                PFO3_LOG(warn, "cannot create the index of pending cancels; listing them scans the table",
+                         {{"store", conn_.masked()}, {"error", e.what()}});
+            }
         }
         exec("commit schema", "COMMIT");
     } catch (const service_error&) {
@@ -270,6 +291,20 @@ void postgres_store::write(std::span<const task_record> records) {
             write_rows(all.subspan(at, std::min(max_rows_per_statement, all.size() - at)));
         const std::string unknown_record;  // a deferred constraint does not say which
         conn_.run("commit " + std::to_string(all.size()) + " results", "COMMIT", 0, nullptr, &unknown_record);
+    });
+}
+
+std::vector<pending_cancel> postgres_store::pending_cancels(std::size_t limit) {
+    const std::string max = std::to_string(limit);
+    std::lock_guard lock(mutex_);
+    return conn_.with_retry([&] {
+        const char* values[] = {max.c_str()};
+        auto r = conn_.run("list pending cancels", select_pending_cancels, 1, values);
+        std::vector<pending_cancel> out;
+        const int rows = PQntuples(r.get());
+        out.reserve(static_cast<std::size_t>(rows));
+        for (int i = 0; i < rows; ++i) out.push_back({field(r.get(), i, 0), field(r.get(), i, 1)});
+        return out;
     });
 }
 

@@ -36,6 +36,8 @@ public:
     /// record's values (postgres_record_fault), with its id if the statement held only it.
     void write(std::span<const task_record> records) override;
     std::optional<task_record> read(std::string_view id) override;
+    /// By the partial index pfo3_tasks_cancel_requested (made at open when missing).
+    std::vector<pending_cancel> pending_cancels(std::size_t limit) override;
     std::string describe() const override;
 
     /// The version of table pfo3_tasks this release creates and understands.

@@ -17,6 +17,13 @@ namespace pfo3::store {
 namespace {
 
 // Error answers are a few hundred bytes of XML; anything far larger is not S3 talking.
+// Where the markers of pending cancels live, under the prefix (decision 0015). Ids hold no
+// '/', so no record key (ID.json) is ever under it.
+constexpr std::string_view cancel_marker_dir = "cancels/";
+constexpr std::string_view empty_body = "";  // data() is not null: libcurl reads a null body from a callback
+// One page of a listing (1000 keys of at most 1 KiB, and the XML around them).
+constexpr std::size_t max_list_bytes = std::size_t{4} << 20;
+
 constexpr std::size_t max_error_bytes = 64 * 1024;
 // Larger than any record a worker writes (as in the file store), so only a foreign object hits it.
 constexpr std::size_t max_record_bytes = std::size_t{128} << 20;
@@ -114,6 +121,7 @@ void check_multi(CURLMcode rc, const char* call) {
 struct s3_store::request {
     const char* method = "GET";
     std::string key;
+    std::string query;      // encoded, parameters in sorted order (SigV4 signs them as given)
     std::string record_id;  // the record this request writes or reads, if any
     std::string url;
     std::string_view body;
@@ -186,6 +194,12 @@ void s3_store::configure(CURL* h, request& r) {
     r.clear_outcome();
     if (r.body_sha256.empty()) r.body_sha256 = sha256_hex(r.body);
     r.url = where_.object_url(r.key);
+    if (!r.query.empty()) {
+        // A request on the bucket itself (a listing): path-style URLs end at the bucket name, as
+        // S3-compatible servers sign "/bucket/" differently; virtual-hosted ones keep "/".
+        if (r.key.empty() && where_.path_style && r.url.ends_with('/')) r.url.pop_back();
+        r.url += "?" + r.query;
+    }
     r.headers.reset();
     // libcurl signs with SigV4 but leaves the payload hash to us; S3 refuses requests without it.
     curl_append_header(r.headers, "x-amz-content-sha256: " + r.body_sha256);
@@ -217,6 +231,7 @@ void s3_store::configure(CURL* h, request& r) {
         set(h, CURLOPT_CUSTOMREQUEST, "PUT");
     } else {
         set(h, CURLOPT_HTTPGET, 1L);
+        if (std::string_view(r.method) == "DELETE") set(h, CURLOPT_CUSTOMREQUEST, "DELETE");
     }
 }
 
@@ -344,8 +359,9 @@ void s3_store::write(std::span<const task_record> records) {
     std::lock_guard lock(mutex_);
     const std::vector<bool> wanted = worth_writing(rows);
     std::vector<request> puts(rows.size());
+    std::vector<request> markers(rows.size());  // sized once: the batch points into it
     std::vector<request*> batch;
-    batch.reserve(rows.size());
+    batch.reserve(2 * rows.size());
     for (std::size_t i = 0; i < rows.size(); ++i) {
         if (!wanted[i]) continue;
         puts[i].method = "PUT";
@@ -353,6 +369,14 @@ void s3_store::write(std::span<const task_record> records) {
         puts[i].key = where_.key(rows[i]->id + ".json");
         puts[i].body = bodies[i];
         batch.push_back(&puts[i]);
+        if (rows[i]->status != task_status::cancel_requested) continue;
+        // A pending cancel also leaves an empty marker, so workers can list the pending
+        // cancels without reading every record; pending_cancels() removes settled ones.
+        markers[i].method = "PUT";
+        markers[i].record_id = rows[i]->id;
+        markers[i].key = where_.key(std::string(cancel_marker_dir) + rows[i]->id);
+        markers[i].body = empty_body;
+        batch.push_back(&markers[i]);
     }
     if (!batch.empty()) run_with_retries(batch, "PUT");
 }
@@ -431,6 +455,66 @@ std::optional<task_record> s3_store::read(std::string_view id) {
             throw service_error("s3 store " + where_.describe() + ": corrupt record " + get.key + ": " + why, false);
         std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));
     }
+}
+
+std::vector<std::string> s3_store::cancel_markers(std::size_t limit) {
+    const std::string prefix = where_.key(cancel_marker_dir);
+    std::vector<std::string> ids;
+    std::string token;
+    do {
+        request list;
+        list.method = "GET";
+        list.key = "";
+        list.query = (token.empty() ? std::string() : "continuation-token=" + s3_uri_encode(token, false) + "&") +
+                     "list-type=2&prefix=" + s3_uri_encode(prefix, false);
+        list.response.limit = max_list_bytes;
+        request* batch[] = {&list};
+        {
+            std::lock_guard lock(mutex_);
+            run_with_retries(batch, "LIST");
+        }
+        if (list.outcome == verdict_kind::not_found) break;
+        const std::string_view xml = list.response.text;
+        for (std::size_t at = xml.find("<Key>"); at != std::string_view::npos && ids.size() < limit;
+             at = xml.find("<Key>", at)) {
+            at += 5;
+            const auto end = xml.find("</Key>", at);
+            if (end == std::string_view::npos) break;
+            const auto key = xml.substr(at, end - at);
+            // Ids hold no character XML escapes, so a key with an entity is no marker of ours.
+            if (key.starts_with(prefix) && is_valid_task_id(key.substr(prefix.size())))
+                ids.emplace_back(key.substr(prefix.size()));
+        }
+        token = xml_tag(xml, "IsTruncated") == "true" ? xml_tag(xml, "NextContinuationToken") : std::string();
+    } while (!token.empty() && ids.size() < limit);
+    return ids;
+}
+
+std::vector<pending_cancel> s3_store::pending_cancels(std::size_t limit) {
+    std::vector<pending_cancel> out;
+    std::vector<std::string> settled;
+    for (const auto& id : cancel_markers(limit)) {
+        auto rec = read(id);
+        if (rec && rec->status == task_status::cancel_requested) out.push_back({id, std::move(rec->error)});
+        else settled.push_back(id);
+    }
+    // Markers of settled cancels go; one left behind only costs a read at the next listing.
+    std::vector<request> deletes(settled.size());
+    std::vector<request*> batch;
+    for (std::size_t i = 0; i < settled.size(); ++i) {
+        deletes[i].method = "DELETE";
+        deletes[i].key = where_.key(std::string(cancel_marker_dir) + settled[i]);
+        batch.push_back(&deletes[i]);
+    }
+    if (!batch.empty()) {
+        try {
+            std::lock_guard lock(mutex_);
+            run_with_retries(batch, "DELETE");
+        } catch (const service_error& e) {
+            PFO3_LOG(debug, "s3 store: settled cancel markers not removed", {{"error", e.what()}});
+        }
+    }
+    return out;
 }
 
 std::string s3_store::describe() const { return where_.describe(); }

@@ -60,6 +60,10 @@ public:
     void write(std::span<const task_record> records) override;
     /// GETs PREFIX/ID.json; nullopt on 404 NoSuchKey.
     std::optional<task_record> read(std::string_view id) override;
+    /// By markers: write() puts an empty object PREFIX/cancels/ID beside every cancel_requested
+    /// record; this lists them (ListObjectsV2), reads each record, and deletes the markers of
+    /// cancels that are settled.
+    std::vector<pending_cancel> pending_cancels(std::size_t limit) override;
     /// The store URI (bucket, prefix, endpoint, region); never credentials.
     std::string describe() const override;
 
@@ -72,6 +76,8 @@ private:
         bool record_fault;  ///< the request's record is too large for S3
     };
 
+    /// Ids of the cancel markers, at most `limit`.
+    std::vector<std::string> cancel_markers(std::size_t limit);
     /// Per row, whether to PUT it: false where the stored record may not be replaced by it.
     std::vector<bool> worth_writing(std::span<const task_record* const> rows);
     void perform(std::span<request* const> batch);

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <system_error>
@@ -57,6 +59,13 @@ constexpr std::string_view upsert_head =
     "attempts = EXCLUDED.attempts, worker = EXCLUDED.worker, "
     "submitted_at = EXCLUDED.submitted_at, started_at = EXCLUDED.started_at, "
     "finished_at = EXCLUDED.finished_at, requeues = EXCLUDED.requeues, updated_at = EXCLUDED.updated_at";
+
+// Only the few records in cancel_requested are in it, so it costs the writes nothing else.
+constexpr const char* create_cancel_index =
+    "CREATE INDEX IF NOT EXISTS pfo3_tasks_cancel_requested ON pfo3_tasks (id) WHERE status = 'cancel_requested'";
+
+constexpr std::string_view select_pending_cancels =
+    "SELECT id, error FROM pfo3_tasks WHERE status = 'cancel_requested' LIMIT ?1";
 
 constexpr std::string_view select_one =
     "SELECT type, payload, status, result, error, attempts, worker, submitted_at, started_at, "
@@ -288,6 +297,8 @@ void sqlite_store::create_schema() {
             PFO3_LOG(info, "result store database created", {{"store", describe()}});
         }
         // A later schema adds its migration here: if (version == 1) { ALTER TABLE …; version = 2; }
+        // Not versioned: a database of an earlier release gets it on its first writer's start.
+        if (version == schema_version) exec("create the index of pending cancels", create_cancel_index);
         exec("commit schema", "COMMIT");
     } catch (...) {
         sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -397,6 +408,26 @@ void sqlite_store::write(std::span<const task_record> records) {
         }
         throw;
     }
+}
+
+std::vector<pending_cancel> sqlite_store::pending_cancels(std::size_t limit) {
+    std::lock_guard lock(mutex_);
+    if (!db_) {
+        if (!opts_.read_only) open_writer();
+        else if (!open_reader()) return {};
+    }
+    auto s = prepare("prepare the list of pending cancels", select_pending_cancels);
+    if (int rc = sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(std::min<std::size_t>(limit, INT64_MAX)));
+        rc != SQLITE_OK)
+        fail("list pending cancels", rc);
+    std::vector<pending_cancel> out;
+    for (;;) {
+        const int rc = sqlite3_step(s.get());
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) fail("list pending cancels", rc);
+        out.push_back({column_text(s.get(), 0), column_text(s.get(), 1)});
+    }
+    return out;
 }
 
 std::optional<task_record> sqlite_store::read(std::string_view id) {

@@ -56,6 +56,8 @@ public:
     /// is stored then. A reader's write() throws a non-retryable service_error.
     void write(std::span<const task_record> records) override;
     std::optional<task_record> read(std::string_view id) override;
+    /// By the partial index pfo3_tasks_cancel_requested (made by writers if missing).
+    std::vector<pending_cancel> pending_cancels(std::size_t limit) override;
     std::string describe() const override;
 
     /// The version of table pfo3_tasks this release creates and understands (PRAGMA user_version).

@@ -23,7 +23,7 @@ constexpr std::size_t max_batch = 128;
 struct engine::parts {
     parts(engine_options o, const handlers::registry& registry, store::result_store& store, message_sink& sink)
         : opts(std::move(o)),
-          processor({registry, store, &committer, sink, opts, give_up}),
+          processor({registry, store, &committer, sink, opts, give_up, opts.cancels}),
           committer(store, opts.max_group,
                     [this](task_record r, delivery_guard g, const std::string& why) {
                         processor.store_refused(std::move(r), std::move(g), why);

@@ -106,12 +106,15 @@ void task_processor::process(delivery_guard g) {
                 d_.opts.metrics->wait_time.observe(
                     metrics::seconds_between(*submitted, std::chrono::system_clock::now()));
         if (dv.redelivered) return redelivered(std::move(g), t, max_attempts_of(t), std::move(started));
-        // Only a task that waited (delayed, or a retry) can have been cancelled meanwhile: its
-        // record says so (issue 16). A task queued to run now has no record to cancel.
-        if (!t.run_at.empty() || t.attempt > 1) {
+        // A task that waited (delayed, or a retry) may have been cancelled meanwhile: its record
+        // says so (issue 16). One queued to run now is looked up only when this worker heard
+        // of a cancel of its id (decision 0015); the record decides, as the id may be reused.
+        const bool heard = d_.cancels && d_.cancels->pending(t.id);
+        if (!t.run_at.empty() || t.attempt > 1 || heard) {
             auto stored = stored_record(t.id);
             if (!stored) return;  // stopping before the store answered: handed back
             if (cancelled(*stored, t)) return settle_cancel(std::move(g), t, **stored);
+            if (heard) d_.cancels->forget(t.id);
         }
         run(std::move(g), t, std::move(started));
     } catch (const std::exception& e) {
@@ -127,6 +130,14 @@ bool task_processor::cancelled(const std::optional<task_record>& rec, const task
 void task_processor::settle_cancel(delivery_guard g, const task& t, task_record rec) {
     PFO3_LOG(info, "task cancelled before it ran: acked, not run",
              {{"task_id", t.id}, {"attempt", std::to_string(t.attempt)}, {"reason", rec.error}});
+    if (d_.cancels) d_.cancels->forget(t.id);
+    // serve's record of a task queued to run now knows only the id (decision 0015).
+    if (rec.type.empty()) {
+        rec.type = t.type;
+        rec.payload_json = t.payload_json;
+        rec.submitted_at = t.submitted_at;
+        rec.json_checked = true;  // decoded from the message, as every worker record
+    }
     rec.status = task_status::cancelled;
     rec.worker = d_.opts.worker;
     rec.finished_at = rfc3339_now();
@@ -164,6 +175,7 @@ std::optional<task_record> task_processor::run_inline(const queue::delivery& dv)
     // A task that waited (delayed or a retry) goes the long way: it may have come early, or
     // been cancelled while it waited.
     if (!t.run_at.empty() || t.attempt > 1) return std::nullopt;
+    if (d_.cancels && d_.cancels->pending(t.id)) return std::nullopt;  // heard of a cancel of it
     PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
     const auto run_started = std::chrono::steady_clock::now();
     auto out = d_.registry.run(t);
@@ -194,7 +206,11 @@ void task_processor::run(delivery_guard g, const task& t, std::string started) {
 
     PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
     const auto run_started = std::chrono::steady_clock::now();
-    auto out = d_.registry.run(t);
+    // While it runs, a cancel of its id stops an external handler (decision 0015).
+    std::optional<cancel_board::run_ticket> ticket;
+    if (d_.cancels) ticket.emplace(*d_.cancels, t.id);
+    auto out = d_.registry.run(t, ticket ? ticket->stop() : nullptr);
+    ticket.reset();
     if (d_.opts.metrics) {
         d_.opts.metrics->run_time.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - run_started).count());
@@ -231,6 +247,13 @@ void task_processor::run(delivery_guard g, const task& t, std::string started) {
                       {"error", out.error}});
             if (!dead_letter(dead_body(t, out.error), t.id, t.type)) return;
         }
+        break;
+    case handlers::outcome::kind::cancelled:
+        // Never retried: the cancel is the verdict, and it replaces cancel_requested.
+        r.status = task_status::cancelled;
+        r.error = out.error;
+        PFO3_LOG(info, "running task cancelled: its handler was stopped",
+                 {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}, {"reason", out.error}});
         break;
     case handlers::outcome::kind::permanent:
         r.status = task_status::dead;

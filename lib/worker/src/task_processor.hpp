@@ -11,6 +11,7 @@
 
 #include "pfo3/handlers/registry.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "pfo3/worker/cancel_board.hpp"
 #include "pfo3/worker/delivery_guard.hpp"
 #include "pfo3/worker/engine.hpp"
 #include "result_committer.hpp"
@@ -27,6 +28,7 @@ public:
         message_sink& sink;              ///< retries, dead letters, redeliveries
         const engine_options& opts;
         const std::atomic<bool>& give_up;  ///< set when the grace period is over: stop retrying
+        cancel_board* cancels;             ///< cancels heard (null: none are)
     };
 
     explicit task_processor(deps d) : d_(std::move(d)) {}

@@ -142,3 +142,34 @@ TEST_CASE("status_reader answers overloaded at once past max_waiting, and a hung
     }
     release.set_value();
 }
+
+TEST_CASE("status_reader cancels an accepted id with no record, announces it, and refuses one never accepted",
+          "[serve]") {
+    temp_dir dir;
+    // SQLite: a cancel must write through a handle of its own (a reader's would refuse it).
+    const std::string uri = "sqlite://" + (dir.path / "results.db").string();
+    auto ids = std::make_shared<pfo3::serve::accepted_ids>(100);
+    ids->add("queued-1");
+    auto announced = std::make_shared<std::vector<std::string>>();
+    auto mu = std::make_shared<std::mutex>();
+    replies got;
+    {
+        status_reader reader([uri](pfo3::store::store_use use) { return pfo3::store::open_store(uri, use); }, 1, 16);
+        reader.set_cancel_hooks({ids, [announced, mu](const std::string& id, const std::string& why) {
+                                     std::lock_guard lk(*mu);
+                                     announced->push_back(id + " " + why);
+                                 }});
+        reader.cancel("queued-1", "not wanted", got.sink());
+        got.wait_for(1);
+        reader.cancel("never-sent", "", got.sink());
+        got.wait_for(2);
+        reader.read("queued-1", got.sink());
+        got.wait_for(3);
+    }
+    CHECK(has(got.lines[0], R"("status":"cancel_requested")"));
+    CHECK(has(got.lines[1], R"("error":"not_found")"));
+    CHECK(has(got.lines[2], R"("status":"cancel_requested")"));
+    CHECK(has(got.lines[2], "cancel requested: not wanted"));
+    std::lock_guard lk(*mu);
+    CHECK(*announced == std::vector<std::string>{"queued-1 cancel requested: not wanted"});
+}

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "pfo3/core/error.hpp"
+#include "pending_cancels_check.hpp"
 #include "sql_test_record.hpp"
 #include "store_contract.hpp"
 #include "postgres_store.hpp"
@@ -138,6 +139,18 @@ TEST_CASE("postgres store: a record reads back as written") {
     CHECK_FALSE(store.read("missing"));
     CHECK(store.describe().find("***") != std::string::npos);
     CHECK(s.sql("SELECT version FROM pfo3_schema") == "2");
+}
+
+TEST_CASE("postgres store: pending cancels are the records in cancel_requested, found by an index") {
+    if (!server()) {
+        WARN("PFO3_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    test_schema s(server());
+    postgres_store store(s.uri());
+    pfo3::test::check_pending_cancels(store);
+    CHECK(s.sql("SELECT count(*) FROM pg_indexes WHERE indexname = 'pfo3_tasks_cancel_requested' AND schemaname = '" +
+                s.name + "'") == "1");
 }
 
 TEST_CASE("postgres store: a schema 1 table is upgraded in place to 2, its rows kept") {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pending_cancels_check.hpp"
 #include "pfo3/core/error.hpp"
 #include "s3_store.hpp"
 
@@ -50,6 +51,15 @@ task_record record(std::string id, std::string result, task_status status, int a
 }
 
 }  // namespace
+
+TEST_CASE("s3 store on a real server: pending cancels are listed by their markers", "[s3_store]") {
+    if (endpoint.empty()) {
+        WARN("PFO3_TEST_S3_ENDPOINT not set: skipped");
+        return;
+    }
+    auto store = open_server();
+    pfo3::test::check_pending_cancels(*store);
+}
 
 TEST_CASE("s3 store on a real server: a failed record never goes over a newer one", "[s3_store]") {
     if (endpoint.empty()) {

@@ -11,17 +11,6 @@ using pfo3::worker::engine;
 
 namespace {
 
-// Counts its runs in a file: the test can tell whether a handler ran again.
-struct counted_handlers {
-    temp_dir dir;
-    fs::path runs = dir.path / "runs";
-    pfo3::handlers::registry registry{{
-        {"count", {{"/bin/sh", "-c", "echo run >> '" + runs.string() + "'; cat"}, std::chrono::seconds(20)}},
-        {"fail", {{"/bin/sh", "-c", "echo run >> '" + runs.string() + "'; exit 3"}, std::chrono::seconds(20)}},
-        {"crash", {{"/bin/sh", "-c", "kill -SEGV $$"}, std::chrono::seconds(20)}},
-    }};
-    std::size_t run_count() const { return line_count(runs); }
-};
 
 using rig = engine_rig<counted_handlers>;
 

@@ -115,6 +115,9 @@ public:
         cv.notify_all();
     }
     std::optional<pfo3::task_record> read(std::string_view id) override { return real_->read(id); }
+    std::vector<pfo3::store::pending_cancel> pending_cancels(std::size_t limit) override {
+        return real_->pending_cancels(limit);
+    }
     std::string describe() const override { return "test:" + real_->describe(); }
 
     void set_hold(bool h) {
@@ -179,6 +182,18 @@ inline std::size_t line_count(const fs::path& p) {
     for (std::string line; std::getline(f, line);) ++n;
     return n;
 }
+
+// Counts its runs in a file: the test can tell whether a handler ran again.
+struct counted_handlers {
+    temp_dir dir;
+    fs::path runs = dir.path / "runs";
+    pfo3::handlers::registry registry{{
+        {"count", {{"/bin/sh", "-c", "echo run >> '" + runs.string() + "'; cat"}, std::chrono::seconds(20)}},
+        {"fail", {{"/bin/sh", "-c", "echo run >> '" + runs.string() + "'; exit 3"}, std::chrono::seconds(20)}},
+        {"crash", {{"/bin/sh", "-c", "kill -SEGV $$"}, std::chrono::seconds(20)}},
+    }};
+    std::size_t run_count() const { return line_count(runs); }
+};
 
 // An engine between the stand-ins above, with the handlers of `Handlers` (a struct holding a
 // `registry`); deliveries go in through submit() (any thread) or collect() (the consumer's way).

@@ -130,6 +130,16 @@ struct schedule_settings {
     bool operator==(const schedule_settings&) const = default;
 };
 
+/// [cancel]: cancelling queued and running tasks (issue 16, decision 0015).
+struct cancel_settings {
+    int grace_s = 10;                    ///< work: SIGTERM to a cancelled handler's group, SIGKILL this much later
+    int max_pending = 100000;            ///< work: pending cancels a worker remembers (oldest forgotten first)
+    int remember_ids = 1000000;          ///< serve: accepted task ids it remembers, so their cancel is not not_found
+
+    /// Field-wise equality, so tests and callers can compare whole settings.
+    bool operator==(const cancel_settings&) const = default;
+};
+
 /// [send]: defaults of the `send` and `status` clients.
 struct send_settings {
     std::string server = "127.0.0.1:5000";
@@ -191,6 +201,7 @@ struct settings {
     store_settings store;
     retry_settings retry;
     schedule_settings schedule;
+    cancel_settings cancel;
     send_settings send;
     http_settings http;
     std::map<std::string, handler_settings> handlers;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pfo3/core/task.hpp"
+#include "pfo3/handlers/stop_request.hpp"
 
 namespace pfo3::handlers {
 
@@ -17,6 +18,7 @@ struct outcome {
         done,       ///< result_json holds the result
         failed,     ///< may succeed if tried again (non-zero exit, timeout, crash)
         permanent,  ///< never will (unknown type, invalid payload): dead at once
+        cancelled,  ///< stopped by a cancel (stop_request); error holds its text; never retried
     };
     kind status = kind::done;
     std::string result_json = "null";
@@ -63,8 +65,10 @@ public:
     /// Runs the handler for t.type on t.payload_json. Never throws for task-level problems:
     /// they come back as failed/permanent outcomes. A non-zero t.timeout_ms shorter than the
     /// external command's timeout replaces it (a client may ask for less, never more); it
-    /// bounds built-ins as given: `sleep` longer than it fails as a timeout.
-    outcome run(const task& t) const;
+    /// bounds built-ins as given: `sleep` longer than it fails as a timeout. `stop` (may be
+    /// null) stops an external handler (SIGTERM to its group, SIGKILL after the grace):
+    /// outcome `cancelled`. Built-ins do not look at it; they finish.
+    outcome run(const task& t, const stop_request* stop = nullptr) const;
 
 private:
     std::map<std::string, external_command> external_;

@@ -66,6 +66,12 @@ public:
     /// Publishes `body` (JSON) transient to `exchange`, without a confirm: for events a
     /// listener may miss (the next one replaces it).
     void publish_event(const std::string& exchange, const std::string& body);
+    /// Publishes `body` (JSON) persistent and mandatory to `exchange` and waits up to
+    /// `confirm_timeout` for the broker's confirm: for events that must not be lost unseen (a
+    /// cancel). `unroutable`: no queue is bound (nobody listens). Throws service_error if the
+    /// connection fails.
+    publish_outcome publish_event(const std::string& exchange, const std::string& body, const std::string& message_id,
+                                  std::chrono::milliseconds confirm_timeout);
     /// Declares a server-named, exclusive, auto-deleted queue bound to `exchange` (its
     /// messages expire after `ttl`, so a slow reader never piles them up); returns its name.
     std::string declare_listener(const std::string& exchange, std::chrono::milliseconds ttl);

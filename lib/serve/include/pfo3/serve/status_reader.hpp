@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pfo3/net/dispatcher.hpp"
+#include "pfo3/serve/accepted_ids.hpp"
 #include "pfo3/store/result_store.hpp"
 
 namespace pfo3::serve {
@@ -54,6 +55,17 @@ public:
     /// record meanwhile (read back after the write), which is too_late. Thread-safe.
     void cancel(std::string id, std::string reason, net::dispatcher::reply done);
 
+    /// What cancels use beyond the store (decision 0015); set before the first cancel.
+    struct cancel_hooks {
+        /// Ids this serve accepted: one of them with no record is a task queued to run now,
+        /// whose cancel writes a cancel_requested record (not not_found). May be null.
+        std::shared_ptr<const accepted_ids> accepted;
+        /// Called once a cancel_requested record is durable (not when too_late): sends the
+        /// event to the workers. Must own what it uses (a thread may be left behind at exit).
+        std::function<void(const std::string& id, const std::string& why)> announce;
+    };
+    void set_cancel_hooks(cancel_hooks hooks);
+
 private:
     struct job {
         std::string id;
@@ -62,9 +74,9 @@ private:
         std::string line;
         bool cancel = false;                ///< a cancel; `line` holds its reason
     };
-    static std::string cancel_answer(store::result_store& store, const job& j);
+    static std::string cancel_answer(store::result_store& store, const job& j, const cancel_hooks& hooks);
     // Answers a job: the status line of a read, or the given line after a write.
-    static std::string answer(store::result_store& store, job& j);
+    static std::string answer(store::result_store& store, job& j, const cancel_hooks& hooks);
     // Shared with the threads, so one left behind at exit still has it.
     struct shared {
         opener open;
@@ -76,6 +88,7 @@ private:
         /// The reply of the read each thread is doing (by thread index); guarded by mu.
         std::vector<net::dispatcher::reply> in_flight;
         bool stopping = false;            // guarded by mu
+        cancel_hooks hooks;               // guarded by mu (copied per cancel)
         std::size_t running = 0;          // guarded by mu
     };
     static void run(const std::shared_ptr<shared>& s, std::size_t index);

@@ -5,10 +5,17 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pfo3/core/task.hpp"
 
 namespace pfo3::store {
+
+/// A cancel a worker must remember (issue 16): a record in `cancel_requested`.
+struct pending_cancel {
+    std::string id;
+    std::string why;  ///< the record's error: "cancel requested: <reason>"
+};
 
 /// A durable result store. write() returns only once every record is durable (so the caller
 /// may ack); a write of an existing id replaces it (upsert), so redelivery stores once.
@@ -21,6 +28,9 @@ public:
     virtual void write(std::span<const task_record> records) = 0;
     /// The record for `id`, or nullopt if none is stored. Throws service_error.
     virtual std::optional<task_record> read(std::string_view id) = 0;
+    /// The records in `cancel_requested`, at most `limit` of them (which ones past it is not
+    /// said), for a worker's set of pending cancels (decision 0015). Throws service_error.
+    virtual std::vector<pending_cancel> pending_cancels(std::size_t limit) = 0;
     /// The store for logs, secrets masked ("file:///var/lib/pfo3/results").
     virtual std::string describe() const = 0;
 };

@@ -25,6 +25,7 @@
 #include "pfo3/queue/publisher.hpp"
 #include "pfo3/queue/topology.hpp"
 #include "pfo3/store/result_store.hpp"
+#include "pfo3/worker/cancel_board.hpp"
 #include "pfo3/worker/delivery_guard.hpp"
 
 namespace pfo3::worker {
@@ -46,6 +47,7 @@ struct engine_options {
     queue::topology topo;
     std::string worker;             ///< "host:pid", written into records
     metrics::work_metrics* metrics = nullptr;  ///< counted when set; must outlive the engine
+    cancel_board* cancels = nullptr;  ///< cancels of queued and running tasks; must outlive the engine
 };
 
 /// See the file comment. Thread-safe front.
