@@ -8,6 +8,11 @@
 #                                the reports before issue 17 measured; by default it runs as
 #                                Debian starts it, one scheduler per core. The report says which.
 #   test/bench/run.sh --store file      the workers store into a file store instead of SQLite
+#   test/bench/run.sh --tls     also TLS beside plaintext (issue 13): serve with [serve.tls] mode =
+#                                "optional" (a certificate made here with openssl), then rounds of
+#                                plaintext and TLS 1.3 clients alternating, same load: accepted
+#                                tasks/s and serve CPU per task of each (docs/security.md)
+#   test/bench/run.sh --tls-only        only those rounds (after the broker ceiling and warm-up)
 # It builds pfo3 (Release), starts a private RabbitMQ (or uses $PFO3_BENCH_AMQP_URL), starts
 # `pfo3 serve` and 2 workers with a SQLite store in a temp dir, runs the scenarios with
 # `pfo3 bench`, writes JSON to test/bench/results/, renders docs/bench/*.png with gnuplot and
@@ -25,16 +30,21 @@ celery=0
 pinned=0
 store_kind=sqlite
 want_store=0
+tls=0
+others=1
+usage="usage: test/bench/run.sh [--quick] [--celery] [--pinned-broker] [--store sqlite|file] [--tls|--tls-only]"
 for arg in "$@"; do
     case "$arg" in
     --quick) quick=1 ;;
     --celery) celery=1 ;;
     --pinned-broker) pinned=1 ;;
     --store) want_store=1 ;;
-    file|sqlite) [ $want_store -eq 1 ] || { echo "usage: test/bench/run.sh [--quick] [--celery] [--pinned-broker] [--store sqlite|file]" >&2; exit 2; }
+    --tls) tls=1 ;;
+    --tls-only) tls=1; others=0 ;;
+    file|sqlite) [ $want_store -eq 1 ] || { echo "$usage" >&2; exit 2; }
                  store_kind=$arg; want_store=0 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
-    *) echo "usage: test/bench/run.sh [--quick] [--celery] [--pinned-broker] [--store sqlite|file]" >&2; exit 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
     esac
 done
 
@@ -110,6 +120,23 @@ log "start pfo3 serve on $server and 2 workers (prefetch $prefetch, concurrency 
 # in flight: lift max_unconfirmed (10000 by default, beyond it `overloaded`) above that. Nothing else. --http-listen on any free port:
 # metrics stay on as deployed, and runs side by side never fight over the default 127.0.0.1:5080.
 printf '[serve]\nmax_connections_per_address = 2000\nmax_unconfirmed = 20000\n' > "$state/serve.toml"
+tls_client=()
+if [ $tls -eq 1 ]; then
+    # A CA and a server certificate for 127.0.0.1 (the name the bench connects with), as
+    # docs/security.md makes them. "optional": the plaintext rounds use the same serve.
+    mkdir -p "$state/tls"
+    (
+        cd "$state/tls"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=pfo3-bench-CA -keyout ca.key -out ca.pem
+        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext \
+            -out server.pem
+    ) > "$state/tls/openssl.log" 2>&1 || { cat "$state/tls/openssl.log" >&2; exit 1; }
+    printf '[serve.tls]\nmode = "optional"\ncert_file = "%s"\nkey_file = "%s"\n' \
+        "$state/tls/server.pem" "$state/tls/server.key" >> "$state/serve.toml"
+    tls_client=(--ca-file "$state/tls/ca.pem")
+fi
 PFO3_CONFIG="$state/serve.toml" PFO3_STORE="$store_uri" "$bin" serve --listen "$server" --amqp "$amqp" \
     --queue "$queue" --http-listen 127.0.0.1:0 > "$state/serve.log" 2>&1 &
 serve_pid=$!
@@ -140,7 +167,7 @@ common=(--server "$server" --store "$store_uri" --serve-pid "$serve_pid"
 # A broker this script started is on this machine: its CPU per task (and per message when it
 # runs alone) goes in the reports too.
 broker_cpu=()
-[ -n "${own_broker:-}" ] && broker_cpu=(--cpu-pids "rabbitmq=$(cat "$state/rabbitmq/pid")")
+[ $own_broker -eq 1 ] && broker_cpu=(--cpu-pids "rabbitmq=$(cat "$state/rabbitmq/pid")")
 common+=("${broker_cpu[@]}")
 failed=0
 bench() {  # bench NAME ARGS...: one scenario; a failed scenario is reported, the rest still run
@@ -166,6 +193,7 @@ rm -f "$results"/*.json "$results/load.txt" "$results/setup.txt"
         echo "Broker: private RabbitMQ as Debian starts it, one Erlang scheduler per core (schedulers online: $online of $(nproc) cores)."
     fi
     echo "Store: $store_kind ($store_uri); 2 workers, prefetch $prefetch, concurrency $concurrency."
+    [ $tls -eq 0 ] || echo "Serve with [serve.tls] mode = \"optional\" (RSA 2048 certificate): plaintext clients are told apart by their first byte."
 } > "$results/setup.txt"
 
 # The broker alone, at its best window: the ceiling every pfo3 figure is compared with.
@@ -175,6 +203,7 @@ bench broker-ceiling --broker-only --amqp "$amqp" --type echo --broker-messages 
 # A warm-up the results ignore: first connections, page cache, queue creation.
 bench warmup "${common[@]}" --tasks $((5000 / scale)) --connections 4 --window 64
 
+if [ $others -eq 1 ]; then
 # Throughput against connections and window (closed loop).
 for c in 1 4 16; do
     for w in 1 64 1024; do
@@ -195,6 +224,16 @@ bench latency-2000 "${common[@]}" --rate 2000 --tasks $((2000 * latency_s)) --co
 log "scenario hold-1000-connections"
 python3 "$root/test/bench/hold_connections.py" --server "$server" --serve-pid "$serve_pid" --connections 1000 \
     | tee "$results/hold-1000-connections.txt" || failed=1
+fi
+
+# TLS beside plaintext: the same closed-loop load, rounds alternating so that a change of the
+# machine's load hits both alike; summarize.py sets them side by side (accepted/s, serve CPU).
+if [ $tls -eq 1 ]; then
+    for round in 1 2 3; do
+        bench "tls-plain-r$round" "${common[@]}" --tasks $((20000 / scale)) --connections 4 --window 64
+        bench "tls-on-r$round" "${common[@]}" "${tls_client[@]}" --tasks $((20000 / scale)) --connections 4 --window 64
+    done
+fi
 
 # Celery 5 on the same broker (its own queue, 2 prefork workers of 2), after pfo3 so that the
 # comparison table's figures all come from this run (pfo3's serve and workers stay idle).
@@ -211,7 +250,7 @@ echo "end: $(uptime)" >> "$results/load.txt"
 
 # --- tables and plots ------------------------------------------------------------------------
 python3 "$root/test/bench/summarize.py" "$results" > "$results/tables.md"
-if [ $have_gnuplot -eq 1 ]; then
+if [ $have_gnuplot -eq 1 ] && [ $others -eq 1 ]; then
     gnuplot -e "results='$results'; out='$plots/throughput.png'" "$root/test/bench/throughput.gp"
     gnuplot -e "results='$results'; out='$plots/latency-cdf.png'" "$root/test/bench/latency.gp"
     log "plots in $plots"

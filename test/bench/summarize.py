@@ -140,6 +140,7 @@ def main():
               f"peak RSS serve {fmt(mib(lat, 'serve'), 1)} MiB, worker {fmt(mib(lat, 'work'), 1)} MiB.\n")
 
     celery_table(reports, pub, pipe)
+    tls_table(reports)
 
 
 def cpu_us(report, role):
@@ -164,6 +165,46 @@ def cpu_table(rows):
               f"| {fmt(cpu_us(r, 'rabbitmq'), 1)} | {fmt(cpu_us(r, 'bench'), 1)} "
               f"| {fmt(cpu['total_us_per_task'], 1)} | {fmt(cpu['cores_busy'], 2)} |")
     print()
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def tls_table(reports):
+    """Plaintext and TLS clients of one serve ([serve.tls] mode = "optional"), rounds alternating
+    (test/bench/run.sh --tls): accepted/s and serve CPU per task, each round and the medians."""
+    rounds = sorted({int(name.rsplit("-r", 1)[1]) for name in reports
+                     if name.startswith(("tls-plain-r", "tls-on-r")) and name.rsplit("-r", 1)[1].isdigit()})
+    if not rounds:
+        return
+    first = reports.get(f"tls-plain-r{rounds[0]}") or reports.get(f"tls-on-r{rounds[0]}")
+    c = first["config"]
+    print(f"### TLS beside plaintext (one serve, mode \"optional\"; {c['connections']} connections, window "
+          f"{c['window']}, {c['tasks']:,} tasks per round, rounds alternating)\n")
+    print("| round | client | accepted/s | serve CPU per task µs | submit→ok p50 / p99 ms | errors |")
+    print("| ---: | --- | ---: | ---: | ---: | --- |")
+    figures = {"plaintext": ([], []), "TLS": ([], [])}
+    for n in rounds:
+        for label, name in (("plaintext", f"tls-plain-r{n}"), ("TLS", f"tls-on-r{n}")):
+            r = reports.get(name)
+            if not r:
+                continue
+            ok = r["latency_ms"]["submit_to_ok"]
+            serve = cpu_us(r, "serve")
+            figures[label][0].append(r["accepted_per_s"])
+            figures[label][1].append(serve)
+            print(f"| {n} | {label} | {fmt(r['accepted_per_s'])} | {fmt(serve, 1)} "
+                  f"| {fmt(ok.get('p50'), 2)} / {fmt(ok.get('p99'), 2)} | {errors_text(r)} |")
+    print()
+    plain, tls = figures["plaintext"], figures["TLS"]
+    print(f"Medians: plaintext {fmt(median(plain[0]))} tasks/s at {fmt(median(plain[1]), 1)} µs serve CPU per task; "
+          f"TLS {fmt(median(tls[0]))} tasks/s at {fmt(median(tls[1]), 1)} µs "
+          f"(× {fmt(ratio(median(tls[1]), median(plain[1])), 2)} the CPU).\n")
 
 
 #: The pfo3 rows set beside Celery's: as many connections as Celery has producer processes.

@@ -227,3 +227,29 @@ def test_summarize_sets_celery_beside_pfo3_as_ratios_of_the_same_ceiling(tmp_pat
     assert "Celery 5.2.6, kombu 5.2.4, py-amqp 5.1.1" in out
     # Where the CPU went, the two workers summed.
     assert "| 4 | 64 | 8.0 | 82.5 | 88.0 | 11.5 | 190.0 | 1.60 |" in out, out
+
+
+def test_summarize_sets_tls_rounds_beside_plaintext_with_medians(tmp_path):
+    """summarize.py's table for test/bench/run.sh --tls: each round's accepted/s and serve CPU per
+    task, plaintext and TLS, and their medians."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    summarize = Path(__file__).resolve().parents[1] / "bench" / "summarize.py"
+    figures = {"tls-plain-r1": (9000.0, 5.0), "tls-on-r1": (8000.0, 6.0), "tls-plain-r2": (9500.0, 4.0),
+               "tls-on-r2": (7000.0, 7.0), "tls-plain-r3": (8500.0, 4.5), "tls-on-r3": (7500.0, 6.5)}
+    for name, (accepted, serve_us) in figures.items():
+        report = {"started_at": "2026-12-06T10:00:00Z", "host": "h",
+                  "config": {"connections": 4, "window": 64, "tasks": 20000}, "accepted_per_s": accepted,
+                  "rejected": 0, "errors": {}, "latency_ms": {"submit_to_ok": {"p50": 1.0, "p99": 3.0}},
+                  "cpu": {"processes": [{"role": "serve", "us_per_task": serve_us},
+                                        {"role": "work", "us_per_task": 40.0}]}}
+        (tmp_path / f"{name}.json").write_text(json.dumps(report))
+
+    out = subprocess.run([sys.executable, str(summarize), str(tmp_path)], capture_output=True, text=True,
+                         check=True).stdout
+
+    assert "### TLS beside plaintext" in out, out
+    assert "| 2 | TLS | 7,000 | 7.0 | 1.00 / 3.00 | 0 |" in out, out
+    assert "Medians: plaintext 9,000 tasks/s at 4.5 µs serve CPU per task; TLS 7,500 tasks/s at 6.5 µs (× 1.44 the CPU)." \
+        in out, out

@@ -103,6 +103,45 @@ def test_plaintext_on_a_tls_required_port_gets_one_tls_required_line_then_the_cl
     assert c.read(timeout=10) is None
 
 
+def read_until_closed(sock, timeout=30):
+    """Every byte the server sends until it closes the connection (a reset counts as closed)."""
+    sock.settimeout(timeout)
+    got = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return got
+        if not chunk:
+            return got
+        got += chunk
+        assert len(got) < 1 << 20, "more than 1 MiB for a few bytes"
+
+
+def test_every_first_byte_is_judged_by_the_detector_and_garbage_never_hurts_serve(pfo3, queue, tmp_path, certs):
+    """The first-byte detector, end to end, for all 256 values: a required-TLS port answers every
+    first byte but 0x16 with one tls_required line, and treats 0x16 and the garbage after it as
+    a TLS handshake that fails (no JSON line); then it still serves TLS."""
+    import random
+    rng = random.Random(13)  # fixed: a failure names a byte that fails again
+    serve = pfo3.serve(queue, config=tls_config(tmp_path, certs, tls_extra="handshake_timeout_ms = 5000"))
+    for first in range(256):
+        tail = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300)))
+        with socket.create_connection(("127.0.0.1", serve.port), timeout=30) as s:
+            s.sendall(bytes([first]) + tail)
+            s.shutdown(socket.SHUT_WR)
+            got = read_until_closed(s)
+        if first == 0x16:
+            assert b"tls_required" not in got, f"0x16 was taken for plaintext: {got[:200]!r}"
+        else:
+            lines = got.split(b"\n")
+            assert len(lines) == 2 and lines[1] == b"", f"first byte {first:#04x}: {got[:300]!r}"
+            answer = json.loads(lines[0])
+            assert answer["ok"] is False and answer["error"] == "tls_required", (first, answer)
+    assert TlsLines(serve.port, tls_context(certs)).request({"op": "ping"}) == {"ok": True, "op": "pong"}
+    assert serve.proc.poll() is None, "serve died"
+
+
 def test_an_optional_port_serves_tls_and_plaintext(pfo3, queue, tmp_path, certs, raw_client):
     serve = pfo3.serve(queue, config=tls_config(tmp_path, certs, mode="optional"))
     assert raw_client(serve.port).request({"op": "ping"}) == {"ok": True, "op": "pong"}
@@ -158,7 +197,15 @@ def test_sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones(
     rotated = certs.new_server("rotated")
     shutil.copy(rotated[0], live[0])
     shutil.copy(rotated[1], live[1])
+    # Requests in flight on the open connection across the reload, answered in order after it.
+    for i in range(50):
+        old.send({"op": "status", "id": f"before-{i}"})
     serve.signal(signal.SIGHUP)
+    for i in range(50):
+        old.send({"op": "status", "id": f"after-{i}"})
+    answers = [old.read() for _ in range(100)]
+    assert [a["id"] for a in answers] == [f"before-{i}" for i in range(50)] + [f"after-{i}" for i in range(50)]
+    assert {a["status"] for a in answers} == {"pending"}
 
     def new_cert_served():
         c = TlsLines(serve.port, tls_context(certs))

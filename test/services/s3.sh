@@ -4,6 +4,7 @@
 #   s3.sh start DIR PORT [BUCKET...]       start it with its data in DIR, wait until it serves
 #   s3.sh stop DIR                         stop it
 # Credentials: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER, region any.
+# With PFO3_S3_TLS_CERT and PFO3_S3_TLS_KEY (PEM files) set, start serves https instead of http.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 app=$here/s3
@@ -33,11 +34,12 @@ start)
     dir=$(cd "$dir" && pwd)
     args=(--port "$port" --directory "$dir/data")
     for b in "$@"; do args+=(--bucket "$b"); done
+    if [ -n "${PFO3_S3_TLS_CERT:-}" ]; then args+=(--cert "$PFO3_S3_TLS_CERT" --key "${PFO3_S3_TLS_KEY:?PFO3_S3_TLS_CERT needs PFO3_S3_TLS_KEY}"); fi
     setsid node "$app/server.js" "${args[@]}" > "$dir/server.out" 2>&1 < /dev/null &
     echo $! > "$dir/pid"
     for _ in $(seq 1 300); do
         if grep -q "^s3rver listening" "$dir/server.out" 2>/dev/null; then
-            echo "s3: listening on 127.0.0.1:$port (data in $dir/data)"
+            echo "s3: listening on 127.0.0.1:$port${PFO3_S3_TLS_CERT:+ (https)} (data in $dir/data)"
             exit 0
         fi
         if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "bounded_join.hpp"
 #include "pfo3/core/clock.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/json/message.hpp"
@@ -87,7 +88,7 @@ void work_sight::start() {
             PFO3_LOG(error, "the operations loop stopped", {{"error", e.what()}});
         }
     });
-    store_thread_ = std::thread([p = store_probe_] {
+    store_thread_ = std::thread(signalling_end(store_probe_, [p = store_probe_] {
         std::unique_ptr<store::result_store> store;
         probe_loop(
             p, std::chrono::seconds(p->settings.http.store_check_s), "the result store",
@@ -96,8 +97,8 @@ void work_sight::start() {
                 (void)store->read(probe_id);
             },
             [&] { store.reset(); });  // a new handle next time: the old one may be broken
-    });
-    queue_thread_ = std::thread([p = queue_probe_] {
+    }));
+    queue_thread_ = std::thread(signalling_end(queue_probe_, [p = queue_probe_] {
         std::unique_ptr<queue::queue_admin> admin;
         std::size_t connects = 0;
         const queue::topology topo{p->settings.amqp.queue, p->settings.amqp.queue_type};
@@ -118,10 +119,10 @@ void work_sight::start() {
                 admin.reset();  // the channel is closed after a failed declare: start afresh
                 for (int i = 0; i < 2; ++i) p->messages[i] = p->consumers[i] = -1;
             });
-    });
-    // The heartbeat thread reads this object's atomics; stop() detaches it only after the
+    }));
+    // The heartbeat thread reads this object's atomics; stop() lets it go only after the
     // probe's stop flag is set, and a beat never waits on anything but its own connection.
-    beat_thread_ = std::thread([this, p = beat_probe_] {
+    beat_thread_ = std::thread(signalling_end(beat_probe_, [this, p = beat_probe_] {
         std::unique_ptr<queue::queue_admin> admin;
         std::size_t connects = 0;
         probe_loop(
@@ -141,7 +142,7 @@ void work_sight::start() {
                 admin->publish_event(std::string(events_exchange), beat);
             },
             [&] { admin.reset(); });
-    });
+    }));
 }
 
 std::string work_sight::heartbeat() const {
@@ -176,9 +177,11 @@ void work_sight::stop() {
     }
     view_.stop();
     if (loop_.joinable()) loop_.join();
-    // A probe stuck on a hung store or broker is not waited for: it owns its state and handle.
-    for (auto* t : {&store_thread_, &queue_thread_, &beat_thread_})
-        if (t->joinable()) t->detach();
+    // A probe stuck on a hung store or broker is not waited for beyond the grace: it owns its
+    // state and handle.
+    join_within(store_thread_, *store_probe_, stop_grace);
+    join_within(queue_thread_, *queue_probe_, stop_grace);
+    join_within(beat_thread_, *beat_probe_, stop_grace);
 }
 
 std::optional<std::string> work_sight::store_problem() const {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bounded_join.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/value.hpp"
@@ -29,6 +30,7 @@ struct worker_roster::state {
     mutable std::mutex mu;
     std::condition_variable wake;
     bool stop = false;
+    bool finished = false;  // the listener returned (bounded_join.hpp)
     struct seen {
         std::string beat;  // re-encoded by our own parser: valid JSON whatever was published
         clock::time_point at;
@@ -74,7 +76,7 @@ worker_roster::worker_roster(const config::settings& s, broker_picker broker) : 
 worker_roster::~worker_roster() { stop(); }
 
 void worker_roster::start() {
-    thread_ = std::thread([st = state_] { listen(st); });
+    thread_ = std::thread(signalling_end(state_, [st = state_] { listen(st); }));
 }
 
 void worker_roster::stop() {
@@ -83,7 +85,7 @@ void worker_roster::stop() {
         state_->stop = true;
     }
     state_->wake.notify_all();
-    if (thread_.joinable()) thread_.detach();  // owns its state; may be stuck on the broker
+    join_within(thread_, *state_, stop_grace);  // owns its state; may be stuck on the broker
 }
 
 std::string worker_roster::json() const {

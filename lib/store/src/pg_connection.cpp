@@ -179,6 +179,25 @@ bool postgres_retryable(std::string_view sqlstate, bool connection_ok) noexcept 
     return false;
 }
 
+bool postgres_tls_refusal(std::string_view message) noexcept {
+    // libpq's own wording (fe-secure-openssl.c, fe-connect.c of PostgreSQL 15), which is not
+    // translated when lc_messages is C, as it is for a service.
+    static constexpr std::string_view refusals[] = {
+        "certificate verify failed",      // untrusted CA, expired, revoked: OpenSSL's verdict
+        "does not match host name",       // server certificate for "a" does not match host name "b"
+        "root certificate file",          // sslrootcert missing or unreadable
+        "server does not support SSL",    // sslmode=require against a server without ssl
+        "certificate file",               // sslcert missing or unreadable
+        "private key file",               // sslkey missing, unreadable or too open
+        "certificate present, but not private key",
+        "name entry is missing",          // a certificate without the names verify-full needs
+        "address entry is missing",
+    };
+    for (auto r : refusals)
+        if (message.find(r) != std::string_view::npos) return true;
+    return false;
+}
+
 std::string_view sqlstate_in_message(std::string_view message) noexcept {
     // Verbose messages read "SEVERITY:  XXXXX: text"; the severity may be translated.
     for (auto p = message.find(":  "); p != std::string_view::npos; p = message.find(":  ", p + 1)) {
@@ -246,10 +265,14 @@ void pg_connection::ensure_connected() {
         std::string sqlstate(sqlstate_in_message(raw));
         std::string msg = one_line(plain_connect_message(raw, sqlstate));
         scrub(msg, password_);
+        const bool tls = sqlstate.empty() && postgres_tls_refusal(msg);
         // The server asked for a password none was given for: libpq fails before any SQLSTATE.
-        bool retryable = postgres_retryable(sqlstate, false) && !PQconnectionNeedsPassword(c.get());
+        bool retryable = postgres_retryable(sqlstate, false) && !PQconnectionNeedsPassword(c.get()) && !tls;
         throw service_error("postgresql store " + masked_ + ": connect: " + msg +
-                                (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")"),
+                                (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")") +
+                                (tls ? " (TLS to PostgreSQL refused: check sslmode, sslrootcert, sslcert and sslkey "
+                                       "in store.uri)"
+                                     : ""),
                             retryable);
     };
 

@@ -37,6 +37,12 @@ bool postgres_record_fault(std::string_view sqlstate) noexcept;
 /// empty. libpq offers no other way to learn the code of a failed connection attempt.
 std::string_view sqlstate_in_message(std::string_view message) noexcept;
 
+/// Whether a failed connection's message (libpq's, one line) is TLS refusing the server or
+/// this client's own TLS settings: an untrusted or expired certificate, a name it does not hold,
+/// a missing CA or key file, a server without TLS under sslmode=require. No retry cures those;
+/// a TLS connection the server dropped midway ("SSL SYSCALL error", "unexpected eof") is not one.
+bool postgres_tls_refusal(std::string_view message) noexcept;
+
 /// At most one open libpq connection, made when first needed. Not thread-safe: its owner
 /// serialises every call (postgres_store holds a mutex around each). Every failure throws a
 /// service_error naming the operation and the masked URI, never the password.

@@ -75,6 +75,18 @@ std::string_view hint(std::string_view code, bool from_config) {
     return {};
 }
 
+// What to do about a TLS failure, in words an operator can act on; empty for other failures.
+std::string_view tls_hint(CURLcode code, bool has_ca_file) {
+    if (code == CURLE_PEER_FAILED_VERIFICATION)
+        return has_ca_file ? " (TLS: the server's certificate does not chain to ca_file, or is not valid for the "
+                             "endpoint's host name)"
+                           : " (TLS: the server's certificate is not trusted by the system's CAs or is not valid for "
+                             "the endpoint's host name; a private CA goes into store.uri as ca_file=/path/ca.pem)";
+    if (code == CURLE_SSL_CACERT_BADFILE) return " (TLS: check ca_file in store.uri)";
+    if (code == CURLE_SSL_CONNECT_ERROR) return " (TLS handshake with the endpoint failed)";
+    return {};
+}
+
 std::string shown_id(std::string_view id) {
     std::string s(id.substr(0, 140));
     for (auto& c : s)
@@ -216,6 +228,10 @@ void s3_store::configure(CURL* h, request& r) {
     set(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
     set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
     set(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    // libcurl's defaults, written down: https is verified, name and chain, never silently not.
+    set(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    set(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!where_.ca_file.empty()) set(h, CURLOPT_CAINFO, where_.ca_file.c_str());
     set(h, CURLOPT_AWS_SIGV4, sigv4_.c_str());
     set(h, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
     set(h, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
@@ -290,7 +306,7 @@ s3_store::verdict s3_store::judge(const request& r) const {
             return {verdict_kind::fail, "the answer is larger than " + std::to_string(r.response.limit) + " bytes",
                     false};
         return {curl_code_retryable(r.code) ? verdict_kind::retry : verdict_kind::fail,
-                curl_code_text(r.code, r.error), false};
+                curl_code_text(r.code, r.error) + std::string(tls_hint(r.code, !where_.ca_file.empty())), false};
     }
     if (r.status >= 200 && r.status < 300) return {verdict_kind::ok, {}, false};
     std::string code = xml_tag(r.response.text, "Code");

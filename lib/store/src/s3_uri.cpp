@@ -124,6 +124,15 @@ std::string check_endpoint(const uri_checker& check, std::string endpoint) {
     return endpoint;
 }
 
+// The roles may run in another directory than the one the URI was written in, and the file is
+// read at every new connection: only an absolute path means the same file everywhere.
+std::string check_ca_file(const uri_checker& check, std::string path, std::string_view endpoint) {
+    if (path.empty() || path.front() != '/') check.fail("ca_file must be an absolute path");
+    if (!endpoint.empty() && !endpoint.starts_with("https://"))
+        check.fail("ca_file needs an https:// endpoint (plain http is not verified at all)");
+    return path;
+}
+
 std::string check_region(const uri_checker& check, std::string region) {
     bool ok = !region.empty() && region.size() <= 64;
     for (char c : region) ok = ok && (is_lower_alnum(c) || c == '-');
@@ -171,7 +180,7 @@ s3_location s3_location::parse(std::string_view uri) {
     check_bucket(check, loc.bucket);
     if (slash != std::string_view::npos) loc.prefix = check_prefix(check, path.substr(slash + 1));
 
-    std::optional<std::string> endpoint, region, path_style;
+    std::optional<std::string> endpoint, region, path_style, ca_file;
     while (!query.empty()) {
         auto amp = query.find('&');
         auto item = query.substr(0, amp);
@@ -182,9 +191,10 @@ s3_location s3_location::parse(std::string_view uri) {
         std::optional<std::string>* slot = name == "endpoint"     ? &endpoint
                                            : name == "region"     ? &region
                                            : name == "path_style" ? &path_style
+                                           : name == "ca_file"    ? &ca_file
                                                                   : nullptr;
         // Only the name is shown: an unknown parameter may well be a misplaced secret.
-        if (!slot) check.fail("unknown parameter '" + name.substr(0, 40) + "' (known: endpoint, region, path_style)");
+        if (!slot) check.fail("unknown parameter '" + name.substr(0, 40) + "' (known: endpoint, region, path_style, ca_file)");
         if (eq == std::string_view::npos) check.fail("parameter '" + name + "' needs a value");
         if (*slot) check.fail("parameter '" + name + "' is given twice");
         *slot = check.decode(item.substr(eq + 1), "parameter '" + name + "'");
@@ -192,6 +202,7 @@ s3_location s3_location::parse(std::string_view uri) {
 
     if (endpoint) loc.endpoint = check_endpoint(check, *endpoint);
     if (region) loc.region = check_region(check, *region);
+    if (ca_file) loc.ca_file = check_ca_file(check, std::move(*ca_file), loc.endpoint);
     loc.path_style = !loc.endpoint.empty();
     if (path_style) {
         if (*path_style == "true")
@@ -239,6 +250,7 @@ std::string s3_location::describe() const {
     }
     s += sep + std::string("region=") + region;
     if (path_style != !endpoint.empty()) s += std::string("&path_style=") + (path_style ? "true" : "false");
+    if (!ca_file.empty()) s += "&ca_file=" + s3_uri_encode(ca_file, true);
     return s;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Where an S3 result store lives: s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=B, and
+// Where an S3 result store lives: s3://BUCKET/PREFIX?endpoint=URL&region=R&path_style=B&ca_file=F, and
 // the object URLs that follow from it (path-style or virtual-host style). Pure: no I/O. Private
 // to the store module.
 #include <string>
@@ -14,9 +14,11 @@ struct s3_location {
     std::string endpoint;             ///< "scheme://host[:port][/path]" without trailing '/'; empty: AWS
     std::string region = "us-east-1";
     bool path_style = false;          ///< true: ENDPOINT/BUCKET/KEY; false: BUCKET.HOST/KEY
+    std::string ca_file;              ///< absolute path of the CAs to verify https against; empty: the system's
 
     /// Parses `uri`. Defaults: region us-east-1; path_style true when an endpoint is given,
-    /// else false (AWS virtual-host style). Throws config_error naming the problem; the
+    /// else false (AWS virtual-host style); ca_file must be an absolute path and the endpoint
+    /// https (or AWS's). Throws config_error naming the problem; the
     /// message never repeats query values or a password.
     static s3_location parse(std::string_view uri);
 

@@ -106,3 +106,25 @@ TEST_CASE("an unreachable server is a retryable error naming the store, password
         CHECK(what.find("hunter22") == std::string::npos);
     }
 }
+
+TEST_CASE("libpq's TLS refusals are told apart from a TLS connection that broke") {
+    using pfo3::store::postgres_tls_refusal;
+    for (const char* m : {
+             "connection to server at \"127.0.0.1\", port 5476 failed: SSL error: certificate verify failed",
+             "connection to server at \"127.0.0.1\", port 5476 failed: server certificate for \"localhost\" (and 1 "
+             "other name) does not match host name \"other.example\"",
+             "connection to server at \"127.0.0.1\", port 5476 failed: root certificate file \"/x/ca.pem\" does not "
+             "exist; Either provide the file or change sslmode to disable server certificate verification.",
+             "connection to server at \"127.0.0.1\", port 5476 failed: server does not support SSL, but SSL was "
+             "required",
+             "could not load private key file \"/k.pem\": No such file or directory",
+         })
+        CHECK(postgres_tls_refusal(m));
+    for (const char* m : {
+             "connection to server at \"127.0.0.1\", port 5476 failed: SSL SYSCALL error: EOF detected",
+             "connection to server at \"127.0.0.1\", port 5476 failed: SSL error: unexpected eof while reading",
+             "connection to server at \"127.0.0.1\", port 5476 failed: Connection refused",
+             "FATAL:  password authentication failed for user \"pfo3\"",
+         })
+        CHECK_FALSE(postgres_tls_refusal(m));
+}

@@ -151,3 +151,22 @@ TEST_CASE("errors never repeat a secret from the URI", "[s3_uri]") {
     CHECK_THAT(bad_value, Catch::Contains("without credentials"));
     CHECK(bad_value.find("topsecret") == std::string::npos);
 }
+
+TEST_CASE("ca_file names the CAs an https endpoint is verified against, and survives describe", "[s3_uri]") {
+    auto loc = s3_location::parse("s3://bkt/p?endpoint=https://127.0.0.1:9443&ca_file=/etc/pfo3/s3%20ca.pem");
+    CHECK(loc.ca_file == "/etc/pfo3/s3 ca.pem");
+    CHECK(loc.describe() == "s3://bkt/p?endpoint=https://127.0.0.1:9443&region=us-east-1&ca_file=/etc/pfo3/s3%20ca.pem");
+    CHECK(s3_location::parse(loc.describe()).ca_file == loc.ca_file);
+    CHECK(s3_location::parse("s3://bkt/p").ca_file.empty());
+    // AWS itself is https: a private CA may stand in front of it (a TLS-inspecting proxy).
+    CHECK(s3_location::parse("s3://bkt/p?ca_file=/etc/ssl/proxy.pem").ca_file == "/etc/ssl/proxy.pem");
+}
+
+TEST_CASE("ca_file must be absolute and is refused with a plain http endpoint", "[s3_uri]") {
+    CHECK_THAT(parse_error("s3://bkt/p?endpoint=https://h.example&ca_file=ca.pem"),
+               Catch::Contains("ca_file must be an absolute path"));
+    CHECK_THAT(parse_error("s3://bkt/p?endpoint=https://h.example&ca_file="), Catch::Contains("absolute path"));
+    CHECK_THAT(parse_error("s3://bkt/p?endpoint=http://h.example&ca_file=/ca.pem"),
+               Catch::Contains("ca_file needs an https:// endpoint"));
+    CHECK_THAT(parse_error("s3://bkt/p?ca_file=/a.pem&ca_file=/b.pem"), Catch::Contains("twice"));
+}

@@ -54,7 +54,7 @@ public:
 
 private:
     // A probe's state, shared with its thread: a probe stuck on a hung store or broker may
-    // outlive this object (it is detached at stop()).
+    // outlive this object (stop() detaches it after a grace).
     struct probe {
         config::settings settings;
         store_opener open_store;
@@ -62,6 +62,7 @@ private:
         std::mutex mu;
         std::condition_variable wake;
         bool stop = false;
+        bool finished = false;  // the thread's body returned: stop() joins it
         std::optional<std::string> error = "not checked yet";
         std::chrono::steady_clock::time_point checked = std::chrono::steady_clock::now();
         // The queue probe's figures, -1 while unknown: task queue, dead-letter queue.

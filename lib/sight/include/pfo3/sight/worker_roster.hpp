@@ -33,7 +33,8 @@ public:
     worker_roster& operator=(const worker_roster&) = delete;
 
     void start();
-    /// Stops the listener thread (a thread stuck on a hung broker is detached).
+    /// Stops the listener thread: joins it, or detaches it if it is stuck on a hung broker for
+    /// longer than stop_grace (2 s).
     void stop();
     /// {"workers":[{"id":…,"seen_s_ago":…,"gone":…,"beat":{…}}…]}, ordered by id.
     std::string json() const;
