@@ -21,6 +21,7 @@
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/ops/process_limits.hpp"
+#include "pfo3/serve/dead_letter_desk.hpp"
 #include "pfo3/serve/graceful_stop.hpp"
 #include "pfo3/serve/status_reader.hpp"
 #include "pfo3/sight/role_sight.hpp"
@@ -50,9 +51,9 @@ constexpr std::size_t max_status_per_connection = 16;
 class serve_dispatcher final : public net::dispatcher {
 public:
     serve_dispatcher(queue::publisher& pub, std::string queue, serve::status_reader& status,
-                     config::schedule_settings schedule, metrics::serve_metrics& m)
+                     config::schedule_settings schedule, metrics::serve_metrics& m, serve::dead_letter_desk& dead)
         : pub_(pub), queue_(std::move(queue)), status_(status), schedule_(schedule),
-          identity_(ops::process_identity()), m_(m) {}
+          identity_(ops::process_identity()), m_(m), dead_(dead) {}
 
     void dispatch(json::request req, reply done) override {
         switch (req.kind) {
@@ -73,6 +74,9 @@ public:
                 done(std::move(line));
             });
             return;
+        case json::op::dead_list:
+        case json::op::dead_requeue:
+        case json::op::dead_purge: dead_.handle(std::move(req), std::move(done)); return;
         case json::op::auth: break;  // answered by the connection (net::session), never here
         }
         done(json::encode_rejected(request_error::bad_request, "op not handled by serve"));
@@ -173,7 +177,21 @@ private:
     config::schedule_settings schedule_;
     std::string identity_;
     metrics::serve_metrics& m_;
+    serve::dead_letter_desk& dead_;
 };
+
+// Dead-letter requests wait at most this many deep in serve (decision 0015).
+constexpr std::size_t max_waiting_dead = 64;
+
+// The dead-letter desk's broker connections: the `attempt`-th URL of the list, so a desk that
+// lost its node tries the next. Owns a copy of the settings (the desk's thread may outlive us).
+serve::dead_letter_desk::opener dead_letters_opener(const config::settings& s) {
+    return [s](std::size_t attempt) {
+        return std::make_unique<queue::dead_letters>(broker_url_of(s, attempt), topology_of(s),
+                                                     std::chrono::milliseconds(s.serve.confirm_timeout_ms),
+                                                     "pfo3-serve dead letters " + ops::process_identity());
+    };
+}
 
 // The command line's overrides of the config file.
 void apply_options(config::settings& s, const serve_options& opts) {
@@ -250,7 +268,8 @@ int run_serve(config::settings s, const serve_options& opts) {
                          status_threads, max_waiting_status);
     sight::role_sight ops_view(io, "serve");
     metrics::serve_metrics counts(ops_view.registry(), s.http.type_label_limit);
-    serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule, counts);
+    serve::dead_letter_desk dead(dead_letters_opener(s), max_waiting_dead);
+    serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule, counts, dead);
     net::server server(io, sopts, dispatcher);
     sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
     sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });

@@ -288,6 +288,9 @@ std::optional<auth::scope> scope_of(json::op kind) {
     case json::op::submit: return auth::scope::submit;
     case json::op::status: return auth::scope::status;
     case json::op::cancel: return auth::scope::admin;  // issue 16: cancelling is an operator's act
+    case json::op::dead_list:
+    case json::op::dead_requeue:
+    case json::op::dead_purge: return auth::scope::admin;  // dead letters are the operator's (decision 0015)
     case json::op::ping:
     case json::op::auth: break;
     }
@@ -346,7 +349,8 @@ void session::refuse_later(const auth::decision& d, const std::string& id) {
 void session::dispatch(json::request req) {
     const std::uint64_t seq = head_seq_ + slots_.size();
     slots_.emplace_back();
-    if (req.kind == json::op::status || req.kind == json::op::cancel) {  // both go to the store
+    // Answered by another thread (the store's, the dead letters'): bounded per connection.
+    if (req.kind == json::op::status || req.kind == json::op::cancel || json::is_dead_letter_op(req.kind)) {
         slots_.back().status = true;
         ++status_in_flight_;
     }
