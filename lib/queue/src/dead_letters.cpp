@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "pfo3/core/error.hpp"
 #include "pfo3/queue/queue_admin.hpp"
 
 namespace pfo3::queue {
@@ -165,6 +166,26 @@ requeue_report dead_letters::requeue(const dead_selection& which, std::size_t ma
     const std::uint32_t total = r.message_count(impl_->dead);
     const std::uint32_t bound = impl_->scan_bound(total);
     std::uint32_t seen = 0;
+    try {
+        requeue_scan(which, max_moved, on_moved, bound, seen, found, rep);
+        rep.left = impl_->settle(total, seen, rep.moved.size());
+    } catch (const service_error& e) {
+        // A connection broke midway: what moved is reported; every letter not acked is still
+        // in the dead queue (the broker gives back what a closed channel held), perhaps also
+        // queued if its copy was confirmed and the ack was lost.
+        rep.trouble = std::string("the broker connection failed midway (") + e.what() + "); the letters not reported " +
+                      "requeued stay in " + impl_->dead;
+        rep.left = static_cast<std::uint32_t>(total - std::min<std::size_t>(total, rep.moved.size()));
+        return rep;
+    }
+    if (rep.trouble.empty() && (max_moved == 0 || rep.moved.size() < max_moved)) rep.missing = missing_of(which, found);
+    return rep;
+}
+
+void dead_letters::requeue_scan(const dead_selection& which, std::size_t max_moved,
+                                const std::function<void(const std::string&)>& on_moved, std::uint32_t bound,
+                                std::uint32_t& seen, std::set<std::string>& found, requeue_report& rep) {
+    auto& r = impl_->reader;
     while (seen < bound && (max_moved == 0 || rep.moved.size() < max_moved)) {
         auto m = r.get(impl_->dead);
         if (!m) break;
@@ -194,9 +215,6 @@ requeue_report dead_letters::requeue(const dead_selection& which, std::size_t ma
         rep.moved.push_back(d.id);
         if (on_moved) on_moved(d.id);
     }
-    rep.left = impl_->settle(total, seen, rep.moved.size());
-    if (rep.trouble.empty() && (max_moved == 0 || rep.moved.size() < max_moved)) rep.missing = missing_of(which, found);
-    return rep;
 }
 
 purge_report dead_letters::purge(const dead_selection& which) {

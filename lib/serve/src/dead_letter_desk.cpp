@@ -56,10 +56,15 @@ struct dead_letter_desk::shared {
         case json::op::dead_requeue: {
             auto rep = d.requeue(selection_of(r), r.limit);
             const bool more = rep.trouble.empty() && rep.moved.size() >= r.limit;
+            std::string line = encode_requeue_report(d.task_queue(), rep, more);
+            if (!rep.trouble.empty()) {
+                PFO3_LOG(warn, "dead-letter requeue stopped", {{"error", rep.trouble}});
+                letters.reset();  // the next request starts on new connections
+            }
             if (!rep.moved.empty())
                 PFO3_LOG(info, "dead letters requeued", {{"count", std::to_string(rep.moved.size())},
                                                          {"left", std::to_string(rep.left)}});
-            return encode_requeue_report(d.task_queue(), rep, more);
+            return line;
         }
         case json::op::dead_purge: {
             auto rep = d.purge(selection_of(r));

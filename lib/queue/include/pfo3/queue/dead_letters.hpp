@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,13 +109,18 @@ public:
     /// The first letters, in queue order, without removing any.
     dead_listing list(const dead_list_bounds& b);
     /// Moves the selected letters back to the task queue, at most `max_moved` (0: no bound),
-    /// one confirmed copy at a time; `on_moved` hears each id as it is acked.
+    /// one confirmed copy at a time; `on_moved` hears each id as it is acked. A broker that
+    /// refuses a copy or a connection that fails midway ends it with `trouble` set (and what
+    /// moved before in `moved`); after that, open a new dead_letters.
     requeue_report requeue(const dead_selection& which, std::size_t max_moved = 0,
                            const std::function<void(const std::string&)>& on_moved = {});
     /// Deletes the selected letters (all: queue.purge; ids: each acked away).
     purge_report purge(const dead_selection& which);
 
 private:
+    void requeue_scan(const dead_selection& which, std::size_t max_moved,
+                      const std::function<void(const std::string&)>& on_moved, std::uint32_t bound, std::uint32_t& seen,
+                      std::set<std::string>& found, requeue_report& rep);
     struct impl;
     std::unique_ptr<impl> impl_;
 };
