@@ -11,6 +11,7 @@ import subprocess
 import pika
 import pytest
 
+from helpers.certs import Certificates
 from helpers.processes import (child_env, free_port, rabbitmqctl, read_records, submit_ids, wait_for_results,
                                wait_until, write_file)
 
@@ -218,19 +219,23 @@ def make_token(pfo3, tokens_file, name, scopes, tmp_path):
     return write_file(tmp_path / f"{name}.token", r.stdout.strip() + "\n")
 
 
+def token_config(tmp_path, tokens_file, extra=""):
+    """A config file: [auth] with `tokens_file`, plus `extra`."""
+    return write_file(tmp_path / "auth.toml", f"""{extra}
+[auth]
+mode = "token"
+tokens_file = "{tokens_file}"
+failure_delay_ms = {DELAY_MS}
+""")
+
+
 def test_a_submit_token_cannot_touch_dead_letters_and_an_admin_token_can(pfo3, queue, broker, tmp_path,
                                                                         raw_client):
     tokens = tmp_path / "tokens"
     sub = make_token(pfo3, tokens, "sub", "submit", tmp_path)
     looker = make_token(pfo3, tokens, "looker", "submit,status", tmp_path)
     ops = make_token(pfo3, tokens, "ops", "admin", tmp_path)
-    config = write_file(tmp_path / "auth.toml", f"""
-[auth]
-mode = "token"
-tokens_file = "{tokens}"
-failure_delay_ms = {DELAY_MS}
-""")
-    serve = pfo3.serve(queue, config=config)
+    serve = pfo3.serve(queue, config=token_config(tmp_path, tokens))
     declare(broker, queue)
     for n in range(2):
         put_dead(broker, queue, f"s-{n}")
@@ -384,3 +389,32 @@ def test_a_broker_lost_midway_through_a_requeue_loses_no_letter(pfo3, queue, bro
     queued = broker.get_messages(queue, broker.message_count(queue), timeout=60)
     assert {json.loads(body)["id"] for _, body in queued} == set(ids)
     assert len(queued) - len(ids) < 100, "at most the letters in flight are duplicated"
+
+
+def test_dead_through_serve_over_tls_with_a_token(pfo3, queue, broker, tmp_path):
+    certs = Certificates(tmp_path / "certs")
+    tokens = tmp_path / "tokens"
+    ops = make_token(pfo3, tokens, "ops", "admin", tmp_path)
+    serve = pfo3.serve(queue, config=token_config(tmp_path, tokens, f"""
+[serve.tls]
+mode = "required"
+cert_file = "{certs.server[0]}"
+key_file = "{certs.server[1]}"
+"""))
+    declare(broker, queue)
+    for n in range(3):
+        put_dead(broker, queue, f"t-{n}")
+
+    plain = pfo3.run(["dead", "--server", serve.address, "--token-file", str(ops), "purge", "--yes"])
+    assert plain.returncode != 0 and "tls_required" in plain.stderr, plain
+    assert broker.message_count(f"{queue}.dead") == 3
+
+    tls = ["dead", "--server", serve.address, "--ca-file", str(certs.ca[0]), "--token-file", str(ops)]
+    listed = pfo3.run([*tls, "list"])
+    assert listed.returncode == 0, listed.stderr
+    assert [r[0] for r in rows(listed)] == ["t-0", "t-1", "t-2"]
+    moved = pfo3.run([*tls, "requeue", "t-1"])
+    assert moved.returncode == 0 and moved.stdout.split() == ["t-1"], moved
+    purged = pfo3.run([*tls, "purge", "--yes"])
+    assert purged.returncode == 0 and purged.stdout.strip() == f"purged 2 dead letters from {queue}.dead"
+    assert broker.message_count(queue) == 1 and broker.message_count(f"{queue}.dead") == 0
