@@ -1,7 +1,7 @@
 // `pfo3 dead`: inspect, requeue and purge the dead letters of `<queue>.dead`. Only the command
-// line lives here: the work is queue::dead_letters (decision 0015), reached through serve's
-// dead_* ops by default or, with --direct, on this thread against the broker. Both paths give
-// the same structs, printed the same way.
+// line and the printing live here: the work is queue::dead_letters (decision 0015), reached
+// through serve's dead_* ops by default or with --direct against the broker
+// (serve::dead_letter_path). Both paths give the same structs, printed the same way.
 #include "dead_command.hpp"
 
 #include <unistd.h>
@@ -15,172 +15,16 @@
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/json/message.hpp"
-#include "pfo3/json/protocol.hpp"
-#include "pfo3/json/response.hpp"
-#include "pfo3/net/client.hpp"
 #include "pfo3/queue/dead_letters.hpp"
-#include "pfo3/serve/dead_letter_replies.hpp"
+#include "pfo3/serve/dead_letter_paths.hpp"
 
 namespace pfo3::app {
 
 namespace {
 
-// Letters one requeue request over serve moves, so a long requeue shows progress.
-constexpr std::size_t requeue_batch = 100;
-// One request over serve may move max_dead_limit letters, each waiting for a confirm.
-constexpr auto answer_timeout = std::chrono::minutes(5);
-
-// Thrown once the reason is printed: the exit status.
-struct stop_with {
-    int code;
-};
-
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : queue::one_line(s); }
 
-// Where the letters are reached. Names of the queues come back with the answers.
-class dead_path {
-public:
-    virtual ~dead_path() = default;
-    virtual queue::dead_listing list(std::size_t limit, std::string& dead_queue) = 0;
-    /// Calls `moved` with the ids just moved (in order) and the letters left (0: not known).
-    virtual queue::requeue_report requeue(const queue::dead_selection& which, std::string& task_queue,
-                                          const std::function<void(const std::vector<std::string>&, std::uint32_t left)>& moved) = 0;
-    virtual queue::purge_report purge(const queue::dead_selection& which, std::string& dead_queue) = 0;
-};
-
-class direct_path final : public dead_path {
-public:
-    explicit direct_path(const config::settings& s)
-        : d_(broker_url_of(s), topology_of(s), std::chrono::milliseconds(s.serve.confirm_timeout_ms), "pfo3-dead") {}
-
-    queue::dead_listing list(std::size_t limit, std::string& dead_queue) override {
-        dead_queue = d_.dead_queue();
-        return d_.list({limit, SIZE_MAX, SIZE_MAX});
-    }
-    queue::requeue_report requeue(const queue::dead_selection& which, std::string& task_queue,
-                                  const std::function<void(const std::vector<std::string>&, std::uint32_t)>& moved) override {
-        task_queue = d_.task_queue();
-        std::vector<std::string> so_far;
-        return d_.requeue(which, 0, [&](const std::string& id) {
-            so_far.assign(1, id);
-            moved(so_far, 0);
-        });
-    }
-    queue::purge_report purge(const queue::dead_selection& which, std::string& dead_queue) override {
-        dead_queue = d_.dead_queue();
-        return d_.purge(which);
-    }
-
-private:
-    queue::dead_letters d_;
-};
-
-class serve_path final : public dead_path {
-public:
-    serve_path(const std::string& server, const net::client_options& o) : server_(server), c_(server, o) {}
-
-    queue::dead_listing list(std::size_t limit, std::string& dead_queue) override {
-        const std::size_t n = limit == 0 ? json::max_dead_limit : std::min(limit, json::max_dead_limit);
-        const std::string line = ask("{\"op\":\"dead_list\",\"limit\":" + std::to_string(n) + "}");
-        return decoded(serve::decode_dead_listing(line, dead_queue, why_), line);
-    }
-
-    queue::requeue_report requeue(const queue::dead_selection& which, std::string& task_queue,
-                                  const std::function<void(const std::vector<std::string>&, std::uint32_t)>& moved) override {
-        queue::requeue_report total;
-        auto one = [&](const std::string& request) {
-            const std::string line = ask(request);
-            bool more = false;
-            auto r = decoded(serve::decode_requeue_report(line, task_queue, more, why_), line);
-            total.moved.insert(total.moved.end(), r.moved.begin(), r.moved.end());
-            if (!r.moved.empty()) moved(r.moved, r.left);
-            total.missing.insert(total.missing.end(), r.missing.begin(), r.missing.end());
-            total.left = r.left;
-            total.trouble = r.trouble;
-            return std::pair{std::move(r), more};
-        };
-        if (which.all) {
-            // In batches, so progress shows; never more than were dead at the start, so letters
-            // that die again meanwhile (the handler still missing) are not chased round.
-            std::string ignored;
-            const std::uint32_t at_start = list(1, ignored).total;
-            // Letters that can never be tasks stay at the head and are seen by every batch.
-            while (total.moved.size() + total.kept.size() < at_start) {
-                const std::size_t n =
-                    std::min<std::size_t>(requeue_batch, at_start - total.moved.size() - total.kept.size());
-                auto [r, more] = one("{\"op\":\"dead_requeue\",\"all\":true,\"limit\":" + std::to_string(n) + "}");
-                total.kept = std::move(r.kept);  // each batch looks at every letter before its last: the latest are all
-                if (!total.trouble.empty() || !more) break;
-            }
-            return total;
-        }
-        for (std::size_t from = 0; from < which.ids.size() && total.trouble.empty(); from += json::max_dead_ids) {
-            const auto end = which.ids.begin() + static_cast<std::ptrdiff_t>(std::min(which.ids.size(), from + json::max_dead_ids));
-            auto [r, more] = one("{\"op\":\"dead_requeue\",\"ids\":" + id_array(which.ids.begin() + static_cast<std::ptrdiff_t>(from), end) + "}");
-            total.kept.insert(total.kept.end(), r.kept.begin(), r.kept.end());
-        }
-        return total;
-    }
-
-    queue::purge_report purge(const queue::dead_selection& which, std::string& dead_queue) override {
-        if (which.all) {
-            const std::string line = ask("{\"op\":\"dead_purge\",\"all\":true}");
-            return decoded(serve::decode_purge_report(line, dead_queue, why_), line);
-        }
-        queue::purge_report total;
-        for (std::size_t from = 0; from < which.ids.size(); from += json::max_dead_ids) {
-            const auto begin = which.ids.begin() + static_cast<std::ptrdiff_t>(from);
-            const auto end = which.ids.begin() + static_cast<std::ptrdiff_t>(std::min(which.ids.size(), from + json::max_dead_ids));
-            const std::string line = ask("{\"op\":\"dead_purge\",\"ids\":" + id_array(begin, end) + "}");
-            auto r = decoded(serve::decode_purge_report(line, dead_queue, why_), line);
-            total.purged += r.purged;
-            total.missing.insert(total.missing.end(), r.missing.begin(), r.missing.end());
-            total.left = r.left;
-        }
-        return total;
-    }
-
-private:
-    static std::string id_array(std::vector<std::string>::const_iterator b, std::vector<std::string>::const_iterator e) {
-        std::string out = "[";
-        for (auto i = b; i != e; ++i) {
-            if (i != b) out.push_back(',');
-            json::append_quoted(out, *i);
-        }
-        return out + "]";
-    }
-
-    // One request, one answer. A refusal is printed and ends the command; a dead_requeue that
-    // stopped midway (ok:false with its fields) is an answer.
-    std::string ask(const std::string& request) {
-        c_.write(request + "\n");
-        auto line = c_.read_line(answer_timeout);
-        if (!line) throw service_error("serve at " + server_ + " closed the connection without answering", true);
-        auto r = json::decode_response(*line);
-        if (r && (r->ok || line->find("\"op\":\"dead_requeue\"") != std::string::npos)) return *line;
-        std::cout.flush();
-        if (!r) {
-            std::cerr << "error: bad_response: " << *line << '\n';
-            throw stop_with{exit_rejected};
-        }
-        std::cerr << "error: " << r->error << ": " << r->message << '\n';
-        if (r->error == "unavailable" || r->error == "overloaded") throw stop_with{exit_unreachable};
-        throw stop_with{r->error == "bad_request" ? exit_usage : exit_rejected};
-    }
-
-    template <class T>
-    T decoded(std::optional<T> v, const std::string& line) {
-        if (v) return std::move(*v);
-        std::cerr << "error: bad_response: " << why_ << ": " << line << '\n';
-        throw stop_with{exit_rejected};
-    }
-
-    std::string server_;
-    net::client c_;
-    std::string why_;
-};
-
-int list(dead_path& p, const dead_options& opts) {
+int list(serve::dead_letter_path& p, const dead_options& opts) {
     std::string dead;
     const queue::dead_listing l = p.list(opts.limit, dead);
     if (!opts.json) std::cout << "ID\tTYPE\tATTEMPT\tSUBMITTED_AT\tERROR\n";
@@ -203,7 +47,7 @@ int list(dead_path& p, const dead_options& opts) {
     return exit_ok;
 }
 
-int requeue(dead_path& p, const dead_options& opts) {
+int requeue(serve::dead_letter_path& p, const dead_options& opts) {
     std::string queue;
     const bool terminal = ::isatty(STDERR_FILENO) == 1;
     std::size_t moved_so_far = 0;
@@ -229,7 +73,7 @@ int requeue(dead_path& p, const dead_options& opts) {
     return r.kept.empty() && r.missing.empty() ? exit_ok : exit_rejected;
 }
 
-int purge(dead_path& p, const dead_options& opts) {
+int purge(serve::dead_letter_path& p, const dead_options& opts) {
     std::string dead;
     if (!opts.yes) {
         const std::uint32_t n = p.list(1, dead).total;
@@ -243,7 +87,7 @@ int purge(dead_path& p, const dead_options& opts) {
     return r.missing.empty() ? exit_ok : exit_rejected;
 }
 
-int run_action(dead_path& p, const dead_options& opts) {
+int run_action(serve::dead_letter_path& p, const dead_options& opts) {
     if (opts.action == "list") return list(p, opts);
     if (opts.action == "purge") return purge(p, opts);
     return requeue(p, opts);
@@ -299,15 +143,16 @@ int run_dead(config::settings s, const dead_options& opts) {
         return exit_usage;
     }
     try {
-        if (!opts.direct) {
-            serve_path p(s.send.server, client_options_of(opts.auth));
-            return run_action(p, opts);
-        }
+        if (!opts.direct) return run_action(*serve::dead_letters_through_serve(s.send.server, client_options_of(opts.auth)), opts);
         config::apply_password_files(s);
-        direct_path p(s);
-        return run_action(p, opts);
-    } catch (const stop_with& e) {
-        return e.code;
+        return run_action(*serve::dead_letters_direct(broker_url_of(s), topology_of(s),
+                                                      std::chrono::milliseconds(s.serve.confirm_timeout_ms)),
+                          opts);
+    } catch (const serve::dead_letter_refusal& e) {
+        std::cout.flush();
+        std::cerr << "error: " << e.code() << ": " << e.what() << '\n';
+        if (e.code() == "unavailable" || e.code() == "overloaded") return exit_unreachable;
+        return e.code() == "bad_request" ? exit_usage : exit_rejected;
     } catch (const service_error& e) {
         std::cout.flush();
         std::cerr << (opts.direct ? "error: broker: " : "error: cannot reach server: ") << e.what() << '\n';
