@@ -1,31 +1,36 @@
 #pragma once
-// `pfo3 dead list|requeue|purge`: the operator's view of `<queue>.dead`.
+// `pfo3 dead list|requeue|purge`: the operator's view of `<queue>.dead`, through serve (its
+// dead_* ops, scope admin) or with --direct through the broker (when serve is down).
 #include <CLI/CLI.hpp>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "client_auth.hpp"
 #include "pfo3/config/settings.hpp"
 
 namespace pfo3::app {
 
 /// Flags and arguments of `pfo3 dead` and its three actions.
 struct dead_options {
-    std::optional<std::string> amqp;   ///< broker URL (amqp.url)
-    std::optional<std::string> queue;  ///< task queue (amqp.queue); the letters are in <queue>.dead
+    bool direct = false;                ///< to the broker, not through serve
+    std::optional<std::string> server;  ///< HOST:PORT of serve (send.server)
+    client_auth_options auth;
+    std::optional<std::string> amqp;   ///< --direct: broker URL (amqp.url)
+    std::optional<std::string> queue;  ///< --direct: task queue (amqp.queue); the letters are in <queue>.dead
     std::string action;            ///< "list", "requeue" or "purge" (set by the parser)
-    std::size_t limit = 100;       ///< list: at most this many (0: all)
+    std::size_t limit = 100;       ///< list: at most this many (0: all; through serve at most 1000)
     bool json = false;             ///< list: one message body per line
-    std::vector<std::string> ids;  ///< requeue: these ids
+    std::vector<std::string> ids;  ///< requeue, purge: these ids
     bool all = false;              ///< requeue: every dead letter
     bool yes = false;              ///< purge: really
 };
 
 /// Registers the `dead` subcommand with `list`, `requeue` and `purge`.
 CLI::App* setup_dead(CLI::App& root, dead_options& opts);
-/// Runs the chosen action; 0 ok, 1 some dead letters could not be requeued, 2 usage or
-/// configuration, 3 broker unreachable.
+/// Runs the chosen action; 0 ok, 1 some dead letters could not be requeued (or serve refused
+/// the request), 2 usage or configuration, 3 broker or serve unreachable.
 int run_dead(config::settings s, const dead_options& opts);
 
 }  // namespace pfo3::app

@@ -16,6 +16,7 @@
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/ops/process_limits.hpp"
+#include "pfo3/serve/dead_letter_desk.hpp"
 #include "pfo3/serve/graceful_stop.hpp"
 #include "pfo3/serve/accepted_ids.hpp"
 #include "pfo3/serve/cancel_broadcaster.hpp"
@@ -41,6 +42,19 @@ constexpr std::size_t max_waiting_status = 4096;
 // to its memory; 16 keeps a pipelining client at about the speed of an unbounded one (20000
 // file-store reads: 0.16 s, against 0.13 s unbounded and 0.37 s with 4).
 constexpr std::size_t max_status_per_connection = 16;
+
+// Dead-letter requests wait at most this many deep in serve (decision 0016).
+constexpr std::size_t max_waiting_dead = 64;
+
+// The dead-letter desk's broker connections: the `attempt`-th URL of the list, so a desk that
+// lost its node tries the next. Owns a copy of the settings (the desk's thread may outlive us).
+serve::dead_letter_desk::opener dead_letters_opener(const config::settings& s) {
+    return [s](std::size_t attempt) {
+        return std::make_unique<queue::dead_letters>(broker_url_of(s, attempt), topology_of(s),
+                                                     std::chrono::milliseconds(s.serve.confirm_timeout_ms),
+                                                     "pfo3-serve dead letters " + ops::process_identity());
+    };
+}
 
 // The command line's overrides of the config file.
 void apply_options(config::settings& s, const serve_options& opts) {
@@ -117,7 +131,8 @@ int run_serve(config::settings s, const serve_options& opts) {
     auto accepted = std::make_shared<serve::accepted_ids>(static_cast<std::size_t>(s.cancel.remember_ids));
     serve::cancel_broadcaster cancel_events([s](std::size_t attempt) { return broker_url_of(s, attempt); });
     status.set_cancel_hooks({accepted, cancel_events.announcer()});
-    auto dispatcher = serve::make_request_dispatcher(pub, s.amqp.queue, status, s.schedule, counts, accepted);
+    serve::dead_letter_desk dead(dead_letters_opener(s), max_waiting_dead);
+    auto dispatcher = serve::make_request_dispatcher(pub, s.amqp.queue, status, s.schedule, counts, accepted, dead);
     net::server server(io, sopts, *dispatcher);
     sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
     sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });

@@ -70,11 +70,12 @@ _pfo3() {
                        --rate --store --no-results --results-timeout --serve-pid --worker-pids
                        --cpu-pids --json --label --broker-ceiling --broker-only --amqp
                        --broker-messages --broker-window --broker-prefetch $client" ;;
-        dead)   case $sub in
-                    "")      words="--amqp --queue" ;;
-                    list)    words="--limit --json --amqp --queue" ;;
-                    requeue) words="--all --amqp --queue" ;;
-                    purge)   words="--yes --amqp --queue" ;;
+        dead)   local path="--server --direct --amqp --queue $client"
+                case $sub in
+                    "")      words="$path" ;;
+                    list)    words="--limit --json $path" ;;
+                    requeue) words="--all $path" ;;
+                    purge)   words="--yes $path" ;;
                 esac ;;
         token)  case $sub in
                     "")     words="--tokens-file" ;;

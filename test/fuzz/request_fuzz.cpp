@@ -56,6 +56,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_response(json::encode_status(req.id, rec), true);
         break;
     }
+    case json::op::dead_list:
+    case json::op::dead_requeue:
+    case json::op::dead_purge:
+        check(req.limit >= 1 && req.limit <= json::max_dead_limit, "a dead-letter limit out of range");
+        check(req.kind == json::op::dead_list || req.all != !req.ids.empty(), "a dead-letter op with ids and all, or neither");
+        check(req.ids.size() <= json::max_dead_ids, "too many dead-letter ids");
+        for (const auto& id : req.ids) check(pfo3::is_valid_task_id(id), "a dead-letter op with an invalid id");
+        break;
     case json::op::submit: {
         check(req.id.empty() || pfo3::is_valid_task_id(req.id), "submit with an invalid id");
         check(json::is_valid_task_type(req.type), "submit with an invalid type");

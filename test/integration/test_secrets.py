@@ -114,7 +114,7 @@ def test_a_bad_password_file_is_a_config_error_naming_key_and_path(pfo3, tmp_pat
     for role, env in [("work", {"PFO3_AMQP_PASSWORD_FILE": str(path)}),
                       ("serve", {"PFO3_AMQP_PASSWORD_FILE": str(path)}),
                       ("dead", {"PFO3_AMQP_PASSWORD_FILE": str(path)})]:
-        args = [role, "list"] if role == "dead" else [role]
+        args = [role, "--direct", "list"] if role == "dead" else [role]  # the broker password: --direct only
         r = pfo3.run(args, env=dict(env, PFO3_AMQP_URL="amqp://someone@127.0.0.1:1/%2f",
                                     PFO3_STORE=f"file://{tmp_path}/results"), timeout=20)
         assert r.returncode == 2, f"{role}: rc={r.returncode} {r.stderr}"

@@ -59,9 +59,16 @@ std::optional<std::pair<request_error, std::string>> read_op(value root, op& whi
         which = op::cancel;
     } else if (name == "auth") {
         which = op::auth;
+    } else if (name == "dead_list") {
+        which = op::dead_list;
+    } else if (name == "dead_requeue") {
+        which = op::dead_requeue;
+    } else if (name == "dead_purge") {
+        which = op::dead_purge;
     } else {
         return std::pair{request_error::unknown_op,
-                         "unknown op \"" + excerpt(name) + "\" (expected submit, ping, status, cancel or auth)"};
+                         "unknown op \"" + excerpt(name) +
+                             "\" (expected submit, ping, status, cancel, auth, dead_list, dead_requeue or dead_purge)"};
     }
     return std::nullopt;
 }
@@ -109,6 +116,41 @@ std::string read_schedule(value root, const request_limits& limits, request& r) 
                               : "\"priority\" must be at most " + std::to_string(limit) +
                                     " (the server's [amqp] max_priority), got " + std::to_string(*n);
         r.priority = static_cast<int>(*n);
+    }
+    return {};
+}
+
+// The fields of a dead_list, dead_requeue or dead_purge into `r`; else what is wrong. Which
+// letters an action takes is always said: ids, or "all":true, never both and never neither.
+std::string read_dead(value root, request& r) {
+    const std::string_view name = r.kind == op::dead_list ? "dead_list" : r.kind == op::dead_requeue ? "dead_requeue" : "dead_purge";
+    r.limit = r.kind == op::dead_list ? 100 : max_dead_limit;
+    if (const std::optional<value> v = root.find("limit")) {
+        if (r.kind == op::dead_purge) return "\"limit\" is not a field of op \"dead_purge\"";
+        const std::optional<std::int64_t> n = integer_in(*v, 1, static_cast<std::int64_t>(max_dead_limit));
+        if (!n) return integer_problem("limit", 1, static_cast<std::int64_t>(max_dead_limit));
+        r.limit = static_cast<std::size_t>(*n);
+    }
+    if (r.kind == op::dead_list) return {};
+    const std::optional<value> all = root.find("all");
+    const std::optional<value> ids = root.find("ids");
+    if (all && (!all->is(kind::boolean) || !all->boolean())) return "\"all\" must be true when given";
+    if (all && ids) return "give \"ids\" or \"all\":true, not both";
+    if (!all && !ids) return "missing \"ids\" or \"all\":true for op \"" + std::string(name) + "\"";
+    if (all) {
+        r.all = true;
+        return {};
+    }
+    if (!ids->is(kind::array)) return not_a("ids", "an array of task ids", *ids);
+    if (ids->size() == 0 || ids->size() > max_dead_ids)
+        return "\"ids\" must hold 1 to " + std::to_string(max_dead_ids) + " task ids, not " + std::to_string(ids->size());
+    r.ids.reserve(ids->size());
+    for (std::size_t i = 0; i < ids->size(); ++i) {
+        const value id = (*ids)[i];
+        if (!id.is(kind::string)) return not_a("ids[" + std::to_string(i) + "]", "a string", id);
+        if (!is_valid_task_id(id.string()))
+            return "invalid \"ids[" + std::to_string(i) + "]\": must be " + std::string(task_id_rule);
+        r.ids.emplace_back(id.string());
     }
     return {};
 }
@@ -190,6 +232,12 @@ decoded decode_request(std::string_view bytes, const request_limits& limits) {
         return out;
     }
     if (r.kind == op::ping) {
+        out.req = std::move(r);
+        return out;
+    }
+    if (is_dead_letter_op(r.kind)) {
+        if (std::string problem = read_dead(root, r); !problem.empty())
+            return reject(out, request_error::bad_request, std::move(problem));
         out.req = std::move(r);
         return out;
     }

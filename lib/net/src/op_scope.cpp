@@ -8,6 +8,9 @@ std::optional<auth::scope> scope_of(json::op kind) {
     case json::op::submit: return auth::scope::submit;
     case json::op::status: return auth::scope::status;
     case json::op::cancel: return auth::scope::admin;  // issue 16: cancelling is an operator's act
+    case json::op::dead_list: return auth::scope::admin;  // dead letters are the operator's (decision 0016)
+    case json::op::dead_requeue: return auth::scope::admin;
+    case json::op::dead_purge: return auth::scope::admin;
     case json::op::ping: return std::nullopt;
     case json::op::auth: return std::nullopt;
     }

@@ -283,7 +283,8 @@ void session::add_ready(std::string line) {
 void session::dispatch(json::request req) {
     const std::uint64_t seq = head_seq_ + slots_.size();
     slots_.emplace_back();
-    if (req.kind == json::op::status || req.kind == json::op::cancel) {  // both go to the store
+    // Answered by another thread (the store's, the dead letters'): bounded per connection.
+    if (req.kind == json::op::status || req.kind == json::op::cancel || json::is_dead_letter_op(req.kind)) {
         slots_.back().status = true;
         ++status_in_flight_;
     }

@@ -12,6 +12,7 @@
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/queue/publisher.hpp"
 #include "pfo3/serve/accepted_ids.hpp"
+#include "pfo3/serve/dead_letter_desk.hpp"
 #include "pfo3/serve/status_reader.hpp"
 #include "replies.hpp"
 #include "schedule.hpp"
@@ -24,9 +25,9 @@ class request_dispatcher final : public net::dispatcher {
 public:
     request_dispatcher(queue::publisher& pub, std::string queue, status_reader& status,
                        config::schedule_settings schedule, metrics::serve_metrics& m,
-                       std::shared_ptr<accepted_ids> accepted)
+                       std::shared_ptr<accepted_ids> accepted, dead_letter_desk& dead)
         : pub_(pub), queue_(std::move(queue)), status_(status), schedule_(schedule),
-          identity_(ops::process_identity()), m_(m), accepted_(std::move(accepted)) {}
+          identity_(ops::process_identity()), m_(m), accepted_(std::move(accepted)), dead_(dead) {}
 
     void dispatch(json::request req, reply done) override {
         switch (req.kind) {
@@ -47,6 +48,9 @@ public:
                 done(std::move(line));
             });
             return;
+        case json::op::dead_list:
+        case json::op::dead_requeue:
+        case json::op::dead_purge: dead_.handle(std::move(req), std::move(done)); return;
         case json::op::auth: break;  // answered by the connection (net::session), never here
         }
         done(json::encode_rejected(request_error::bad_request, "op not handled by serve"));
@@ -122,6 +126,7 @@ private:
     std::string identity_;
     metrics::serve_metrics& m_;
     std::shared_ptr<accepted_ids> accepted_;
+    dead_letter_desk& dead_;
 };
 
 }  // namespace
@@ -130,8 +135,10 @@ std::unique_ptr<net::dispatcher> make_request_dispatcher(queue::publisher& pub, 
                                                          status_reader& status,
                                                          const config::schedule_settings& schedule,
                                                          metrics::serve_metrics& m,
-                                                         std::shared_ptr<accepted_ids> accepted) {
-    return std::make_unique<request_dispatcher>(pub, std::move(queue), status, schedule, m, std::move(accepted));
+                                                         std::shared_ptr<accepted_ids> accepted,
+                                                         dead_letter_desk& dead) {
+    return std::make_unique<request_dispatcher>(pub, std::move(queue), status, schedule, m, std::move(accepted),
+                                                dead);
 }
 
 }  // namespace pfo3::serve

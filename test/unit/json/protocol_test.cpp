@@ -90,7 +90,8 @@ TEST_CASE("decode_request ping and status", "[protocol]") {
 
 TEST_CASE("decode_request op errors", "[protocol]") {
     decoded d = must_reject(R"({"op":"frobnicate","id":"x1","type":"echo"})", request_error::unknown_op);
-    CHECK(d.message == "unknown op \"frobnicate\" (expected submit, ping, status, cancel or auth)");
+    CHECK(d.message == "unknown op \"frobnicate\" (expected submit, ping, status, cancel, auth, dead_list, dead_requeue or "
+                       "dead_purge)");
     CHECK(d.id == "x1");  // a valid id is echoed for the reply
     d = must_reject(R"({"op":1})", request_error::bad_request);
     CHECK(d.message == "\"op\" must be a string, not a number");
@@ -326,4 +327,42 @@ TEST_CASE("a cancel names its task and may say why", "[protocol][cancel]") {
     CHECK(encode_too_late("t1", pfo3::task_status::done) ==
           "{\"ok\":false,\"id\":\"t1\",\"error\":\"too_late\",\"status\":\"done\",\"message\":\"the task is already done; "
           "nothing was cancelled\"}\n");
+}
+
+TEST_CASE("dead-letter ops say which letters, within bounds", "[protocol][dead]") {
+    request l = must_decode(R"({"op":"dead_list"})");
+    CHECK(l.kind == op::dead_list);
+    CHECK(l.limit == 100);
+    CHECK(must_decode(R"({"op":"dead_list","limit":1000})").limit == 1000);
+    must_reject(R"({"op":"dead_list","limit":0})", request_error::bad_request);
+    must_reject(R"({"op":"dead_list","limit":1001})", request_error::bad_request);
+    must_reject(R"({"op":"dead_list","limit":"5"})", request_error::bad_request);
+
+    request r = must_decode(R"({"op":"dead_requeue","ids":["a1","b-2"]})");
+    CHECK(r.kind == op::dead_requeue);
+    CHECK(r.ids == std::vector<std::string>{"a1", "b-2"});
+    CHECK_FALSE(r.all);
+    CHECK(r.limit == max_dead_limit);
+    request a = must_decode(R"({"op":"dead_requeue","all":true,"limit":7})");
+    CHECK(a.all);
+    CHECK(a.limit == 7);
+    CHECK(must_decode(R"({"op":"dead_purge","all":true})").kind == op::dead_purge);
+    CHECK(must_decode(R"({"op":"dead_purge","ids":["x"]})").ids == std::vector<std::string>{"x"});
+
+    // Which letters is always said, never both ways; garbage is refused, naming the field.
+    for (const char* bad : {R"({"op":"dead_requeue"})", R"({"op":"dead_purge"})",
+                            R"({"op":"dead_purge","all":false})", R"({"op":"dead_requeue","all":"yes"})",
+                            R"({"op":"dead_requeue","all":true,"ids":["a"]})", R"({"op":"dead_requeue","ids":[]})",
+                            R"({"op":"dead_requeue","ids":"a1"})", R"({"op":"dead_requeue","ids":[1]})",
+                            R"({"op":"dead_requeue","ids":["has space"]})", R"({"op":"dead_purge","all":true,"limit":3})",
+                            R"({"op":"dead_requeue","all":true,"limit":0})"}) {
+        INFO(bad);
+        must_reject(bad, request_error::bad_request);
+    }
+    std::string many = R"({"op":"dead_purge","ids":[)";
+    for (std::size_t i = 0; i <= max_dead_ids; ++i) many += (i ? ",\"i" : "\"i") + std::to_string(i) + "\"";
+    decoded d = must_reject(many + "]}", request_error::bad_request);
+    CHECK_THAT(d.message, Catch::Contains("1 to 1000 task ids"));
+    CHECK(is_dead_letter_op(op::dead_list));
+    CHECK_FALSE(is_dead_letter_op(op::cancel));
 }

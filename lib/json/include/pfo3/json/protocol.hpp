@@ -26,7 +26,15 @@ struct request_limits {
 };
 
 /// The operation a request asks for.
-enum class op { submit, ping, status, cancel, auth };
+enum class op { submit, ping, status, cancel, auth, dead_list, dead_requeue, dead_purge };
+
+/// True for the ops on `<queue>.dead` (dead_list, dead_requeue, dead_purge).
+constexpr bool is_dead_letter_op(op k) { return k == op::dead_list || k == op::dead_requeue || k == op::dead_purge; }
+
+/// Most ids a dead_requeue or dead_purge may name.
+inline constexpr std::size_t max_dead_ids = 1000;
+/// Highest "limit" of a dead_list (letters listed) or dead_requeue (letters moved per request).
+inline constexpr std::size_t max_dead_limit = 1000;
 
 /// A decoded, validated request.
 struct request {
@@ -41,6 +49,10 @@ struct request {
     std::int64_t delay_s = 0;  ///< submit: "delay_s", 0..request_limits::max_delay_s (never with run_at)
     int priority = 0;          ///< submit: 0..request_limits::max_priority
     std::string reason;        ///< cancel: why (optional, at most max_reason_bytes)
+    /// dead_list: letters to list; dead_requeue: most letters to move (both 1..max_dead_limit).
+    std::size_t limit = 0;
+    std::vector<std::string> ids;  ///< dead_requeue, dead_purge: these task ids (never with all)
+    bool all = false;              ///< dead_requeue, dead_purge: every dead letter
     /// auth: the token; any other op: its own "token" (empty: none), for this request only.
     std::string token;
 };
