@@ -34,6 +34,10 @@ queue_arguments dead_queue_arguments(const topology& topo);
 /// quorum one, so a waiting retry survives a node too.
 queue_arguments retry_queue_arguments(const topology& topo, std::chrono::milliseconds base_delay);
 
+/// Level `level` of the delay ladder (decision 0012): classic whatever the task queue is,
+/// x-message-ttl of the level, dead-lettering to the exchange one level down (or `due`).
+queue_arguments delay_queue_arguments(const topology& topo, int level);
+
 /// "x-queue-type=quorum, x-delivery-limit=5": for errors and `pfo3 admin queues`.
 std::string describe(const queue_arguments& args);
 
