@@ -9,9 +9,10 @@
 #   rabbitmq-cluster.sh stop-node DIR N                        graceful shutdown of node N
 #   rabbitmq-cluster.sh start-node DIR N                       start node N again; it rejoins
 #   rabbitmq-cluster.sh name DIR N                             node N's Erlang name
-# Node N listens on PORTn, distribution on PORTn+20000, the management API (plugin
-# rabbitmq_management, for `pfo3 admin queues`) on 127.0.0.1:PORTn+10000; all share one cookie
-# and a private epmd on EPMD_PORT. Each node's environment is in DIR/nN/env.
+# Node N listens on PORTn, distribution on PORTn+20000; node 1 also serves the management API
+# (plugin rabbitmq_management, for `pfo3 admin queues`; it answers for the whole cluster) on
+# 127.0.0.1:PORT1+10000, the others skip the plugin's start-up time. All share one cookie and
+# a private epmd on EPMD_PORT. Each node's environment is in DIR/nN/env.
 set -euo pipefail
 
 usage() { echo "usage: rabbitmq-cluster.sh start DIR EPMD_PORT P1 P2 P3 | stop DIR | ctl|queues|kill|stop-node|start-node|name DIR N ..." >&2; exit 2; }
@@ -76,7 +77,8 @@ management.tcp.ip = 127.0.0.1
 management.tcp.port = $((port + 10000))
 CONF
         : > "$dir/n$n/rabbitmq-env.conf"
-        echo '[rabbitmq_management].' > "$dir/n$n/enabled_plugins"
+        if [ "$n" = 1 ]; then plugins=rabbitmq_management; else plugins=""; fi
+        echo "[$plugins]." > "$dir/n$n/enabled_plugins"
         cat > "$dir/n$n/env" <<ENV
 export HOME=$dir/home
 export RABBITMQ_NODENAME=pfo3c$port@localhost
