@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "admin_command.hpp"
 #include "bench_command.hpp"
 #include "common.hpp"
 #include "dead_command.hpp"
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
     app::cancel_options cancel_opts;
     app::token_options token_opts;
     app::workers_options workers_opts;
+    app::admin_options admin_opts;
     auto* serve = app::setup_serve(cli, serve_opts);
     auto* work = app::setup_work(cli, work_opts);
     auto* send = app::setup_send(cli, send_opts);
@@ -60,8 +62,9 @@ int main(int argc, char** argv) {
     auto* cancel = app::setup_cancel(cli, cancel_opts);
     auto* token = app::setup_token(cli, token_opts);
     auto* workers = app::setup_workers(cli, workers_opts);
+    auto* admin = app::setup_admin(cli, admin_opts);
     // Global options may also follow the command: `pfo3 serve --config F`.
-    for (auto* sub : {serve, work, send, status, dead, bench, cancel, token, workers}) sub->fallthrough();
+    for (auto* sub : {serve, work, send, status, dead, bench, cancel, token, workers, admin}) sub->fallthrough();
 
     try {
         cli.parse(argc, argv);
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
         if (cancel->parsed()) return app::run_cancel(settings, cancel_opts);
         if (token->parsed()) return app::run_token(settings, token_opts);
         if (workers->parsed()) return app::run_workers(settings, workers_opts);
+        if (admin->parsed()) return app::run_admin(settings, admin_opts);
     } catch (const config_error& e) {
         std::cerr << "pfo3: " << e.what() << "\n";
         return app::exit_usage;

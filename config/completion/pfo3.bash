@@ -22,7 +22,7 @@ _pfo3() {
         --listen|--http-listen|--http|--amqp|--queue|--store|--server|--prefetch|--concurrency|--limit|-n|--tasks|\
         -c|--connections|-w|--window|--payload-bytes|--payload|--rate|--results-timeout|\
         --serve-pid|--worker-pids|--cpu-pids|--label|--broker-messages|--broker-window|\
-        --broker-prefetch|--at|--in|--priority|--reason|--scopes|--server-name)
+        --broker-prefetch|--at|--in|--priority|--reason|--scopes|--server-name|--management)
             COMPREPLY=(); return 0 ;;
     esac
 
@@ -32,11 +32,11 @@ _pfo3() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word=${COMP_WORDS[i]}
         case $word in
-            --config|--log-level|--log-format|--amqp|--queue|--tokens-file|--scopes) ((i++)); continue ;;
+            --config|--log-level|--log-format|--amqp|--queue|--tokens-file|--scopes|--management) ((i++)); continue ;;
             -*) continue ;;
         esac
         if [ -z "$command" ]; then command=$word
-        elif [[ $command == dead || $command == token ]] && [ -z "$sub" ]; then sub=$word
+        elif [[ $command == dead || $command == token || $command == admin ]] && [ -z "$sub" ]; then sub=$word
         fi
     done
 
@@ -49,9 +49,10 @@ _pfo3() {
     # Words that are not options: the command, dead's subcommand; payloads and ids have no list.
     if [[ $cur != -* ]]; then
         case $command/$sub in
-            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead cancel token workers" -- "$cur") ;;
+            /)     mapfile -t COMPREPLY < <(compgen -W "serve work send bench status dead cancel token workers admin" -- "$cur") ;;
             dead/) mapfile -t COMPREPLY < <(compgen -W "list requeue purge" -- "$cur") ;;
             token/) mapfile -t COMPREPLY < <(compgen -W "new list revoke" -- "$cur") ;;
+            admin/) mapfile -t COMPREPLY < <(compgen -W "queues" -- "$cur") ;;
             *)     COMPREPLY=() ;;
         esac
         return 0
@@ -76,6 +77,9 @@ _pfo3() {
                     list)    words="--limit --json $path" ;;
                     requeue) words="--all $path" ;;
                     purge)   words="--yes $path" ;;
+                esac ;;
+        admin)  case $sub in
+                    queues) words="--management --amqp --queue" ;;
                 esac ;;
         token)  case $sub in
                     "")     words="--tokens-file" ;;

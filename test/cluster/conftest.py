@@ -61,6 +61,15 @@ class Cluster:
                 return leader, parse(fields[2]), parse(fields[3])
         raise AssertionError(f"{name} not listed:\n{out}")
 
+    def messages(self, name):
+        """Messages (ready and unacked) of a queue."""
+        out = self.ctl("-q", "list_queues", "--no-table-headers", "name", "messages")
+        for line in out.splitlines():
+            fields = line.split("\t")
+            if fields[0] == name:
+                return int(fields[1])
+        raise AssertionError(f"{name} not listed:\n{out}")
+
     def restore(self):
         for n in sorted(self.down):
             self.start(n)

@@ -6,6 +6,10 @@ broker does afterwards, and no single task can stall a worker.
   again nor turned `dead`.
 - A redelivered task whose attempt already failed and whose retry is already published is not
   run a third time.
+- A task resubmitted with its id after `unavailable` whose first copy reached the queue anyway
+  (the broker's confirms were lost: a proxy mutes serve's connection) runs its handler once:
+  serve's publisher marks the resubmission as a possible copy and the worker finds the record
+  (issue 15).
 - A record the store refuses as such is dead-lettered; the tasks behind it complete.
 - A task whose `type` is too long for an AMQP property can still be dead-lettered.
 - A task id that looks like a file store temporary is never deleted as one.
@@ -18,6 +22,7 @@ import time
 import pika
 import pytest
 
+from helpers.clients import RawClient
 from helpers.processes import (REPO, rabbitmqctl, read_records, submit_ids, wait_for_results,
                                wait_until, write_file)
 from helpers.proxy import TcpProxy, amqp_url_via, broker_address
@@ -64,13 +69,48 @@ def dead_letter_count(broker, queue):
     return broker.message_count(f"{queue}.dead") or 0
 
 
-def count_config(tmp_path, runs_file):
+def count_config(tmp_path, runs_file, extra=""):
     """A config with the handler `count` (test/data/handlers/count_runs.sh logging to runs_file)."""
     runs_file.touch()
     return write_file(tmp_path / "pfo3.toml", f"""
 [handlers.count]
 command = ["{HANDLERS / 'count_runs.sh'}", "{runs_file}"]
-""")
+{extra}""")
+
+
+def test_resubmission_after_unavailable_whose_first_copy_ran_is_acked_without_a_run(
+        proxy, pfo3, queue, store, rabbitmq_dir, tmp_path):
+    runs_file = tmp_path / "runs"
+    config = count_config(tmp_path, runs_file, "\n[serve]\nconfirm_timeout_ms = 500\n")
+    serve = pfo3.serve(queue, config=config, amqp=amqp_url_via(pfo3.amqp_url, proxy.port))
+    worker = pfo3.work(queue, store, prefetch=10, concurrency=2, config=config)
+    c = RawClient(serve.port, timeout=DEADLINE_S)
+    assert c.request({"id": "plain", "type": "count", "payload": 0})["ok"] is True
+    # The broker takes serve's publishes but its confirms never reach serve.
+    muted = proxy.mute(consumers_only=False)
+    assert muted, "serve's broker connection goes through the proxy"
+    ids = [f"dup-{i:02d}" for i in range(20)]
+    for i in ids:
+        c.send({"id": i, "type": "count", "payload": int(i[4:])})
+    answers = [c.read(DEADLINE_S) for _ in ids]
+    assert all(a and a.get("error") == "unavailable" for a in answers), answers
+    # The first copies were in the queue all the same: the worker ran and stored them.
+    wait_for_results(store, ids + ["plain"], timeout=DEADLINE_S)
+    for m in muted:
+        m.close()  # serve connects again (through the proxy, not muted now)
+
+    def resubmitted(task_id):
+        return c.request({"id": task_id, "type": "count", "payload": int(task_id[4:])},
+                         timeout=DEADLINE_S).get("ok") is True
+
+    for i in ids:
+        wait_until(lambda: resubmitted(i), DEADLINE_S, f"{i} accepted again", every=0.2)
+    wait_settled(rabbitmq_dir, queue)
+    ran = collections.Counter(line.split()[0] for line in runs_file.read_text().splitlines())
+    assert {i: ran[i] for i in ids} == {i: 1 for i in ids}, "each resubmitted id ran its handler once"
+    records = read_records(store)
+    assert all(records[i]["status"] == "done" and records[i]["result"] == int(i[4:]) for i in ids), records
+    assert worker.stderr().count("acked without running it") == len(ids)
 
 
 @pytest.mark.parametrize("max_attempts", [None, 1], ids=["default_attempts", "max_attempts_1"])

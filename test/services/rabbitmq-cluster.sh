@@ -9,8 +9,10 @@
 #   rabbitmq-cluster.sh stop-node DIR N                        graceful shutdown of node N
 #   rabbitmq-cluster.sh start-node DIR N                       start node N again; it rejoins
 #   rabbitmq-cluster.sh name DIR N                             node N's Erlang name
-# Node N listens on PORTn, distribution on PORTn+20000; all share one cookie and a private
-# epmd on EPMD_PORT. Each node's environment is in DIR/nN/env.
+# Node N listens on PORTn, distribution on PORTn+20000; node 1 also serves the management API
+# (plugin rabbitmq_management, for `pfo3 admin queues`; it answers for the whole cluster) on
+# 127.0.0.1:PORT1+10000, the others skip the plugin's start-up time. All share one cookie and
+# a private epmd on EPMD_PORT. Each node's environment is in DIR/nN/env.
 set -euo pipefail
 
 usage() { echo "usage: rabbitmq-cluster.sh start DIR EPMD_PORT P1 P2 P3 | stop DIR | ctl|queues|kill|stop-node|start-node|name DIR N ..." >&2; exit 2; }
@@ -66,7 +68,13 @@ start)
     node_cookie "$dir/home"  # one cookie for the three nodes
     for n in 1 2 3; do
         port=${ports[$((n - 1))]}
-        node_files "$dir/n$n" "$dir/home" "$port" "pfo3c$port" "$epmd_port" "+S 1:1" ""
+        # Node 1 runs the management API (`pfo3 admin queues` reads it); the others start faster without.
+        if [ "$n" = 1 ]; then
+            node_files "$dir/n$n" "$dir/home" "$port" "pfo3c$port" "$epmd_port" "+S 1:1" rabbitmq_management \
+                "$(printf 'management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = %s' $((port + 10000)))"
+        else
+            node_files "$dir/n$n" "$dir/home" "$port" "pfo3c$port" "$epmd_port" "+S 1:1" ""
+        fi
     done
     # Node 1 first (the others join it), then 2 and 3 together.
     start_node 1

@@ -16,6 +16,7 @@
 
 #include "pfo3/core/log.hpp"
 #include "publish_frames.hpp"
+#include "in_doubt_ids.hpp"
 #include "queue_arguments.hpp"
 
 namespace pfo3::queue::detail {
@@ -288,6 +289,15 @@ std::int64_t delivery_count(const amqp_table_t& headers) noexcept {
     return -1;
 }
 
+bool maybe_copy(const amqp_table_t& headers) noexcept {
+    for (int i = 0; i < headers.num_entries; ++i) {
+        const auto& e = headers.entries[i];
+        if (std::string_view(static_cast<const char*>(e.key.bytes), e.key.len) == copy_header)
+            return e.value.kind == AMQP_FIELD_KIND_BOOLEAN && e.value.value.boolean != 0;
+    }
+    return false;
+}
+
 amqp_basic_qos_t qos_request(std::uint16_t prefetch) noexcept {
     amqp_basic_qos_t q{};
     q.prefetch_size = 0;
@@ -518,7 +528,7 @@ void connection::close() noexcept {
 }
 
 task_properties::task_properties(std::string_view message_id, std::string_view type, std::int64_t timestamp,
-                                 std::int64_t expiration_ms, int priority) noexcept {
+                                 std::int64_t expiration_ms, int priority, bool maybe_copy) noexcept {
     static constexpr std::string_view json = "application/json";
     p_._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
                 AMQP_BASIC_TIMESTAMP_FLAG;
@@ -539,6 +549,13 @@ task_properties::task_properties(std::string_view message_id, std::string_view t
     if (priority > 0) {
         p_._flags |= AMQP_BASIC_PRIORITY_FLAG;
         p_.priority = static_cast<std::uint8_t>(std::min(priority, 255));
+    }
+    if (maybe_copy) {
+        copy_.key = as_bytes(copy_header);
+        copy_.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+        copy_.value.value.boolean = 1;
+        p_._flags |= AMQP_BASIC_HEADERS_FLAG;
+        p_.headers = amqp_table_t{1, &copy_};
     }
     fit_short_strings(p_);
 }

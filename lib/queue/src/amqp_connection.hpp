@@ -62,9 +62,9 @@ struct message_guard {
 class task_properties {
 public:
     /// `timestamp` in seconds since the epoch (negative: 0); `expiration_ms` < 0: no TTL.
-    /// `priority` 0: none.
+    /// `priority` 0: none. `maybe_copy`: the header copy_header (in_doubt_ids.hpp) is set.
     task_properties(std::string_view message_id, std::string_view type, std::int64_t timestamp,
-                    std::int64_t expiration_ms = -1, int priority = 0) noexcept;
+                    std::int64_t expiration_ms = -1, int priority = 0, bool maybe_copy = false) noexcept;
     task_properties(const task_properties&) = delete;
     task_properties& operator=(const task_properties&) = delete;
     const amqp_basic_properties_t& get() const noexcept { return p_; }
@@ -72,10 +72,13 @@ public:
 private:
     amqp_basic_properties_t p_{};
     char expiration_[24];  // the TTL as decimal text, which is how AMQP carries it
+    amqp_table_entry_t copy_{};  // the one header a pfo3 task message may carry
 };
 
 /// The x-delivery-count header of a quorum queue's delivery; -1 if absent or not an integer.
 std::int64_t delivery_count(const amqp_table_t& headers) noexcept;
+/// True if the header copy_header (in_doubt_ids.hpp) is there and true.
+bool maybe_copy(const amqp_table_t& headers) noexcept;
 
 /// The basic.qos connection::qos sends: `prefetch` deliveries per consumer, never global.
 amqp_basic_qos_t qos_request(std::uint16_t prefetch) noexcept;

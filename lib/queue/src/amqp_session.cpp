@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -140,6 +141,7 @@ void session::run() {
         }
         on_up();
         if (opts_.stats) {
+            opts_.stats->connected_to(url, index + 1, count);
             opts_.stats->connects.fetch_add(1, std::memory_order_relaxed);
             opts_.stats->up.store(true);
         }
@@ -160,6 +162,9 @@ void session::run() {
         } catch (const std::exception& e) {
             if (opts_.stats) {
                 opts_.stats->up.store(false);
+                opts_.stats->lost_with(e.what(), std::chrono::duration_cast<std::chrono::seconds>(
+                                                     std::chrono::system_clock::now().time_since_epoch())
+                                                     .count());
                 opts_.stats->lost.fetch_add(1, std::memory_order_relaxed);
             }
             PFO3_LOG(warn, lost_,

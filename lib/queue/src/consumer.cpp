@@ -132,7 +132,10 @@ struct consumer::impl final : detail::session {
         if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) d.message_id = detail::text(p.message_id);
         if (p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) d.content_type = detail::text(p.content_type);
         if (p._flags & AMQP_BASIC_TYPE_FLAG) d.type = detail::text(p.type);
-        if (p._flags & AMQP_BASIC_HEADERS_FLAG) d.delivery_count = detail::delivery_count(p.headers);
+        if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
+            d.delivery_count = detail::delivery_count(p.headers);
+            d.maybe_copy = detail::maybe_copy(p.headers);
+        }
         try {
             on_delivery(std::move(d));
             return;

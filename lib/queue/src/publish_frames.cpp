@@ -16,7 +16,7 @@ constexpr std::size_t frame_header = 7;  // type, channel, payload size
 constexpr unsigned char frame_end = AMQP_FRAME_END;
 // Generous bounds for what the encoders may write: a basic.publish holds two short strings
 // (at most 255 bytes each) and three small fields; pfo3's properties are a few short strings
-// and no header table.
+// and at most one header (a flag).
 constexpr std::size_t method_room = 1024;
 constexpr std::size_t properties_room = 8192;
 
@@ -97,7 +97,7 @@ void append_publish(std::string& out, amqp_channel_t channel, amqp_bytes_t excha
     amqp_basic_properties_t fitted = props;
     fit_short_strings(fitted);
     n = amqp_encode_properties(AMQP_BASIC_CLASS, &fitted, amqp_bytes_t{properties_room, header + 12});
-    // Cannot happen with fitted short strings and no header table; kept as a guard.
+    // Cannot happen with fitted short strings and pfo3's one-flag header table; kept as a guard.
     if (n < 0) throw service_error(std::string("encode message properties: ") + amqp_error_string2(n), false);
     const std::size_t header_size = 12 + static_cast<std::size_t>(n);
 

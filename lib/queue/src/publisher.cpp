@@ -22,6 +22,10 @@
 //   pending entry completes `unavailable` and the session reconnects (amqp_session.hpp).
 // - connection.blocked (broker memory/disk alarm): publishing would stall the owner thread in
 //   a blocking write, so while blocked messages complete `unavailable` at once.
+// - A sent publish that ends without a confirm (connection lost, timeout, nack) may still
+//   be in the queue: its id is remembered (in_doubt_ids.hpp, bounded), and a later publish
+//   of the same id (a client's resubmission, a worker's retry of a publish) carries the
+//   header `pfo3-maybe-copy`, so the worker checks the store before running it (issue 15).
 // - Every completion runs exactly once: it is moved out of its entry before being called and
 //   `outstanding()` counts the publishes not yet completed.
 // - Retries and delayed tasks wait on the delay ladder (decision 0012), whose levels are
@@ -38,6 +42,7 @@
 
 #include "amqp_session.hpp"
 #include "delay_ladder.hpp"
+#include "in_doubt_ids.hpp"
 #include "nack_streak.hpp"
 #include "url_rotation.hpp"
 #include "pfo3/core/log.hpp"
@@ -98,6 +103,7 @@ struct publisher::impl final : detail::session {
     std::deque<pending> pend;
     bool blocked = false;
     detail::nack_streak nacks;
+    detail::in_doubt_ids in_doubt;  // ids published without a confirm, across connections
     int delay_levels_declared = 0;  // this connection's: levels [0, n) of the delay ladder
 
     void complete(completion& done, publish_outcome o) noexcept {
@@ -121,8 +127,16 @@ struct publisher::impl final : detail::session {
         return batch;
     }
 
+    // A sent publish completed without the broker taking it for sure: the message may be in
+    // the queue all the same, so a later publish of its id is marked as a possible copy.
+    void complete_in_doubt(pending& p, publish_outcome o) {
+        if (!p.done) return;
+        in_doubt.add(p.message_id, clock::now());
+        complete(p.done, o);
+    }
+
     void fail_pending() {
-        for (auto& p : pend) complete(p.done, publish_outcome::unavailable);
+        for (auto& p : pend) complete_in_doubt(p, publish_outcome::unavailable);
         pend.clear();
     }
 
@@ -149,6 +163,8 @@ struct publisher::impl final : detail::session {
             try {
                 publish_one(c, batch[i]);
             } catch (...) {
+                // Message i may have left in part: in doubt (the rest never left).
+                in_doubt.add(batch[i].msg.message_id, clock::now());
                 for (std::size_t j = i; j < batch.size(); ++j) complete(batch[j].done, publish_outcome::unavailable);
                 throw;
             }
@@ -173,7 +189,7 @@ struct publisher::impl final : detail::session {
             return;
         }
         const detail::task_properties p(r.msg.message_id, r.msg.type, r.msg.timestamp, r.msg.expiration_ms,
-                                        r.msg.priority);
+                                        r.msg.priority, in_doubt.contains(r.msg.message_id, clock::now()));
         std::uint64_t tag;
         if (r.msg.delay_units > 0) {
             tag = c.publish_to(delay_route(c, r.msg.delay_units), delay_routing_key(r.msg.delay_units), p.get(),
@@ -192,12 +208,18 @@ struct publisher::impl final : detail::session {
             if (ev.what == detail::confirm::kind::nack) return publish_outcome::nacked;
             return p.returned ? publish_outcome::unroutable : publish_outcome::confirmed;
         };
+        // A nack is in doubt too: RabbitMQ 3.10 nacks around a quorum queue's failover.
+        auto settle_one = [&](pending& p) {
+            const auto o = outcome(p);
+            if (o == publish_outcome::nacked) return complete_in_doubt(p, o);
+            complete(p.done, o);
+        };
         if (ev.multiple) {
             std::size_t n = 0;
             while (!pend.empty() && ev.covers(pend.front().tag)) {
                 auto& p = pend.front();
                 n += p.done ? 1 : 0;
-                complete(p.done, outcome(p));
+                settle_one(p);
                 pend.pop_front();
             }
             if (ev.what == detail::confirm::kind::nack) nacks.nacked(std::max<std::size_t>(n, 1), clock::now());
@@ -207,7 +229,7 @@ struct publisher::impl final : detail::session {
         auto it = std::lower_bound(pend.begin(), pend.end(), ev.tag,
                                    [](const pending& p, std::uint64_t t) { return p.tag < t; });
         // Not found: it expired already (completed `unavailable`); the late confirm is ignored.
-        if (it != pend.end() && it->tag == ev.tag) complete(it->done, outcome(*it));
+        if (it != pend.end() && it->tag == ev.tag) settle_one(*it);
         pop_completed();
     }
 
@@ -259,7 +281,7 @@ struct publisher::impl final : detail::session {
                 PFO3_LOG(warn, "no confirm from the broker in time; the task was NOT accepted",
                          {{"task_id", p.message_id}});
                 if (opts.stats) opts.stats->confirm_timeouts.fetch_add(1, std::memory_order_relaxed);
-                complete(p.done, publish_outcome::unavailable);
+                complete_in_doubt(p, publish_outcome::unavailable);
             }
             pend.pop_front();
         }

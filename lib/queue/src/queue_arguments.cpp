@@ -43,6 +43,14 @@ queue_arguments dead_queue_arguments(const topology& topo) {
     return quorum_base(topo);
 }
 
+queue_arguments delay_queue_arguments(const topology& topo, int level) {
+    // Classic, whatever the task queue is: every message in it has the same TTL, so the head
+    // always expires first and nothing waits behind a longer delay.
+    return {{"x-queue-type", std::string("classic")},
+            {"x-dead-letter-exchange", level == 0 ? topo.delay_due() : topo.delay_level(level - 1)},
+            {"x-message-ttl", static_cast<std::int64_t>(topo.delay_ttl(level).count())}};
+}
+
 std::string describe(const queue_arguments& args) {
     if (args.empty()) return "(no arguments)";
     std::string out;

@@ -81,6 +81,25 @@ void role_sight::watch_broker(const std::string& name, const queue::connection_s
             w.sample({{"connection", name}, {"reason", "connect_failed"}},
                      static_cast<double>(stats.failed_attempts.load()));
         });
+    registry_.add_callback("pfo3_broker_node_info",
+                           "The broker URL in use (masked) and its place in amqp.urls; 1 once connected.", kind::gauge,
+                           [name, &stats](metrics::sample_writer& w) {
+                               const auto n = stats.note();
+                               if (n.node == 0) return;
+                               w.sample({{"connection", name},
+                                         {"node", std::to_string(n.node) + "/" + std::to_string(n.nodes)},
+                                         {"url", n.url}},
+                                        1);
+                           });
+    registry_.add_callback("pfo3_broker_last_loss_timestamp_seconds",
+                           "When the last broker connection in use was lost, and why (kind), since the epoch.",
+                           kind::gauge, [name, &stats](metrics::sample_writer& w) {
+                               const auto n = stats.note();
+                               if (n.last_loss_at == 0) return;
+                               w.sample({{"connection", name}, {"kind", n.last_loss_kind}},
+                                        static_cast<double>(n.last_loss_at));
+                           });
+    brokers_.emplace_back(name, &stats);
     if (!publishes) return;
     registry_.add_callback("pfo3_broker_confirm_timeouts_total",
                            "Publishes with no broker confirm within the timeout (not accepted).", kind::counter,
@@ -100,8 +119,28 @@ std::pair<bool, std::string> role_sight::readiness() const {
         if (problem) body += ",\"error\":" + json::quote(*problem);
         body += '}';
     }
-    body += std::string("],\"ready\":") + (ready ? "true" : "false") + "}\n";
+    body += ']';
+    if (!brokers_.empty()) body += ",\"brokers\":" + brokers_json();
+    body += std::string(",\"ready\":") + (ready ? "true" : "false") + "}\n";
     return {ready, body};
+}
+
+std::string role_sight::brokers_json() const {
+    std::string out = "{";
+    for (std::size_t i = 0; i < brokers_.size(); ++i) {
+        const auto& [name, stats] = brokers_[i];
+        const auto n = stats->note();
+        if (i) out += ',';
+        out += json::quote(name) + ":{\"connected\":" + (stats->up.load() ? "true" : "false");
+        if (n.node > 0)
+            out += ",\"url\":" + json::quote(n.url) + ",\"node\":" +
+                   json::quote(std::to_string(n.node) + "/" + std::to_string(n.nodes));
+        if (n.last_loss_at > 0)
+            out += ",\"last_loss\":{\"kind\":" + json::quote(n.last_loss_kind) + ",\"error\":" +
+                   json::quote(n.last_loss) + ",\"at\":" + std::to_string(n.last_loss_at) + "}";
+        out += '}';
+    }
+    return out + "}";
 }
 
 void role_sight::start(const std::string& listen) {

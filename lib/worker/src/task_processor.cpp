@@ -108,19 +108,35 @@ void task_processor::process(delivery_guard g) {
         if (dv.redelivered) return redelivered(std::move(g), t, max_attempts_of(t), std::move(started));
         // A task that waited (delayed, or a retry) may have been cancelled meanwhile: its record
         // says so (issue 16). One queued to run now is looked up only when this worker heard
-        // of a cancel of its id (decision 0015); the record decides, as the id may be reused.
+        // of a cancel of its id (decision 0015; the record decides, as the id may be reused), or
+        // when it is a possible copy: its id was published before without a confirm (a client's
+        // resubmission after `unavailable`), and the first copy may have run already (issue 15).
         const bool heard = d_.cancels && d_.cancels->pending(t.id);
-        if (!t.run_at.empty() || t.attempt > 1 || heard) {
+        if (dv.maybe_copy || !t.run_at.empty() || t.attempt > 1 || heard) {
             auto stored = stored_record(t.id);
             if (!stored) return;  // stopping before the store answered: handed back
             if (cancelled(*stored, t)) return settle_cancel(std::move(g), t, **stored);
             if (heard) d_.cancels->forget(t.id);
+            if (ended(*stored, t)) {
+                PFO3_LOG(info, "task is a copy of one whose attempt already has its record: acked without running it",
+                         {{"task_id", t.id}, {"attempt", std::to_string(t.attempt)},
+                          {"stored", std::string(to_string((*stored)->status))}});
+                return g.ack();
+            }
         }
         run(std::move(g), t, std::move(started));
     } catch (const std::exception& e) {
         // Only resource exhaustion gets here; the guard hands the delivery back.
         PFO3_LOG(error, "delivery handed back to the broker after an unexpected error", {{"error", e.what()}});
     }
+}
+
+bool task_processor::ended(const std::optional<task_record>& rec, const task& t) {
+    // A record of a later requeue: this message belongs to a run an operator replaced. A final
+    // record, or a `failed` one of this attempt (committed only after its retry was
+    // confirmed): the attempt ended.
+    return rec && (rec->requeues > t.requeues ||
+                   (rec->requeues == t.requeues && (is_final(rec->status) || rec->attempts >= t.attempt)));
 }
 
 bool task_processor::cancelled(const std::optional<task_record>& rec, const task& t) {
@@ -164,7 +180,7 @@ bool task_processor::early(delivery_guard& g, const task& t) {
 }
 
 std::optional<task_record> task_processor::run_inline(const queue::delivery& dv) const {
-    if (dv.redelivered || dv.body.size() > max_inline_body) return std::nullopt;
+    if (dv.redelivered || dv.maybe_copy || dv.body.size() > max_inline_body) return std::nullopt;
     // The type property (set by every pfo3 producer) spares decoding what will not run here;
     // the body's own type decides below.
     if (!dv.type.empty() && !d_.registry.runs_inline(dv.type)) return std::nullopt;
@@ -272,10 +288,7 @@ void task_processor::redelivered(delivery_guard g, const task& t, int max_attemp
     auto stored = stored_record(t.id);
     if (!stored) return;  // stopping before the store answered: handed back
     if (cancelled(*stored, t)) return settle_cancel(std::move(g), t, **stored);
-    // A record of a later requeue means this message belongs to a run an operator replaced.
-    if (const auto& rec = *stored;
-        rec && (rec->requeues > t.requeues ||
-                (rec->requeues == t.requeues && (is_final(rec->status) || rec->attempts >= t.attempt)))) {
+    if (const auto& rec = *stored; ended(rec, t)) {
         PFO3_LOG(info, "redelivered task already has its record: acked without running it again",
                  {{"task_id", t.id}, {"attempt", std::to_string(t.attempt)}, {"stored", std::string(to_string(rec->status))},
                   {"stored_attempts", std::to_string(rec->attempts)}});

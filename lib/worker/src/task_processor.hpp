@@ -1,6 +1,6 @@
 #pragma once
-// What a worker does with one delivery: decode, (for a redelivery) ask the store whether the
-// attempt already ended, run the handler, hand the outcome to the group committer, which
+// What a worker does with one delivery: decode, (for a redelivery or a possible copy) ask the
+// store whether the attempt already ended, run the handler, hand the outcome to the group committer, which
 // stores it and only then acks. A failed attempt is published to a retry queue (or, after the
 // last one, to the dead-letter queue) with a confirm before its record is committed, so a
 // stored `failed` of attempt N means attempt N+1 is queued (decision 0005). Called on handler
@@ -60,6 +60,9 @@ private:
     bool early(delivery_guard& g, const task& t);
     // True if `rec` is a pending cancel of this run of `t` (issue 16).
     static bool cancelled(const std::optional<task_record>& rec, const task& t);
+    // True if `rec` shows that this attempt of `t` already ended (or was replaced by a requeue):
+    // the delivery is a copy, acked without a run.
+    static bool ended(const std::optional<task_record>& rec, const task& t);
     // Stores `rec` as `cancelled` (reason kept) and acks; the task does not run.
     void settle_cancel(delivery_guard g, const task& t, task_record rec);
     // A redelivery: the worker that held it died, lost its connection, or lost only its ack.

@@ -24,6 +24,10 @@ struct delivery {
     /// Quorum queues: x-delivery-count, how many earlier deliveries of this message ended
     /// unsettled (worker died, connection lost, requeued); -1 when the header is absent.
     std::int64_t delivery_count = -1;
+    /// The publisher had published this task id before without a confirm (connection lost,
+    /// timeout, nack): a copy of it may be in the queue too, so the worker checks the store
+    /// before running it (issue 15). Set by pfo3's publisher on such a publish only.
+    bool maybe_copy = false;
     std::string body;
     std::string message_id;
     std::string content_type;

@@ -35,8 +35,9 @@ public:
     metrics::registry& registry() noexcept { return registry_; }
     /// Adds a check to /readyz, in order.
     void add_check(std::string name, check c);
-    /// Exports a broker connection's state and reconnects (and, for a publisher, confirm
-    /// timeouts) under connection="`name`".
+    /// Exports a broker connection's state, node in use, last loss and reconnects (and, for a
+    /// publisher, confirm timeouts) under connection="`name`"; /readyz names the node and the
+    /// last loss under "brokers".
     void watch_broker(const std::string& name, const queue::connection_stats& stats, bool publishes);
     /// Serves GET `path` with `h` too (before start()).
     void add_route(std::string path, http::handler h) { extra_routes_.emplace(std::move(path), std::move(h)); }
@@ -60,11 +61,13 @@ public:
 
 private:
     void tick();
+    std::string brokers_json() const;
 
     boost::asio::io_context& io_;
     std::string role_;
     metrics::registry registry_;
     std::vector<std::pair<std::string, check>> checks_;
+    std::vector<std::pair<std::string, const queue::connection_stats*>> brokers_;
     std::vector<std::function<void()>> tickers_;
     std::map<std::string, http::handler> extra_routes_;
     boost::asio::steady_timer timer_;
