@@ -50,6 +50,16 @@ queue_arguments retry_queue_arguments(const topology& topo, std::chrono::millise
     return args;
 }
 
+queue_arguments delay_queue_arguments(const topology& topo, int level, const std::string& below) {
+    // Every message of a level has the same TTL, so its head always expires first and nothing
+    // waits behind a longer delay; quorum queues expire by TTL from RabbitMQ 3.10 on.
+    queue_arguments args = is_quorum(topo) ? quorum_base(topo) : queue_arguments{{"x-queue-type", std::string("classic")}};
+    args.push_back({"x-dead-letter-exchange", below});
+    if (is_quorum(topo)) args.push_back({"x-dead-letter-strategy", std::string("at-least-once")});
+    args.push_back({"x-message-ttl", static_cast<std::int64_t>(topo.delay_ttl(level).count())});
+    return args;
+}
+
 std::string describe(const queue_arguments& args) {
     if (args.empty()) return "(no arguments)";
     std::string out;

@@ -34,6 +34,12 @@ queue_arguments dead_queue_arguments(const topology& topo);
 /// quorum one, so a waiting retry survives a node too.
 queue_arguments retry_queue_arguments(const topology& topo, std::chrono::milliseconds base_delay);
 
+/// Level `level` of the delay ladder (decision 0012): holds every message topo.delay_ttl(level)
+/// (x-message-ttl), then dead-letters it to `below` (the exchange one level down) keeping its
+/// routing key. Classic under a classic topology; quorum under a quorum one, with the group
+/// size, at-least-once dead-lettering and the reject-publish and x-max-length it needs.
+queue_arguments delay_queue_arguments(const topology& topo, int level, const std::string& below);
+
 /// "x-queue-type=quorum, x-delivery-limit=5": for errors and `pfo3 admin queues`.
 std::string describe(const queue_arguments& args);
 
