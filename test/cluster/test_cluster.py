@@ -12,6 +12,8 @@ loses no accepted task and stops no role.
 4. Two of three nodes stopped: submits answer `unavailable`, never `ok`; restored: accepted.
 5. A handler that kills its worker: `dead` after delivery_limit - 1 crashes, in the dead-letter
    queue, not looping.
+6. Delayed tasks waiting on the quorum ladder (decision 0012) when the node of its levels'
+   leaders is killed: every one runs (duplicates, which at-least-once allows, are counted).
 In 1, the ids answered `unavailable` are resubmitted once the queue has drained: none runs its
 handler twice (a copy whose first one ran is acked without a run). In 2 and 3, `pfo3 admin
 queues` names the member that is down, then three online members and the leader.
@@ -323,3 +325,33 @@ def test_end_to_end_rate_quorum_on_three_nodes_beside_classic_on_one(pfo3, nodes
     report({"test": "end-to-end tasks/s", "tasks": total, "classic_one_node": round(rates["classic"], 1),
             "quorum_three_nodes": round(rates["quorum"], 1)})
     assert rates["quorum"] > 0 and rates["classic"] > 0
+
+
+def test_delayed_tasks_survive_the_kill_of_their_ladder_levels_leader(pfo3, nodes, queue, tmp_path):
+    # Quorum ladder levels (decision 0012): replicated, and at-least-once between levels. The
+    # worker declares the task queue on node 1; serve, on node 2, declares the ladder, so the
+    # levels' leaders are on node 2, which is killed (-9) while every task waits.
+    store = tmp_path / "results"
+    store.mkdir()
+    runs = tmp_path / "runs"
+    handler = count_handler(runs) + "[schedule]\nunit_ms = 100\n"
+    pfo3.work(queue, store, amqp=False, config=config(tmp_path, "w", rotated(nodes.urls, 1), handler))
+    serve = pfo3.serve(queue, amqp=False, config=config(tmp_path, "serve", rotated(nodes.urls, 2), handler))
+    c = RawClient(serve.port, timeout=60)
+    ids = [f"later-{i}" for i in range(200)]
+    for i, task_id in enumerate(ids):
+        r = c.request({"id": task_id, "type": "count", "payload": i, "delay_s": 12 + i % 9}, timeout=60)
+        assert r["ok"] is True and r["status"] == "scheduled", r
+    top = f"{queue}.delay.quorum.{100 << 7}"  # 130-200 units wait first at level 7 (12.8 s)
+    leader, members, _ = nodes.queue(top)
+    assert leader == 2 and len(members) == 3, (leader, members)
+    nodes.kill(2)
+    records = wait_for_results(store, ids, timeout=300)
+    assert all(records[i]["status"] == "done" for i in ids)
+    by_id = runs_by_id(runs)
+    assert set(by_id) == set(ids), "every delayed task ran"
+    twice = [i for i in ids if len(by_id[i]) > 1]
+    report({"test": "ladder leader killed", "delayed": len(ids), "ran_twice": len(twice)})
+    ladder = [f"{queue}.delay.quorum.{100 << level}" for level in range(8)]
+    Broker(nodes.urls[0]).delete_queues(ladder)
+    Broker(nodes.urls[0]).delete_exchanges(ladder + [f"{queue}.delay.due"])

@@ -124,3 +124,33 @@ command = ["/bin/sh", "-c", "while [ ! -e '{gate}' ]; do sleep 0.05; done; cat"]
     attempts = {i: r["attempts"] for i, r in records.items()}
     assert all(r["status"] == "done" for r in records.values()), records
     assert set(attempts.values()) == {1}, f"a clean shutdown counted attempts: {attempts}"
+
+
+def test_quorum_ladder_levels_are_quorum_and_a_classic_ladder_left_behind_still_drains(
+        pfo3, queue, store, tmp_path, rabbitmq_dir, broker):
+    # A task waits on the classic ladder of a classic configuration...
+    classic = write_file(tmp_path / "classic.toml", "[schedule]\nunit_ms = 10\n")
+    serve = pfo3.serve(queue, config=classic)
+    r = pfo3.send(serve.address, [{"id": "old", "type": "echo", "payload": 1, "delay_s": 20}], json_mode=True)
+    assert r.returncode == 0, r.stderr
+    serve.terminate()
+    # ...when the operator moves the queue to quorum (the task queue must be deleted for that:
+    # test_an_existing_classic_queue_under_a_quorum_config_is_exit_2_naming_the_argument).
+    rabbitmqctl(rabbitmq_dir, "delete_queue", queue)
+    rabbitmqctl(rabbitmq_dir, "delete_queue", f"{queue}.dead")
+    config = quorum_config(tmp_path, "[schedule]\nunit_ms = 10\n")
+    serve = pfo3.serve(queue, config=config)
+    pfo3.work(queue, store, config=config)
+    r = pfo3.send(serve.address, [{"id": "new", "type": "echo", "payload": 2, "delay_s": 1}], json_mode=True)
+    assert r.returncode == 0, r.stderr
+    records = wait_for_results(store, ["new", "old"], timeout=DEADLINE_S)
+    assert records["new"]["result"] == 2 and records["old"]["result"] == 1, records
+    # The quorum ladder has its own names (no 406 against the classic levels left behind).
+    for level in (0, 6):  # 1 s = 100 units: levels 6, 5 and 2 wait; 0 is declared on the way
+        info = queue_info(rabbitmq_dir, f"{queue}.delay.quorum.{10 << level}")
+        assert "\tquorum\t" in info, info
+        for arg in ("x-dead-letter-strategy", "at-least-once", "reject-publish", "x-message-ttl",
+                    f"{10 << level}", "x-max-length", "x-quorum-initial-group-size"):
+            assert arg in info, (arg, info)
+    old = queue_info(rabbitmq_dir, f"{queue}.delay.{10 << 10}")  # 20 s = 2000 units: top level 10
+    assert "\tclassic\t" in old, old

@@ -5,10 +5,10 @@
 namespace pfo3::queue::detail {
 
 /// Declares levels [from, to) of topo's ladder, and the `due` exchange (bound to topo.queue)
-/// when `from` is 0. Per level L: a durable topic exchange and a durable classic queue, both
-/// named topo.delay_level(L); the queue holds messages topo.delay_ttl(L)
-/// (x-message-ttl) and dead-letters them to the exchange one level down (or `due`), keeping
-/// their routing key; the exchange routes keys whose word for L is "1" to the queue and the
+/// when `from` is 0. Per level L: a durable topic exchange and a durable queue (classic, or
+/// quorum under a quorum topology: delay_queue_arguments), both named topo.delay_level(L); the
+/// queue holds messages topo.delay_ttl(L) (x-message-ttl) and dead-letters them to the
+/// exchange one level down (or `due`), keeping their routing key; the exchange routes keys whose word for L is "1" to the queue and the
 /// rest to the exchange one level down. Idempotent; throws service_error.
 void declare_delay_levels(connection& c, const topology& topo, int from, int to);
 

@@ -42,12 +42,15 @@ std::vector<expected_queue> expected_queues(const topology& topo) {
 std::optional<expected_queue> expected_queue_named(const topology& topo, std::string_view name) {
     for (auto& q : expected_queues(topo))
         if (q.name == name) return std::move(q);
-    if (const auto ttl = suffix_number(name, topo.queue + ".delay.")) {
+    // The ladder's levels are named as topo.delay_level() names them (".delay.quorum." under a
+    // quorum topology; classic levels a classic configuration left behind are not this one's).
+    const std::string level_prefix = topo.delay_level(0).substr(0, topo.delay_level(0).rfind('.') + 1);
+    if (const auto ttl = suffix_number(name, level_prefix)) {
         // Levels hold 2^L units: the name is a level's only if its TTL is one of them.
         std::int64_t level_ttl = topo.delay_unit.count();
         for (int level = 0; level_ttl > 0 && level_ttl <= *ttl; ++level) {
             if (level_ttl == *ttl)
-                return make(std::string(name), "delay", detail::delay_queue_arguments(topo, level), "classic");
+                return make(std::string(name), "delay", detail::delay_queue_arguments(topo, level), topo.queue_type);
             if (level_ttl > std::numeric_limits<std::int64_t>::max() / 2) break;
             level_ttl *= 2;
         }

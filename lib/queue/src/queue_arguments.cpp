@@ -44,11 +44,14 @@ queue_arguments dead_queue_arguments(const topology& topo) {
 }
 
 queue_arguments delay_queue_arguments(const topology& topo, int level) {
-    // Classic, whatever the task queue is: every message in it has the same TTL, so the head
-    // always expires first and nothing waits behind a longer delay.
-    return {{"x-queue-type", std::string("classic")},
-            {"x-dead-letter-exchange", level == 0 ? topo.delay_due() : topo.delay_level(level - 1)},
-            {"x-message-ttl", static_cast<std::int64_t>(topo.delay_ttl(level).count())}};
+    const std::string below = level == 0 ? topo.delay_due() : topo.delay_level(level - 1);
+    // Every message of a level has the same TTL, so its head always expires first and nothing
+    // waits behind a longer delay; quorum queues expire by TTL from RabbitMQ 3.10 on.
+    queue_arguments args = is_quorum(topo) ? quorum_base(topo) : queue_arguments{{"x-queue-type", std::string("classic")}};
+    args.push_back({"x-dead-letter-exchange", below});
+    if (is_quorum(topo)) args.push_back({"x-dead-letter-strategy", std::string("at-least-once")});
+    args.push_back({"x-message-ttl", static_cast<std::int64_t>(topo.delay_ttl(level).count())});
+    return args;
 }
 
 std::string describe(const queue_arguments& args) {

@@ -30,8 +30,10 @@ queue_arguments task_queue_arguments(const topology& topo);
 /// reject-publish and x-max-length (a full dead queue refuses, it never drops).
 queue_arguments dead_queue_arguments(const topology& topo);
 
-/// Level `level` of the delay ladder (decision 0012): classic whatever the task queue is,
-/// x-message-ttl of the level, dead-lettering to the exchange one level down (or `due`).
+/// Level `level` of the delay ladder (decision 0012): holds every message topo.delay_ttl(level)
+/// (x-message-ttl), then dead-letters it to the exchange one level down (`due` below level 0)
+/// keeping its routing key. Classic under a classic topology; quorum under a quorum one, with the group
+/// size, at-least-once dead-lettering and the reject-publish and x-max-length it needs.
 queue_arguments delay_queue_arguments(const topology& topo, int level);
 
 /// "x-queue-type=quorum, x-delivery-limit=5": for errors and `pfo3 admin queues`.

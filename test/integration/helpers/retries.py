@@ -14,14 +14,17 @@ LADDER_LEVELS = 30
 
 
 def ladder_names(queue):
-    """Every delay-ladder queue/exchange name pfo3 may have declared for `queue`."""
-    names = [f"{queue}.delay.{unit << level}" for unit in LADDER_UNITS_MS for level in range(LADDER_LEVELS)]
+    """Every delay-ladder queue/exchange name pfo3 may have declared for `queue` (classic
+    `<queue>.delay.<ms>`, quorum `<queue>.delay.quorum.<ms>`)."""
+    names = [f"{queue}.delay.{kind}{unit << level}" for kind in ("", "quorum.")
+             for unit in LADDER_UNITS_MS for level in range(LADDER_LEVELS)]
     return sorted(set(names)) + [f"{queue}.delay.due"]
 
 
-def ladder_message_count(broker, queue, unit_ms=1000):
+def ladder_message_count(broker, queue, unit_ms=1000, quorum=False):
     """Tasks waiting on `queue`'s delay ladder of `unit_ms` (retries and delayed tasks)."""
-    counts = (broker.message_count(f"{queue}.delay.{unit_ms << level}") for level in range(LADDER_LEVELS))
+    kind = "quorum." if quorum else ""
+    counts = (broker.message_count(f"{queue}.delay.{kind}{unit_ms << level}") for level in range(LADDER_LEVELS))
     return sum(c for c in counts if c)
 
 

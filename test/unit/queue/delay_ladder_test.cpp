@@ -45,4 +45,8 @@ TEST_CASE("each level's bindings look at its own word, counted from the right", 
     CHECK(t.delay_ttl(27) == 10ms * (1LL << 27));
     CHECK(t.delay_level(3) == "jobs.delay.80");
     CHECK(t.delay_due() == "jobs.delay.due");
+    // A quorum ladder has names of its own (a classic one left behind still drains); `due` is shared.
+    t.queue_type = "quorum";
+    CHECK(t.delay_level(3) == "jobs.delay.quorum.80");
+    CHECK(t.delay_due() == "jobs.delay.due");
 }

@@ -48,15 +48,23 @@ TEST_CASE("queues declared on use are recognised by name", "[expected_queues]") 
     topology t;
     t.queue = "jobs";
     t.queue_type = "quorum";
-    auto level2 = expected_queue_named(t, "jobs.delay.4000");
+    auto level2 = expected_queue_named(t, "jobs.delay.quorum.4000");
     REQUIRE(level2);
     CHECK(level2->role == "delay");
-    CHECK(level2->type == "classic");
+    CHECK(level2->type == "quorum");
     CHECK(arg(*level2, "x-message-ttl") == "4000");
-    CHECK(arg(*level2, "x-dead-letter-exchange") == "jobs.delay.2000");
-    auto level0 = expected_queue_named(t, "jobs.delay.1000");
+    CHECK(arg(*level2, "x-dead-letter-exchange") == "jobs.delay.quorum.2000");
+    CHECK(arg(*level2, "x-dead-letter-strategy") == "at-least-once");
+    auto level0 = expected_queue_named(t, "jobs.delay.quorum.1000");
     REQUIRE(level0);
     CHECK(arg(*level0, "x-dead-letter-exchange") == "jobs.delay.due");
+    // A classic ladder a classic configuration left behind is not this configuration's.
+    CHECK_FALSE(expected_queue_named(t, "jobs.delay.4000"));
+    t.queue_type = "classic";
+    auto classic = expected_queue_named(t, "jobs.delay.4000");
+    REQUIRE(classic);
+    CHECK(classic->type == "classic");
+    t.queue_type = "quorum";
     CHECK_FALSE(expected_queue_named(t, "jobs.retry.500"));  // no retry queues since the ladder (decision 0012)
     CHECK(expected_queue_named(t, "jobs.dead")->role == "dead");
     CHECK_FALSE(expected_queue_named(t, "jobs.delay.3000"));  // not a power of two of the unit

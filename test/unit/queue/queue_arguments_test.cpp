@@ -43,3 +43,18 @@ TEST_CASE("an argument table carries every argument with its AMQP type", "[queue
     CHECK(raw.entries[1].value.value.i64 == 3);
     CHECK(argument_table(queue_arguments{}).get().num_entries == 0);
 }
+
+TEST_CASE("ladder levels: classic with a TTL, or quorum with at-least-once dead-lettering and reject-publish",
+          "[queue_arguments][delay]") {
+    topology t;
+    t.queue = "jobs";
+    t.delay_unit = std::chrono::milliseconds(10);
+    CHECK(describe(delay_queue_arguments(t, 3)) ==
+          "x-queue-type=classic, x-dead-letter-exchange=jobs.delay.40, x-message-ttl=80");
+    t.queue_type = "quorum";
+    t.max_length = 500;
+    // No x-dead-letter-routing-key: the routing key (the delay's bits) must survive the hop.
+    CHECK(describe(delay_queue_arguments(t, 0)) ==
+          "x-queue-type=quorum, x-quorum-initial-group-size=3, x-max-length=500, x-overflow=reject-publish, "
+          "x-dead-letter-exchange=jobs.delay.due, x-dead-letter-strategy=at-least-once, x-message-ttl=10");
+}

@@ -27,8 +27,12 @@ struct topology {
     /// How long level `level` holds a task: 2^level units.
     std::chrono::milliseconds delay_ttl(int level) const { return delay_unit * (std::int64_t{1} << level); }
     /// "<queue>.delay.<ttl_ms>": the queue of level `level`, and the topic exchange in front of
-    /// it (exchanges and queues have separate names).
-    std::string delay_level(int level) const { return queue + ".delay." + std::to_string(delay_ttl(level).count()); }
+    /// it (exchanges and queues have separate names). "<queue>.delay.quorum.<ttl_ms>" under
+    /// queue_type quorum: a ladder of its own, so that classic levels left by a classic
+    /// configuration never refuse the quorum declaration and still drain (decision 0012).
+    std::string delay_level(int level) const {
+        return queue + (queue_type == "quorum" ? ".delay.quorum." : ".delay.") + std::to_string(delay_ttl(level).count());
+    }
     /// "<queue>.delay.due": the fanout exchange below level 0, bound to `queue`.
     std::string delay_due() const { return queue + ".delay.due"; }
 };
