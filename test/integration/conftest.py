@@ -22,6 +22,13 @@ from helpers.processes import RABBITMQ_SH, Pfo3, rabbitmqctl  # noqa: E402
 OWN_NODE_PORT = 5790
 
 
+def pytest_configure(config):
+    # test/run leaves these out of the AddressSanitizer stage (-m "not scale"): they prove
+    # behaviour at the issues' volumes (100 000 and 10 000 tasks), which the release stage
+    # covers; under ASan they would take several minutes each and measure ASan's memory.
+    config.addinivalue_line("markers", "scale: a test at the issues' full volume; release stage only")
+
+
 @pytest.fixture(scope="session")
 def rabbitmq():
     """(amqp_url, data_dir or None). data_dir is None for an external broker we may not stop."""

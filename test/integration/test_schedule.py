@@ -129,6 +129,7 @@ def test_send_at_and_in_ask_for_a_delay(pfo3, queue, store, tmp_path):
         assert r.returncode == 2 and words in r.stderr, (flags, r.stderr)
 
 
+@pytest.mark.scale
 def test_broker_restart_while_10000_tasks_wait_loses_none_and_runs_none_twice(
         pfo3, queue, store, tmp_path, rabbitmq_dir, broker):
     # One line per run in one file (O_APPEND: lines never interleave); a shell builtin each,
@@ -249,6 +250,7 @@ def test_a_30_day_delay_passes_exactly_the_levels_of_its_bits(pfo3, queue, tmp_p
     assert hops(deaths) == expected
 
 
+@pytest.mark.scale
 def test_100000_scheduled_tasks_leave_a_workers_memory_flat(pfo3, queue, store, tmp_path, broker, request):
     config = config_file(tmp_path, "[work]\nconcurrency = 4\nprefetch = 64\n")
     # serve stores a `scheduled` record per task: in SQLite (not 100 000 files) on tmpfs, where
