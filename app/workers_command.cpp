@@ -51,6 +51,20 @@ std::string text_of(const json::value& beat, const char* name) {
     return v->compact();
 }
 
+// The tasks a worker's heartbeat says it runs, one line each under its row, oldest first.
+void print_in_hand(const std::optional<json::value>& beat) {
+    auto list = beat ? beat->find("in_hand") : std::nullopt;
+    if (!list || !list->is(json::kind::array)) return;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const auto t = (*list)[i];
+        std::printf("    running %s (%s) for %ss\n", text_of(t, "id").c_str(), text_of(t, "type").c_str(),
+                    text_of(t, "age_s").c_str());
+    }
+    const auto count = beat->find("in_hand_count");
+    if (count && count->int64() && static_cast<std::size_t>(*count->int64()) > list->size())
+        std::printf("    ... and %lld more\n", static_cast<long long>(*count->int64() - static_cast<std::int64_t>(list->size())));
+}
+
 }  // namespace
 
 CLI::App* setup_workers(CLI::App& root, workers_options& opts) {
@@ -93,6 +107,7 @@ int run_workers(config::settings s, const workers_options& opts) {
                     field("ready").c_str(), field("concurrency").c_str(), field("prefetch").c_str(),
                     field("in_flight").c_str(), field("done").c_str(), field("retry").c_str(), field("dead").c_str(),
                     text_of(w, "seen_s_ago").c_str());
+        print_in_hand(beat);
     }
     return exit_ok;
 }

@@ -194,7 +194,11 @@ void task_processor::run(delivery_guard g, const task& t, std::string started) {
 
     PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
     const auto run_started = std::chrono::steady_clock::now();
-    auto out = d_.registry.run(t);
+    auto out = [&] {
+        if (!d_.opts.metrics) return d_.registry.run(t);
+        metrics::tasks_in_hand::entry in_hand(d_.opts.metrics->in_hand, t.id, t.type);
+        return d_.registry.run(t);
+    }();
     if (d_.opts.metrics) {
         d_.opts.metrics->run_time.observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - run_started).count());
