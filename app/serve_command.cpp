@@ -23,8 +23,12 @@
 #include "pfo3/ops/process_limits.hpp"
 #include "pfo3/serve/graceful_stop.hpp"
 #include "pfo3/serve/status_reader.hpp"
+#include "pfo3/sight/http_gate.hpp"
+#include "pfo3/sight/queue_watch.hpp"
 #include "pfo3/sight/role_sight.hpp"
+#include "pfo3/sight/serve_page.hpp"
 #include "pfo3/sight/serve_sight.hpp"
+#include "pfo3/sight/throughput.hpp"
 #include "pfo3/sight/worker_roster.hpp"
 #include "pfo3/queue/publisher.hpp"
 
@@ -217,6 +221,62 @@ net::server_options server_options_of(const config::settings& s) {
     return sopts;
 }
 
+// What the metrics hear from the client port: refusals before dispatch, submits answered.
+net::observers observers_of(metrics::serve_metrics& counts) {
+    net::observers o;
+    o.refused = [&counts](request_error code) { counts.refused(code); };
+    o.submit_answered = [&counts](std::chrono::steady_clock::duration d) {
+        counts.accept_latency.observe(std::chrono::duration<double>(d).count());
+    };
+    return o;
+}
+
+// The status page's own parts (issue 14); shared_ptrs because the roster's listener thread,
+// which feeds `minutes`, may outlive this function when the broker hangs.
+struct page_parts {
+    std::shared_ptr<sight::throughput> minutes;
+    std::shared_ptr<sight::queue_watch> queues;
+};
+
+page_parts status_page(const config::settings& s, sight::role_sight& view, const sight::http_gate& gate,
+                       metrics::serve_metrics& counts, const queue::connection_stats& broker,
+                       sight::worker_roster& roster, serve::status_reader& status,
+                       const queue::publisher_options& popts) {
+    const auto topo = topology_of(s);
+    page_parts parts{std::make_shared<sight::throughput>(),
+                     std::make_shared<sight::queue_watch>(
+                         std::vector<std::string>{topo.queue, topo.dead_queue()},
+                         std::chrono::seconds(s.http.queue_check_s),
+                         [s](std::size_t attempt) { return broker_url_of(s, attempt); })};
+    using series = sight::throughput::series;
+    roster.on_counts([m = parts.minutes](std::uint64_t done, std::uint64_t retried, std::uint64_t dead) {
+        m->add(series::done, done);
+        m->add(series::retried, retried);
+        m->add(series::dead, dead);
+    });
+    view.on_tick([m = parts.minutes, &counts, last = counts.accepted_total()]() mutable {
+        const auto now = counts.accepted_total();
+        m->add(series::accepted, now - last);
+        last = now;
+    });
+    view.guard_metrics([gate](const http::request& r) { return gate.refuse(r, auth::scope::metrics); });
+    sight::page_options o;
+    o.actions = s.web.actions;
+    o.store = s.store.uri.substr(0, s.store.uri.find(':'));  // the kind, never credentials
+    for (const auto& u : popts.failover.urls) o.broker_nodes.push_back(u.host + ":" + std::to_string(u.port));
+    if (o.broker_nodes.empty()) o.broker_nodes.push_back(popts.url.host + ":" + std::to_string(popts.url.port));
+    o.dead_queue = 1;
+    // The dead-letter buttons' operations come with lib/queue's dead_letters (branch `dead`);
+    // until they are wired here the POST endpoints check the token and answer 501.
+    sight::add_status_page(view, gate, std::move(o),
+                           sight::page_sources{counts, broker, roster, *parts.queues, *parts.minutes,
+                                               [&status](std::string id, std::function<void(std::string)> done) {
+                                                   status.read(std::move(id), std::move(done));
+                                               },
+                                               {}});
+    return parts;
+}
+
 }  // namespace
 
 CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
@@ -234,7 +294,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     config::validate(s);
     config::apply_password_files(s);
 
-    const net::server_options sopts = server_options_of(s);  // first: refuses an unprotected port
+    net::server_options sopts = server_options_of(s);  // first: refuses an unprotected port
     ops::raise_descriptor_limit(s.serve.max_connections);
     queue::connection_stats broker_stats;
     queue::publisher_options popts = publisher_options_of(s);
@@ -251,15 +311,22 @@ int run_serve(config::settings s, const serve_options& opts) {
     sight::role_sight ops_view(io, "serve");
     metrics::serve_metrics counts(ops_view.registry(), s.http.type_label_limit);
     serve_dispatcher dispatcher(pub, s.amqp.queue, status, s.schedule, counts);
+    sopts.observe = observers_of(counts);
     net::server server(io, sopts, dispatcher);
     sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
     sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });
-    ops_view.add_route("/api/workers", [&roster] { return http::response{200, "application/json", roster.json()}; });
+    const sight::http_gate gate(sopts.auth);
+    ops_view.add_route("/api/workers", [&roster, gate](const http::request& r) {
+        if (auto refused = gate.refuse(r, auth::scope::status)) return std::move(*refused);
+        return http::response{200, "application/json", roster.json()};
+    });
+    page_parts page = status_page(s, ops_view, gate, counts, broker_stats, roster, status, popts);
 
     pub.start();
     server.start();
     ops_view.start(sight::http_listen_of(s.http.listen, "127.0.0.1:5080"));
     roster.start();
+    page.queues->start();
     PFO3_LOG(info, "serve listening", {{"listen", s.serve.listen}, {"port", std::to_string(server.port())},
                                        {"amqp", popts.url.masked()}, {"queue", s.amqp.queue},
                                        {"config", s.source}});
@@ -282,6 +349,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     // clients that left, so waiting longer than one confirm timeout helps nobody.
     pub.stop(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     roster.stop();
+    page.queues->stop();
     PFO3_LOG(info, "serve stopped");
     return exit_ok;
 }

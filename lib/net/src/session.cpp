@@ -218,10 +218,11 @@ void session::process_buffer() {
             PFO3_LOG(debug, "request too long; answering line_too_long and closing",
                      {{"peer", peer_},
                       {"max_request_bytes", std::to_string(limits_.max_request_bytes)}});
-            add_ready(json::encode_rejected(request_error::line_too_long,
-                                            "the request is larger than " +
-                                                std::to_string(limits_.max_request_bytes) +
-                                                " bytes; closing the connection"));
+            refuse_now(request_error::line_too_long,
+                       json::encode_rejected(request_error::line_too_long,
+                                             "the request is larger than " +
+                                                 std::to_string(limits_.max_request_bytes) +
+                                                 " bytes; closing the connection"));
             input_done_ = true;
             std::string().swap(buf_);
             maybe_write();
@@ -235,7 +236,7 @@ void session::process_buffer() {
         }
         framed = true;
         if (f.status == json::frame_status::bad) {
-            add_ready(json::encode_rejected(request_error::bad_json,
+            refuse_now(request_error::bad_json, json::encode_rejected(request_error::bad_json,
                                             default_message(request_error::bad_json)));
         } else {
             const std::size_t end = std::min(f.end, rest.size());
@@ -244,7 +245,7 @@ void session::process_buffer() {
             if (d.req)
                 admit(std::move(*d.req));
             else
-                add_ready(json::encode_rejected(d.error, d.message, d.id));
+                refuse_now(d.error, json::encode_rejected(d.error, d.message, d.id));
         }
         start += consumed;
     }
@@ -256,7 +257,7 @@ void session::process_buffer() {
     if (!input_done_ && need_more && buf_.size() >= limits_.max_request_bytes + read_chunk) {
         // The framer keeps asking for more (e.g. an endless run of whitespace): the bound on
         // memory per connection wins.
-        add_ready(json::encode_rejected(request_error::line_too_long,
+        refuse_now(request_error::line_too_long, json::encode_rejected(request_error::line_too_long,
                                         default_message(request_error::line_too_long)));
         input_done_ = true;
         std::string().swap(buf_);
@@ -278,6 +279,11 @@ void session::note_partial_request(bool need_more) {
 void session::add_ready(std::string line) {
     unsent_bytes_ += line.size();
     slots_.push_back(slot{std::move(line), true});
+}
+
+void session::refuse_now(request_error code, std::string line) {
+    if (limits_.observe.refused) limits_.observe.refused(code);
+    add_ready(std::move(line));
 }
 
 namespace {
@@ -326,6 +332,8 @@ void session::admit(json::request req) {
 // auth.max_failures the connection reads nothing more and closes once the answers are out.
 void session::refuse_later(const auth::decision& d, const std::string& id) {
     const bool unauthorized = d.what == auth::verdict::unauthorized;
+    if (limits_.observe.refused)
+        limits_.observe.refused(unauthorized ? request_error::unauthorized : request_error::forbidden);
     const auth::principal* who = gate_->current();
     PFO3_LOG(warn, unauthorized ? "request refused: not authenticated" : "request refused: outside the principal's scopes",
              {{"peer", peer_}, {"principal", who ? who->name : std::string("-")}, {"reason", d.message}});
@@ -350,6 +358,7 @@ void session::dispatch(json::request req) {
         slots_.back().status = true;
         ++status_in_flight_;
     }
+    if (req.kind == json::op::submit && limits_.observe.submit_answered) slots_.back().submit_read = clock::now();
     auto self = shared_from_this();
     dispatcher::reply done = [self, seq](std::string line) {
         // Any thread: hop onto the strand before touching the session.
@@ -410,6 +419,7 @@ void session::resume_input() {
 void session::maybe_write() {
     if (writing_ || closed_) return;
     while (!slots_.empty() && slots_.front().ready) {
+        if (slots_.front().submit_read != clock::time_point{}) write_submits_.push_back(slots_.front().submit_read);
         write_lines_.push_back(std::move(slots_.front().line));
         slots_.pop_front();
         ++head_seq_;
@@ -484,6 +494,11 @@ void session::on_write(const error_code& ec, std::size_t written) {
         writing_ = false;
         write_lines_.clear();
         write_buffers_.clear();
+        if (!write_submits_.empty()) {
+            const auto now = clock::now();
+            for (const auto read : write_submits_) limits_.observe.submit_answered(now - read);
+            write_submits_.clear();
+        }
         // Reading may have paused on a limit: frame what is buffered, then read on.
         resume_input();
         maybe_write();

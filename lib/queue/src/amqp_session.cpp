@@ -141,6 +141,7 @@ void session::run() {
         on_up();
         if (opts_.stats) {
             opts_.stats->connects.fetch_add(1, std::memory_order_relaxed);
+            opts_.stats->url_index.store(static_cast<std::uint32_t>(index), std::memory_order_relaxed);
             opts_.stats->up.store(true);
         }
         rotation.connected();

@@ -13,6 +13,7 @@ struct connection_stats {
     std::atomic<std::uint64_t> lost{0};                ///< connections lost while in use
     std::atomic<std::uint64_t> failed_attempts{0};     ///< connection attempts that failed
     std::atomic<std::uint64_t> confirm_timeouts{0};    ///< publishes with no confirm in time (publisher)
+    std::atomic<std::uint32_t> url_index{0};           ///< the broker URL (of the list) last connected to
 };
 
 }  // namespace pfo3::queue

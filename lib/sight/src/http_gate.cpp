@@ -1,0 +1,31 @@
+#include "pfo3/sight/http_gate.hpp"
+
+#include "pfo3/auth/cidr.hpp"
+
+namespace pfo3::sight {
+
+std::optional<http::response> http_gate::refuse(const http::request& r, auth::scope needed) const {
+    if (!policy_ || policy_->open() || auth::is_loopback_host(r.peer)) return std::nullopt;
+    std::optional<auth::principal> who;
+    constexpr std::string_view bearer = "Bearer ";
+    if (r.authorization.starts_with(bearer)) {
+        who = policy_->by_token(std::string_view(r.authorization).substr(bearer.size()));
+        if (!who)
+            return http::response{401, "text/plain; charset=utf-8", "unauthorized: unknown token\n",
+                                  {{"WWW-Authenticate", "Bearer"}}};
+    } else {
+        who = policy_->anonymous(r.peer);
+    }
+    if (!who)
+        return http::response{401, "text/plain; charset=utf-8",
+                              "unauthorized: send Authorization: Bearer TOKEN (a token with the '" +
+                                  std::string(auth::name_of(needed)) + "' scope)\n",
+                              {{"WWW-Authenticate", "Bearer"}}};
+    if (!who->scopes.has(needed))
+        return http::response{403, "text/plain; charset=utf-8",
+                              "forbidden: '" + who->name + "' lacks the '" + std::string(auth::name_of(needed)) +
+                                  "' scope\n"};
+    return std::nullopt;
+}
+
+}  // namespace pfo3::sight
