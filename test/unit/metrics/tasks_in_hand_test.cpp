@@ -19,11 +19,19 @@ TEST_CASE("tasks in hand: listed oldest first while held, bounded by the limit, 
     CHECK(s.first[1].id == "b");
     CHECK(s.first[1].type == "sleep");
     CHECK(s.first[0].age_s >= 0);
-    a.reset();
+    b.reset();  // from the middle
     s = h.take(20);
     CHECK(s.count == 2);
-    CHECK(s.first[0].id == "b");
-    b.reset();
+    CHECK(s.first[0].id == "a");
+    CHECK(s.first[1].id == "c");
+    a.reset();  // the oldest
+    b.emplace(h, "d", "echo");
+    s = h.take(20);
+    REQUIRE(s.first.size() == 2);
+    CHECK(s.first[0].id == "c");
+    CHECK(s.first[1].id == "d");
+    b.reset();  // the newest
     c.reset();
     CHECK(h.take(20).count == 0);
+    CHECK(h.take(20).first.empty());
 }
