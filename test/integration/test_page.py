@@ -265,3 +265,31 @@ def test_off_loopback_each_endpoint_needs_a_token_with_its_scope(pfo3, queue, tm
     r = pfo3.run(["workers", "--http", f"{address}:{port}", "--token-file", str(token_file)])
     assert r.returncode == 0 and r.stdout.startswith("WORKER"), r
     assert serve.proc.poll() is None
+
+
+def test_dead_letters_and_their_buttons_render_as_text(cluster):
+    """The panel as it will look once serve lists dead letters: /api/overview is answered by
+    the test (Fetch interception) with letters whose fields hold markup."""
+    from helpers.browser import Browser
+    serve, _ = cluster
+    port = serve.http_port
+    fake = overview(port)
+    fake["actions"] = True
+    fake["dead_letters"]["latest"] = [
+        {"id": "d1", "type": XSS, "attempt": 3, "submitted_at": "2026-01-01T00:00:00Z", "error": XSS},
+        {"id": "d2", "type": "echo", "attempt": 1, "submitted_at": "2026-01-01T00:00:01Z", "error": "boom"}]
+    b = Browser()
+    try:
+        b.call("Fetch.enable", patterns=[{"urlPattern": "*/api/overview*", "requestStage": "Request"}])
+        b.navigate(f"http://127.0.0.1:{port}/")
+        assert b.answer_next(fake).endswith("/api/overview")
+        b.wait_for("document.body.dataset.loaded === '1'", 60, "the page's first refresh")
+        rows = b.evaluate("[...document.querySelectorAll('#d-rows tr')].map(r => [...r.cells].map(c => c.textContent))")
+        assert rows == [["d1", XSS, "3", "2026-01-01T00:00:00Z", XSS, "requeue purge"],
+                        ["d2", "echo", "1", "2026-01-01T00:00:01Z", "boom", "requeue purge"]]
+        assert b.evaluate("document.querySelectorAll('img').length") == 0
+        assert b.evaluate("!document.getElementById('d-actions').hidden && !document.getElementById('d-table').hidden")
+        b.evaluate("1")
+        assert b.console_errors() == []
+    finally:
+        b.close()

@@ -52,7 +52,7 @@ const char* const page_html_body = R"html(</head>
 <p>in the dead-letter queue: <b id="d-depth">–</b></p>
 <div id="d-actions" hidden><button id="d-requeue" type="button">Requeue all</button>
 <button id="d-purge" type="button" class="danger">Purge all</button> <span id="d-result" class="muted"></span></div>
-<table id="d-table" hidden><thead><tr><th>task</th><th>type</th><th>reason</th><th>error</th></tr></thead><tbody id="d-rows"></tbody></table>
+<table id="d-table" hidden><thead><tr><th>task</th><th>type</th><th>attempt</th><th>submitted</th><th>error</th><th></th></tr></thead><tbody id="d-rows"></tbody></table>
 </section>
 </main>
 </body>
@@ -149,9 +149,21 @@ const char* const page_script = R"js("use strict";
     set("d-depth", o.dead_letters.depth);
     const latest = o.dead_letters.latest;
     $("d-table").hidden = !Array.isArray(latest);
+    const actions = Boolean(o.actions && csrfMeta);
+    const button = (label, action, id) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = label;
+      b.addEventListener("click", () => act(action, [id]));
+      return b;
+    };
     if (Array.isArray(latest))
-      $("d-rows").replaceChildren(...latest.map((l) => row([l.id, l.type, l.reason, l.error])));
-    $("d-actions").hidden = !(o.actions && csrfMeta);
+      $("d-rows").replaceChildren(...latest.map((l) => {
+        const cell = document.createElement("span");
+        if (actions && l.id) cell.append(button("requeue", "requeue", l.id), " ", button("purge", "purge", l.id));
+        return row([l.id, l.type, l.attempt, l.submitted_at, l.error, cell]);
+      }));
+    $("d-actions").hidden = !actions;
   }
 
   async function refresh() {
@@ -178,13 +190,15 @@ const char* const page_script = R"js("use strict";
     }
   }
 
-  async function act(action) {
-    if (action === "purge" && !window.confirm("Purge every dead letter? They are gone for good.")) return;
+  // `ids` absent: every dead letter.
+  async function act(action, ids) {
+    const what = ids ? ids.length + " dead letter(s)" : "every dead letter";
+    if (action === "purge" && !window.confirm("Purge " + what + "? They are gone for good.")) return;
     try {
       const r = await fetch("/api/dead/" + action, {
         method: "POST", cache: "no-store", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfMeta.content },
-        body: "{}",
+        body: JSON.stringify(ids ? { ids } : {}),
       });
       $("d-result").textContent = action + ": " + (r.ok ? "" : "HTTP " + r.status + " ") + (await r.text());
     } catch (e) {

@@ -81,6 +81,23 @@ class Browser:
             if "method" in m:
                 self.events.append(m)
 
+    def answer_next(self, body, timeout=60):
+        """Answers the next request Fetch paused (see Fetch.enable) with `body` as JSON."""
+        deadline = time.monotonic() + timeout
+        paused = next((e for e in self.events if e["method"] == "Fetch.requestPaused"), None)
+        while paused is None:
+            m = self._read_message(deadline)
+            if m.get("method") == "Fetch.requestPaused":
+                paused = m
+            elif "method" in m:
+                self.events.append(m)
+        if paused in self.events:
+            self.events.remove(paused)
+        self.call("Fetch.fulfillRequest", requestId=paused["params"]["requestId"], responseCode=200,
+                  responseHeaders=[{"name": "Content-Type", "value": "application/json"}],
+                  body=base64.b64encode(json.dumps(body).encode()).decode())
+        return paused["params"]["request"]["url"]
+
     def evaluate(self, expression, timeout=60):
         r = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True,
                       timeout=timeout)

@@ -31,8 +31,9 @@ struct dead_letter_ops {
     /// Runs "requeue" or "purge" on the dead letters `ids` (empty: every one); `done` gets the
     /// report as JSON, from any thread. Empty: the POST endpoints answer 501.
     std::function<void(std::string action, std::vector<std::string> ids, answer done)> run;
-    /// The latest dead letters as a JSON array (any thread, quick). Empty: the panel shows the
-    /// dead-letter queue's depth only.
+    /// The latest dead letters as a JSON array of objects with id, type, attempt, submitted_at
+    /// and error (as serve's dead_list answer lists them); any thread, quick (a cached answer).
+    /// Empty: the panel shows the dead-letter queue's depth only.
     std::function<std::string()> latest;
 };
 
