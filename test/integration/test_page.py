@@ -293,3 +293,44 @@ def test_dead_letters_and_their_buttons_render_as_text(cluster):
         assert b.console_errors() == []
     finally:
         b.close()
+
+
+def test_refusals_at_the_door_are_counted_tls_required_overloaded_unauthorized(pfo3, queue, tmp_path, raw_client):
+    from helpers.certs import Certificates
+    from test_auth import make_token
+    certs = Certificates(tmp_path / "certs")
+    tokens = tmp_path / "tokens"
+    make_token(pfo3, tokens, "sub", "submit")
+    config = write_file(tmp_path / "door.toml", f"""
+[serve]
+max_connections_per_address = 2
+[serve.tls]
+mode = "required"
+cert_file = "{certs.server[0]}"
+key_file = "{certs.server[1]}"
+[auth]
+mode = "token"
+tokens_file = "{tokens}"
+failure_delay_ms = 0
+""")
+    serve = pfo3.serve(queue, config=config)
+    plain = raw_client(serve.port)
+    plain.send({"op": "ping"})
+    assert plain.read()["error"] == "tls_required"
+    wait_until(lambda: value(samples(serve.http_port), "pfo3_serve_refused_total", code="tls_required") == 1, 30,
+               "tls_required counted")
+
+    open_config = write_file(tmp_path / "cap.toml", "[serve]\nmax_connections_per_address = 2\n"
+                             f'[auth]\nmode = "token"\ntokens_file = "{tokens}"\nfailure_delay_ms = 0\n')
+    capped = pfo3.serve(queue, config=open_config)
+    held = [raw_client(capped.port) for _ in range(2)]
+    held[0].send({"op": "ping"})
+    assert held[0].read()["ok"]
+    held[1].send({"type": "echo", "payload": 1})  # no token: refused after the (zero) delay
+    assert held[1].read()["error"] == "unauthorized"
+    third = raw_client(capped.port)
+    assert third.read()["error"] == "overloaded"
+    s = samples(capped.http_port)
+    assert value(s, "pfo3_serve_refused_total", code="unauthorized") == 1
+    assert value(s, "pfo3_serve_refused_total", code="overloaded") == 1
+    assert value(s, "pfo3_serve_requests_total", op="submit", code="unauthorized") == 0
