@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
+#include <vector>
+
 #include "pfo3/auth/policy.hpp"
+#include "pfo3/sight/dead_letter_cache.hpp"
 #include "pfo3/sight/http_gate.hpp"
 #include "pfo3/sight/serve_page.hpp"
 #include "pfo3/sight/throughput.hpp"
@@ -81,4 +85,30 @@ TEST_CASE("throughput keeps an hour of minutes and forgets older ones") {
     t.add(sight::throughput::series::accepted, 2, base + std::chrono::minutes(60));
     j = t.json(base + std::chrono::minutes(60));
     CHECK(j.find("\"totals\":{\"accepted\":2,\"done\":0,\"retried\":0,\"dead\":1}") != std::string::npos);
+}
+
+TEST_CASE("the dead-letter cache asks once a period, never twice at once, and keeps the last good list") {
+    std::vector<std::function<void(std::string)>> asked;
+    sight::dead_letter_cache cache([&asked](std::function<void(std::string)> done) { asked.push_back(std::move(done)); },
+                                   std::chrono::seconds(10));
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(cache.json() == "null");
+    cache.tick(t0);
+    REQUIRE(asked.size() == 1);
+    cache.tick(t0 + std::chrono::seconds(20));  // still waiting for the first answer
+    CHECK(asked.size() == 1);
+    asked[0]("{\"ok\":true,\"op\":\"dead_list\",\"total\":1,\"letters\":[{\"id\":\"a\",\"error\":\"<b>\"}]}\n");
+    CHECK(cache.json() == "[{\"id\":\"a\",\"error\":\"<b>\"}]");
+    cache.tick(t0 + std::chrono::seconds(5));  // within the period
+    CHECK(asked.size() == 1);
+    cache.tick(t0 + std::chrono::seconds(11));
+    REQUIRE(asked.size() == 2);
+    asked[1]("{\"ok\":false,\"error\":\"unavailable\",\"message\":\"broker down\"}\n");
+    CHECK(cache.json() == "[{\"id\":\"a\",\"error\":\"<b>\"}]");
+    cache.tick(t0 + std::chrono::seconds(22));
+    REQUIRE(asked.size() == 3);  // this answer never comes: asked again after six periods
+    cache.tick(t0 + std::chrono::seconds(60));
+    CHECK(asked.size() == 3);
+    cache.tick(t0 + std::chrono::seconds(83));
+    CHECK(asked.size() == 4);
 }

@@ -33,7 +33,7 @@ struct dead_letter_ops {
     std::function<void(std::string action, std::vector<std::string> ids, answer done)> run;
     /// The latest dead letters as a JSON array of objects with id, type, attempt, submitted_at
     /// and error (as serve's dead_list answer lists them); any thread, quick (a cached answer).
-    /// Empty: the panel shows the dead-letter queue's depth only.
+    /// Empty: the panel shows the dead-letter queue's depth only. See dead_letter_cache.
     std::function<std::string()> latest;
 };
 
