@@ -315,7 +315,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     net::server server(io, sopts, dispatcher);
     sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
     sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });
-    const sight::http_gate gate(sopts.auth);
+    sight::http_gate gate(sopts.auth);
     ops_view.add_route("/api/workers", [&roster, gate](const http::request& r) {
         if (auto refused = gate.refuse(r, auth::scope::status)) return std::move(*refused);
         return http::response{200, "application/json", roster.json()};
@@ -335,7 +335,9 @@ int run_serve(config::settings s, const serve_options& opts) {
     bool connected = pub.wait_connected(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     ops::notify_ready(connected ? "listening; broker connected" : "listening; broker unreachable, retrying");
 
-    credential_reloader reload(io, server, s);
+    credential_reloader reload(io, server, s, [gate](std::shared_ptr<const auth::policy> p) mutable {
+        gate.set(std::move(p));  // the HTTP listener's copies of the gate share it
+    });
     serve::graceful_stop stop(
         io, server, std::chrono::seconds(s.serve.shutdown_grace_s),
         [&reload, &ops_view] {

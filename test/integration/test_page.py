@@ -7,6 +7,7 @@ refused before dispatch and of the time a submit takes to be answered.
 import json
 import os
 import re
+import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -264,6 +265,11 @@ def test_off_loopback_each_endpoint_needs_a_token_with_its_scope(pfo3, queue, tm
     token_file = write_file(tmp_path / "viewer.token", made["viewer"] + "\n", 0o600)
     r = pfo3.run(["workers", "--http", f"{address}:{port}", "--token-file", str(token_file)])
     assert r.returncode == 0 and r.stdout.startswith("WORKER"), r
+    # A token made after the start works once serve rereads the tokens file (SIGHUP).
+    made["late"] = make_token(pfo3, tokens, "late", "metrics")
+    assert remote("/metrics", "late")[0] == 401
+    serve.signal(signal.SIGHUP)
+    wait_until(lambda: remote("/metrics", "late")[0] == 200, 30, "the reloaded token admitted on HTTP")
     assert serve.proc.poll() is None
 
 
