@@ -68,8 +68,9 @@ net::server_tls_options serve_tls_of(const config::settings& s) {
     return o;
 }
 
-credential_reloader::credential_reloader(boost::asio::io_context& io, net::server& server, config::settings s)
-    : server_(server), settings_(std::move(s)), signals_(io, SIGHUP) {
+credential_reloader::credential_reloader(boost::asio::io_context& io, net::server& server, config::settings s,
+                                         std::function<void(std::shared_ptr<const auth::policy>)> on_policy)
+    : server_(server), settings_(std::move(s)), on_policy_(std::move(on_policy)), signals_(io, SIGHUP) {
     arm();
 }
 
@@ -84,7 +85,9 @@ void credential_reloader::arm() {
         PFO3_LOG(info, "SIGHUP: reloading tokens and TLS files for new connections");
         server_.reload_tls();
         try {
-            server_.set_policy(serve_policy_of(settings_));
+            auto policy = serve_policy_of(settings_);
+            server_.set_policy(policy);
+            if (on_policy_) on_policy_(std::move(policy));
         } catch (const std::exception& e) {
             PFO3_LOG(error, "tokens reload failed; new connections keep the previous tokens", {{"error", e.what()}});
         }

@@ -38,7 +38,9 @@ net::server_tls_options serve_tls_of(const config::settings& s);
 /// keeps what is in use and the log says why. Lives on serve's I/O thread.
 class credential_reloader {
 public:
-    credential_reloader(boost::asio::io_context& io, net::server& server, config::settings s);
+    /// `on_policy` (may be empty) also gets each reloaded policy (the HTTP listener's gate).
+    credential_reloader(boost::asio::io_context& io, net::server& server, config::settings s,
+                        std::function<void(std::shared_ptr<const auth::policy>)> on_policy = {});
     credential_reloader(const credential_reloader&) = delete;
     credential_reloader& operator=(const credential_reloader&) = delete;
     /// Stops listening for SIGHUP (at shutdown, so io.run() can return).
@@ -48,6 +50,7 @@ private:
     void arm();
     net::server& server_;
     config::settings settings_;
+    std::function<void(std::shared_ptr<const auth::policy>)> on_policy_;
     boost::asio::signal_set signals_;
 };
 

@@ -13,6 +13,7 @@
 #include "pfo3/core/log.hpp"
 #include "pfo3/metrics/serve_metrics.hpp"
 #include "pfo3/net/server.hpp"
+#include "pfo3/json/protocol.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/ops/notify.hpp"
 #include "pfo3/ops/process_limits.hpp"
@@ -22,8 +23,13 @@
 #include "pfo3/serve/cancel_broadcaster.hpp"
 #include "pfo3/serve/request_dispatcher.hpp"
 #include "pfo3/serve/status_reader.hpp"
+#include "pfo3/sight/dead_letter_cache.hpp"
+#include "pfo3/sight/http_gate.hpp"
+#include "pfo3/sight/queue_watch.hpp"
 #include "pfo3/sight/role_sight.hpp"
+#include "pfo3/sight/serve_page.hpp"
 #include "pfo3/sight/serve_sight.hpp"
+#include "pfo3/sight/throughput.hpp"
 #include "pfo3/sight/worker_roster.hpp"
 #include "pfo3/queue/publisher.hpp"
 
@@ -94,6 +100,90 @@ net::server_options server_options_of(const config::settings& s) {
     return sopts;
 }
 
+// What the metrics hear from the client port: refusals before dispatch, submits answered.
+net::observers observers_of(metrics::serve_metrics& counts) {
+    net::observers o;
+    o.refused = [&counts](request_error code) { counts.refused(code); };
+    o.submit_answered = [&counts](std::chrono::steady_clock::duration d) {
+        counts.accept_latency.observe(std::chrono::duration<double>(d).count());
+    };
+    return o;
+}
+
+// The status page's own parts (issue 14); shared_ptrs because the roster's listener thread,
+// which feeds `minutes`, may outlive this function when the broker hangs.
+struct page_parts {
+    std::shared_ptr<sight::throughput> minutes;
+    std::shared_ptr<sight::queue_watch> queues;
+    std::shared_ptr<sight::dead_letter_cache> dead_letters;
+};
+
+// The page's dead-letter buttons and list go through serve's dead-letter desk, the same path
+// as `pfo3 dead` and the dead_* ops (decision 0016).
+sight::dead_letter_ops page_dead_letter_ops(serve::dead_letter_desk& desk,
+                                            const std::shared_ptr<sight::dead_letter_cache>& cache) {
+    sight::dead_letter_ops ops;
+    ops.run = [&desk](std::string action, std::vector<std::string> ids, sight::dead_letter_ops::answer done) {
+        json::request req;
+        req.kind = action == "purge" ? json::op::dead_purge : json::op::dead_requeue;
+        req.all = ids.empty();
+        req.ids = std::move(ids);
+        if (req.kind == json::op::dead_requeue) req.limit = json::max_dead_limit;
+        desk.handle(std::move(req), [done = std::move(done)](std::string line) {
+            const bool ok = line.starts_with("{\"ok\":true");
+            done(ok, std::move(line));
+        });
+    };
+    ops.latest = [cache] { return cache->json(); };
+    return ops;
+}
+
+page_parts status_page(const config::settings& s, sight::role_sight& view, const sight::http_gate& gate,
+                       metrics::serve_metrics& counts, const queue::connection_stats& broker,
+                       sight::worker_roster& roster, serve::status_reader& status,
+                       const queue::publisher_options& popts, serve::dead_letter_desk& desk) {
+    const auto topo = topology_of(s);
+    page_parts parts{std::make_shared<sight::throughput>(),
+                     std::make_shared<sight::queue_watch>(
+                         std::vector<std::string>{topo.queue, topo.dead_queue()},
+                         std::chrono::seconds(s.http.queue_check_s),
+                         [s](std::size_t attempt) { return broker_url_of(s, attempt); }),
+                     std::make_shared<sight::dead_letter_cache>(
+                         [&desk](std::function<void(std::string)> done) {
+                             json::request req;
+                             req.kind = json::op::dead_list;
+                             req.limit = 20;
+                             desk.handle(std::move(req), std::move(done));
+                         },
+                         std::chrono::seconds(s.http.queue_check_s))};
+    using series = sight::throughput::series;
+    roster.on_counts([m = parts.minutes](std::uint64_t done, std::uint64_t retried, std::uint64_t dead) {
+        m->add(series::done, done);
+        m->add(series::retried, retried);
+        m->add(series::dead, dead);
+    });
+    view.on_tick([m = parts.minutes, &counts, last = counts.accepted_total(), cache = parts.dead_letters]() mutable {
+        const auto now = counts.accepted_total();
+        m->add(series::accepted, now - last);
+        last = now;
+        cache->tick();
+    });
+    view.guard_metrics([gate](const http::request& r) { return gate.refuse(r, auth::scope::metrics); });
+    sight::page_options o;
+    o.actions = s.web.actions;
+    o.store = s.store.uri.substr(0, s.store.uri.find(':'));  // the kind, never credentials
+    for (const auto& u : popts.failover.urls) o.broker_nodes.push_back(u.host + ":" + std::to_string(u.port));
+    if (o.broker_nodes.empty()) o.broker_nodes.push_back(popts.url.host + ":" + std::to_string(popts.url.port));
+    o.dead_queue = 1;
+    sight::add_status_page(view, gate, std::move(o),
+                           sight::page_sources{counts, broker, roster, *parts.queues, *parts.minutes,
+                                               [&status](std::string id, std::function<void(std::string)> done) {
+                                                   status.read(std::move(id), std::move(done));
+                                               },
+                                               page_dead_letter_ops(desk, parts.dead_letters)});
+    return parts;
+}
+
 }  // namespace
 
 CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
@@ -111,7 +201,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     config::validate(s);
     config::apply_password_files(s);
 
-    const net::server_options sopts = server_options_of(s);  // first: refuses an unprotected port
+    net::server_options sopts = server_options_of(s);  // first: refuses an unprotected port
     ops::raise_descriptor_limit(s.serve.max_connections);
     queue::connection_stats broker_stats;
     queue::publisher_options popts = publisher_options_of(s);
@@ -133,16 +223,23 @@ int run_serve(config::settings s, const serve_options& opts) {
     status.set_cancel_hooks({accepted, cancel_events.announcer()});
     serve::dead_letter_desk dead(dead_letters_opener(s), max_waiting_dead);
     auto dispatcher = serve::make_request_dispatcher(pub, s.amqp.queue, status, s.schedule, counts, accepted, dead);
+    sopts.observe = observers_of(counts);
     net::server server(io, sopts, *dispatcher);
     sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
     sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });
-    ops_view.add_route("/api/workers", [&roster] { return http::response{200, "application/json", roster.json()}; });
+    sight::http_gate gate(sopts.auth);
+    ops_view.add_route("/api/workers", [&roster, gate](const http::request& r) {
+        if (auto refused = gate.refuse(r, auth::scope::status)) return std::move(*refused);
+        return http::response{200, "application/json", roster.json()};
+    });
+    page_parts page = status_page(s, ops_view, gate, counts, broker_stats, roster, status, popts, dead);
 
     pub.start();
     server.start();
     ops_view.start(sight::http_listen_of(s.http.listen, "127.0.0.1:5080"));
     roster.start();
     cancel_events.start();
+    page.queues->start();
     PFO3_LOG(info, "serve listening", {{"listen", s.serve.listen}, {"port", std::to_string(server.port())},
                                        {"amqp", popts.url.masked()}, {"queue", s.amqp.queue},
                                        {"config", s.source}});
@@ -151,7 +248,9 @@ int run_serve(config::settings s, const serve_options& opts) {
     bool connected = pub.wait_connected(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     ops::notify_ready(connected ? "listening; broker connected" : "listening; broker unreachable, retrying");
 
-    credential_reloader reload(io, server, s);
+    credential_reloader reload(io, server, s, [gate](std::shared_ptr<const auth::policy> p) mutable {
+        gate.set(std::move(p));  // the HTTP listener's copies of the gate share it
+    });
     serve::graceful_stop stop(
         io, server, std::chrono::seconds(s.serve.shutdown_grace_s),
         [&reload, &ops_view] {
@@ -166,6 +265,7 @@ int run_serve(config::settings s, const serve_options& opts) {
     pub.stop(std::chrono::milliseconds(s.serve.confirm_timeout_ms));
     roster.stop();
     cancel_events.stop();
+    page.queues->stop();
     PFO3_LOG(info, "serve stopped");
     return exit_ok;
 }

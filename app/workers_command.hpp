@@ -12,6 +12,7 @@ namespace pfo3::app {
 struct workers_options {
     std::optional<std::string> http;  ///< HOST:PORT of serve's [http] listen
     bool json = false;                ///< print serve's JSON as it is
+    std::optional<std::string> token_file;  ///< the token for a serve off loopback (else $PFO3_TOKEN)
 };
 
 /// Registers the `workers` subcommand.

@@ -66,7 +66,7 @@ _pfo3() {
         send)   words="--server --type --json --wait --at --in --priority $client" ;;
         status) words="--server $client" ;;
         cancel) words="--server --reason $client" ;;
-        workers) words="--http --json" ;;
+        workers) words="--http --json --token-file" ;;
         bench)  words="--server --tasks --connections --window --payload-bytes --payload --type
                        --rate --store --no-results --results-timeout --serve-pid --worker-pids
                        --cpu-pids --json --label --broker-ceiling --broker-only --amqp

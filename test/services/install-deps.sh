@@ -8,7 +8,7 @@ packages=(build-essential cmake ninja-build pkg-config
           libsqlite3-dev sqlite3
           rabbitmq-server amqp-tools postgresql
           python3-celery python3-pika python3-pytest systemd graphviz netcat-openbsd
-          gnuplot-nox prometheus
+          gnuplot-nox prometheus chromium
           dpkg-dev file man-db
           clang libclang-rt-14-dev)
 missing=()

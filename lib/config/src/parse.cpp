@@ -7,6 +7,7 @@
 #include "pfo3/core/error.hpp"
 #include "amqp_urls.hpp"
 #include "auth_section.hpp"
+#include "web_section.hpp"
 #include "rules.hpp"
 
 namespace pfo3::config {
@@ -46,6 +47,8 @@ public:
                 read_handlers(node, s);
             else if (section == "auth")
                 s.auth = detail::read_auth_section(node, source_);
+            else if (section == "web")
+                s.web = detail::read_web_section(node, source_);
             else if (detail::is_section(section))
                 read_section(section, node, s);
             else

@@ -72,27 +72,74 @@ private:
             return reply(make(413, "request too large\n"), false);
         if (ec) return reply(make(400, "bad request\n"), false);
         const auto& req = parser_->get();
-        if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
-            auto res = make(405, "only GET and HEAD\n");
-            res.set(bhttp::field::allow, "GET, HEAD");
-            return reply(std::move(res), false, req.method() == bhttp::verb::head);
+        const bool head = req.method() == bhttp::verb::head, post = req.method() == bhttp::verb::post;
+        if (req.method() != bhttp::verb::get && !head && !post) {
+            auto res = make(405, "only GET, HEAD and POST\n");
+            res.set(bhttp::field::allow, "GET, HEAD, POST");
+            return reply(std::move(res), false);
         }
         std::string_view target(req.target().data(), req.target().size());
-        target = target.substr(0, target.find('?'));
-        auto it = routes_.find(std::string(target));
-        if (it == routes_.end()) return reply(make(404, "not found\n"), req.keep_alive(), req.method() == bhttp::verb::head);
-        response r;
-        try {
-            r = it->second();
-        } catch (const std::exception& e) {
-            PFO3_LOG(error, "http handler failed", {{"path", std::string(target)}, {"error", e.what()}});
-            r = response{500, "text/plain; charset=utf-8", "internal error\n"};
+        const auto q = target.find('?');
+        const handler* h = find(target.substr(0, q));
+        if (!h) return reply(make(404, "not found\n"), req.keep_alive(), head);
+        if (post && !h->takes_post()) {
+            auto res = make(405, "only GET and HEAD here\n");
+            res.set(bhttp::field::allow, "GET, HEAD");
+            return reply(std::move(res), false);
         }
+        auto in = std::make_shared<request>();
+        in->method = std::string(req.method_string());
+        in->path = std::string(target.substr(0, q));
+        if (q != std::string_view::npos) in->query = std::string(target.substr(q + 1));
+        beast::error_code pec;
+        const auto peer = stream_.socket().remote_endpoint(pec);
+        if (!pec) in->peer = peer.address().to_string();
+        auto field = [&req](auto f) { return std::string(req[f]); };
+        in->authorization = field(bhttp::field::authorization);
+        in->origin = field(bhttp::field::origin);
+        in->host = field(bhttp::field::host);
+        in->content_type = field(bhttp::field::content_type);
+        in->csrf_token = std::string(req["X-CSRF-Token"]);
+        in->body = req.body();
+        const bool keep = req.keep_alive();
+        // The answer may come from another thread, or never before the connection closes: it
+        // hops onto the loop and is taken once.
+        auto self = shared_from_this();
+        auto answered = std::make_shared<std::atomic<bool>>(false);
+        respond done = [self, answered, keep, head](response r) {
+            if (answered->exchange(true)) return;
+            asio::post(self->stream_.get_executor(), [self, keep, head, r = std::move(r)]() mutable { self->answer(std::move(r), keep, head); });
+        };
+        try {
+            (*h)(*in, done);
+        } catch (const std::exception& e) {
+            PFO3_LOG(error, "http handler failed", {{"path", in->path}, {"error", e.what()}});
+            done(response{500, "text/plain; charset=utf-8", "internal error\n"});
+        }
+    }
+
+    // A route's handler: the exact path, else the longest route ending in '/' that starts it
+    // ("/" itself is only the root).
+    const handler* find(std::string_view path) const {
+        if (auto it = routes_.find(std::string(path)); it != routes_.end()) return &it->second;
+        const handler* best = nullptr;
+        std::size_t best_len = 0;
+        for (const auto& [p, h] : routes_)
+            if (p.size() > 1 && p.size() > best_len && p.back() == '/' && path.size() > p.size() && path.starts_with(p)) {
+                best = &h;
+                best_len = p.size();
+            }
+        return best;
+    }
+
+    void answer(response r, bool keep, bool head) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
         res.set(bhttp::field::content_type, r.content_type);
         res.set(bhttp::field::cache_control, "no-store");
+        res.set("X-Content-Type-Options", "nosniff");
+        for (auto& [name, value] : r.headers) res.set(name, value);
         res.body() = std::move(r.body);
-        reply(std::move(res), req.keep_alive(), req.method() == bhttp::verb::head);
+        reply(std::move(res), keep, head);
     }
 
     static bhttp::response<bhttp::string_body> make(unsigned status, std::string body) {

@@ -26,11 +26,13 @@ const std::string& tls_required_line() {
 }  // namespace
 
 first_contact::first_contact(tcp::socket socket, std::shared_ptr<ssl::context> context, tls_mode mode,
-                             std::chrono::milliseconds timeout, done_fn done)
+                             std::chrono::milliseconds timeout, std::function<void(request_error)> refused,
+                             done_fn done)
     : socket_(std::make_unique<tcp::socket>(std::move(socket))),
       context_(std::move(context)),
       mode_(mode),
       deadline_(socket_->get_executor()),
+      refused_(std::move(refused)),
       done_(std::move(done)) {
     error_code ec;
     const auto ep = socket_->remote_endpoint(ec);
@@ -96,6 +98,7 @@ void first_contact::start_handshake() {
 
 void first_contact::refuse_plaintext() {
     PFO3_LOG(info, "plaintext connection on a TLS-required port: answered tls_required, closing", {{"peer", peer_}});
+    if (refused_) refused_(request_error::tls_required);
     asio::async_write(*socket_, asio::buffer(tls_required_line()), [self = shared_from_this()](const error_code&, std::size_t) {
         if (self->finished_) return;
         error_code ignored;

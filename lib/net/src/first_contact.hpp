@@ -25,7 +25,8 @@ public:
     using done_fn = std::function<void(std::optional<connection_stream>)>;
 
     first_contact(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> context,
-                  tls_mode mode, std::chrono::milliseconds timeout, done_fn done);
+                  tls_mode mode, std::chrono::milliseconds timeout, std::function<void(request_error)> refused,
+                  done_fn done);
     first_contact(const first_contact&) = delete;
     first_contact& operator=(const first_contact&) = delete;
 
@@ -46,6 +47,7 @@ private:
     std::shared_ptr<boost::asio::ssl::context> context_;
     tls_mode mode_;
     boost::asio::steady_timer deadline_;
+    std::function<void(request_error)> refused_;  // counts a tls_required answer; may be empty
     done_fn done_;
     std::string peer_;
     bool finished_ = false;

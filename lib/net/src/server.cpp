@@ -136,7 +136,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         ++pending_;
         // Built first so the callback can name it; the callback runs only after start().
         auto contact = std::make_shared<first_contact>(
-            std::move(socket), tls_context_, opts_.tls.mode, opts_.tls.handshake_timeout,
+            std::move(socket), tls_context_, opts_.tls.mode, opts_.tls.handshake_timeout, opts_.observe.refused,
             [self = shared_from_this(), address](std::optional<connection_stream> s) mutable {
                 // Moved into a shared_ptr: the handler posted below must be copyable.
                 auto stream = std::make_shared<std::optional<connection_stream>>(std::move(s));
@@ -180,6 +180,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         limits.write_timeout = opts_.write_timeout;
         limits.request = opts_.request;
         limits.auth = policy_;
+        limits.observe = opts_.observe;
         auto s = std::make_shared<session>(
             std::move(stream), dispatcher_, limits,
             [self = shared_from_this()](session* gone) {
@@ -194,6 +195,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     // Answers one `overloaded` line and closes; logged at most once a second, with a count.
     void refuse(tcp::socket socket, const std::string& line, const char* why, const char* limit_key,
                 std::size_t limit) {
+        if (opts_.observe.refused) opts_.observe.refused(request_error::overloaded);
         ++overloaded_since_log_;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_overload_log_ >= overload_log_interval) {

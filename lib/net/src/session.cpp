@@ -218,10 +218,11 @@ void session::process_buffer() {
             PFO3_LOG(debug, "request too long; answering line_too_long and closing",
                      {{"peer", peer_},
                       {"max_request_bytes", std::to_string(limits_.max_request_bytes)}});
-            add_ready(json::encode_rejected(request_error::line_too_long,
-                                            "the request is larger than " +
-                                                std::to_string(limits_.max_request_bytes) +
-                                                " bytes; closing the connection"));
+            refuse_now(request_error::line_too_long,
+                       json::encode_rejected(request_error::line_too_long,
+                                             "the request is larger than " +
+                                                 std::to_string(limits_.max_request_bytes) +
+                                                 " bytes; closing the connection"));
             input_done_ = true;
             std::string().swap(buf_);
             maybe_write();
@@ -235,7 +236,7 @@ void session::process_buffer() {
         }
         framed = true;
         if (f.status == json::frame_status::bad) {
-            add_ready(json::encode_rejected(request_error::bad_json,
+            refuse_now(request_error::bad_json, json::encode_rejected(request_error::bad_json,
                                             default_message(request_error::bad_json)));
         } else {
             const std::size_t end = std::min(f.end, rest.size());
@@ -244,7 +245,7 @@ void session::process_buffer() {
             if (d.req)
                 admit(std::move(*d.req));
             else
-                add_ready(json::encode_rejected(d.error, d.message, d.id));
+                refuse_now(d.error, json::encode_rejected(d.error, d.message, d.id));
         }
         start += consumed;
     }
@@ -256,7 +257,7 @@ void session::process_buffer() {
     if (!input_done_ && need_more && buf_.size() >= limits_.max_request_bytes + read_chunk) {
         // The framer keeps asking for more (e.g. an endless run of whitespace): the bound on
         // memory per connection wins.
-        add_ready(json::encode_rejected(request_error::line_too_long,
+        refuse_now(request_error::line_too_long, json::encode_rejected(request_error::line_too_long,
                                         default_message(request_error::line_too_long)));
         input_done_ = true;
         std::string().swap(buf_);
@@ -280,6 +281,11 @@ void session::add_ready(std::string line) {
     slots_.push_back(slot{std::move(line), true});
 }
 
+void session::refuse_now(request_error code, std::string line) {
+    if (limits_.observe.refused) limits_.observe.refused(code);
+    add_ready(std::move(line));
+}
+
 void session::dispatch(json::request req) {
     const std::uint64_t seq = head_seq_ + slots_.size();
     slots_.emplace_back();
@@ -288,6 +294,7 @@ void session::dispatch(json::request req) {
         slots_.back().status = true;
         ++status_in_flight_;
     }
+    if (req.kind == json::op::submit && limits_.observe.submit_answered) slots_.back().submit_read = clock::now();
     auto self = shared_from_this();
     dispatcher::reply done = [self, seq](std::string line) {
         // Any thread: hop onto the strand before touching the session.
@@ -348,6 +355,7 @@ void session::resume_input() {
 void session::maybe_write() {
     if (writing_ || closed_) return;
     while (!slots_.empty() && slots_.front().ready) {
+        if (slots_.front().submit_read != clock::time_point{}) write_submits_.push_back(slots_.front().submit_read);
         write_lines_.push_back(std::move(slots_.front().line));
         slots_.pop_front();
         ++head_seq_;
@@ -422,6 +430,11 @@ void session::on_write(const error_code& ec, std::size_t written) {
         writing_ = false;
         write_lines_.clear();
         write_buffers_.clear();
+        if (!write_submits_.empty()) {
+            const auto now = clock::now();
+            for (const auto read : write_submits_) limits_.observe.submit_answered(now - read);
+            write_submits_.clear();
+        }
         // Reading may have paused on a limit: frame what is buffered, then read on.
         resume_input();
         maybe_write();

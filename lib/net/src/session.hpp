@@ -24,6 +24,7 @@
 #include "pfo3/json/framer.hpp"
 #include "pfo3/json/protocol.hpp"
 #include "pfo3/net/dispatcher.hpp"
+#include "pfo3/net/server.hpp"
 
 namespace pfo3::net {
 
@@ -50,6 +51,7 @@ struct session_limits {
     std::chrono::steady_clock::duration write_timeout = std::chrono::seconds(30);
     json::request_limits request;
     std::shared_ptr<const auth::policy> auth;  ///< null: everything allowed
+    observers observe;                          ///< see server_options
 };
 
 /// See the file comment. Thread-safe only through its public members, which post to the strand.
@@ -78,6 +80,7 @@ private:
         std::string line;
         bool ready = false;
         bool status = false;  // a status read: its reply may be as large as a stored result
+        std::chrono::steady_clock::time_point submit_read{};  // a submit: when it was read
     };
     // Why on_timer() acts.
     enum class expiry { none, idle, request, write };
@@ -88,6 +91,7 @@ private:
     void process_buffer();
     void note_partial_request(bool need_more);
     void add_ready(std::string line);
+    void refuse_now(request_error code, std::string line);
     void admit(json::request req);
     void refuse_later(const auth::decision& d, const std::string& id);
     void dispatch(json::request req);
@@ -130,6 +134,7 @@ private:
     std::deque<slot> slots_;  // requests whose responses are not yet being written, in order
     std::uint64_t head_seq_ = 0;  // sequence number of slots_.front()
     std::vector<std::string> write_lines_;  // the batch being written
+    std::vector<std::chrono::steady_clock::time_point> write_submits_;  // the batch's submits, when read
     std::vector<boost::asio::const_buffer> write_buffers_;
     std::string tls_staging_;  // TLS: the batch's next bytes as one buffer (one record, not one per line)
 

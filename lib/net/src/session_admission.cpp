@@ -45,6 +45,8 @@ void session::admit(json::request req) {
 // auth.max_failures the connection reads nothing more and closes once the answers are out.
 void session::refuse_later(const auth::decision& d, const std::string& id) {
     const bool unauthorized = d.what == auth::verdict::unauthorized;
+    if (limits_.observe.refused)
+        limits_.observe.refused(unauthorized ? request_error::unauthorized : request_error::forbidden);
     const auth::principal* who = gate_->current();
     PFO3_LOG(warn, unauthorized ? "request refused: not authenticated" : "request refused: outside the principal's scopes",
              {{"peer", peer_}, {"principal", who ? who->name : std::string("-")}, {"reason", d.message}});

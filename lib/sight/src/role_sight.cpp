@@ -161,7 +161,12 @@ void role_sight::start(const std::string& listen) {
          }},
         {"/readyz", ready},
         {"/healthz", ready},
-        {"/metrics", [this] { return http::response{200, "text/plain; version=0.0.4; charset=utf-8", registry_.render()}; }},
+        {"/metrics",
+         [this](const http::request& r) {
+             if (metrics_guard_)
+                 if (auto refused = metrics_guard_(r)) return std::move(*refused);
+             return http::response{200, "text/plain; version=0.0.4; charset=utf-8", registry_.render()};
+         }},
     };
     routes.merge(extra_routes_);
     http::server_options o;

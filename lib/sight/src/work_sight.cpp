@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <cmath>
+
 #include "bounded_join.hpp"
 #include "pfo3/core/clock.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/json/message.hpp"
+#include "pfo3/json/value.hpp"
 #include "pfo3/ops/identity.hpp"
 #include "pfo3/queue/queue_admin.hpp"
 
@@ -16,6 +19,8 @@ namespace {
 // A valid id no task uses: reading it asks the store a real question (a round trip, a query,
 // a GET) whose answer is "none".
 constexpr std::string_view probe_id = "pfo3-readiness-probe";
+// Tasks in hand a heartbeat lists (the oldest); the count says how many there are in all.
+constexpr std::size_t max_beat_tasks = 20;
 
 #ifndef PFO3_VERSION
 #define PFO3_VERSION "0.0.0"
@@ -160,6 +165,17 @@ std::string work_sight::heartbeat() const {
     b += ",\"done\":" + std::to_string(metrics_.finished_total(metrics::outcome::done));
     b += ",\"retry\":" + std::to_string(metrics_.finished_total(metrics::outcome::retry));
     b += ",\"dead\":" + std::to_string(metrics_.finished_total(metrics::outcome::dead));
+    // The oldest tasks in hand, bounded so a beat stays small whatever the concurrency.
+    const auto hand = metrics_.in_hand.take(max_beat_tasks);
+    b += ",\"in_hand_count\":" + std::to_string(hand.count) + ",\"in_hand\":[";
+    for (std::size_t i = 0; i < hand.first.size(); ++i) {
+        b += i ? ",{\"id\":" : "{\"id\":";
+        json::append_quoted(b, hand.first[i].id);
+        b += ",\"type\":";
+        json::append_quoted(b, hand.first[i].type);
+        b += ",\"age_s\":" + json::number_text(std::floor(hand.first[i].age_s * 10) / 10) + "}";
+    }
+    b += "]";
     b += ",\"interval_s\":" + std::to_string(settings_.http.heartbeat_s);
     b += ",\"sent_at\":" + json::quote(rfc3339_now()) + "}";
     return b;

@@ -35,7 +35,10 @@ struct worker_roster::state {
         std::string beat;  // re-encoded by our own parser: valid JSON whatever was published
         clock::time_point at;
         int interval_s = 5;
+        bool ready = false;
+        std::uint64_t finished[3] = {};  // done, retry, dead as last reported
     };
+    worker_roster::counts_fn on_counts;
     std::map<std::string, seen> workers;
 
     // A worker gone this long is dropped from the list.
@@ -56,9 +59,22 @@ struct worker_roster::state {
         int interval = 5;
         if (auto i = doc->root().find("interval_s"); i && i->int64() && *i->int64() >= 1 && *i->int64() <= 3600)
             interval = static_cast<int>(*i->int64());
+        std::uint64_t finished[3] = {};
+        const char* names[3] = {"done", "retry", "dead"};
+        for (int i = 0; i < 3; ++i)
+            if (auto v = doc->root().find(names[i]); v && v->uint64()) finished[i] = *v->uint64();
+        const auto ready = doc->root().find("ready");
         std::lock_guard lk(mu);
-        auto& w = workers[std::string(id->string())];
-        w = {doc->root().compact(), clock::now(), interval};
+        auto [it, fresh] = workers.try_emplace(std::string(id->string()));
+        auto& w = it->second;
+        // A counter that went down belongs to a restarted worker: a new baseline, no delta.
+        if (!fresh && on_counts) {
+            std::uint64_t delta[3] = {};
+            for (int i = 0; i < 3; ++i) delta[i] = finished[i] >= w.finished[i] ? finished[i] - w.finished[i] : 0;
+            if (delta[0] || delta[1] || delta[2]) on_counts(delta[0], delta[1], delta[2]);
+        }
+        w = {doc->root().compact(), clock::now(), interval, ready && ready->is(json::kind::boolean) && ready->boolean(),
+             {finished[0], finished[1], finished[2]}};
         if (workers.size() > max_workers) {
             auto oldest = std::min_element(workers.begin(), workers.end(),
                                            [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
@@ -74,6 +90,23 @@ worker_roster::worker_roster(const config::settings& s, broker_picker broker) : 
 }
 
 worker_roster::~worker_roster() { stop(); }
+
+void worker_roster::on_counts(counts_fn f) {
+    std::lock_guard lk(state_->mu);
+    state_->on_counts = std::move(f);
+}
+
+worker_roster::tally worker_roster::count() const {
+    std::lock_guard lk(state_->mu);
+    const auto now = clock::now();
+    tally t;
+    for (const auto& [id, w] : state_->workers) {
+        if (now - w.at > 3 * std::chrono::seconds(w.interval_s)) continue;
+        ++t.alive;
+        if (w.ready) ++t.ready;
+    }
+    return t;
+}
 
 void worker_roster::start() {
     thread_ = std::thread(signalling_end(state_, [st = state_] { listen(st); }));

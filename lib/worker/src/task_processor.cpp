@@ -222,10 +222,15 @@ void task_processor::run(delivery_guard g, const task& t, std::string started) {
 
     PFO3_LOG(debug, "task started", {{"task_id", t.id}, {"type", t.type}, {"attempt", std::to_string(t.attempt)}});
     const auto run_started = std::chrono::steady_clock::now();
-    // While it runs, a cancel of its id stops an external handler (decision 0015).
+    // While it runs, a cancel of its id stops an external handler (decision 0015), and the
+    // heartbeat lists it among the tasks in hand.
     std::optional<cancel_board::run_ticket> ticket;
     if (d_.cancels) ticket.emplace(*d_.cancels, t.id);
-    auto out = d_.registry.run(t, ticket ? ticket->stop() : nullptr);
+    auto out = [&] {
+        if (!d_.opts.metrics) return d_.registry.run(t, ticket ? ticket->stop() : nullptr);
+        metrics::tasks_in_hand::entry in_hand(d_.opts.metrics->in_hand, t.id, t.type);
+        return d_.registry.run(t, ticket ? ticket->stop() : nullptr);
+    }();
     ticket.reset();
     if (d_.opts.metrics) {
         d_.opts.metrics->run_time.observe(

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -113,4 +114,39 @@ TEST_CASE("port ranges") {
     CHECK_THROWS_AS(http::parse_port_range("0-5", "k"), config_error);
     CHECK_THROWS_AS(http::parse_port_range("70000", "k"), config_error);
     CHECK_THROWS_AS(http::parse_port_range("", "k"), config_error);
+}
+
+TEST_CASE("POST reaches only a route that takes it; handlers see the request and may answer later") {
+    asio::io_context io{1};
+    std::thread helper;
+    std::map<std::string, http::handler> routes{
+        {"/echo", http::handler([](const http::request& r) {
+                      return http::response{200, "text/plain",
+                                            r.method + " " + r.path + " q=" + r.query + " csrf=" + r.csrf_token +
+                                                " peer=" + r.peer + " body=" + r.body,
+                                            {{"X-Extra", "1"}}};
+                  }).accept_post()},
+        {"/later/", http::handler::deferred([&helper](const http::request& r, http::respond done) {
+             // Answered from another thread, as a store read would be.
+             helper = std::thread([done, tail = r.path.substr(7)] { done(http::response{200, "text/plain", tail}); });
+         })},
+    };
+    http::server server(io, local(), std::move(routes));
+    server.start();
+    std::thread t([&io] { io.run(); });
+    const auto port = server.port();
+    auto post = exchange(port,
+                         "POST /echo?a=1 HTTP/1.1\r\nX-CSRF-Token: tok\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+    CHECK(post.starts_with("HTTP/1.1 200"));
+    CHECK(post.find("X-Extra: 1\r\n") != std::string::npos);
+    CHECK(post.ends_with("POST /echo q=a=1 csrf=tok peer=127.0.0.1 body=hello"));
+    auto later = exchange(port, "GET /later/abc HTTP/1.1\r\nConnection: close\r\n\r\n");
+    CHECK(later.starts_with("HTTP/1.1 200"));
+    CHECK(later.ends_with("\r\n\r\nabc"));
+    // Only paths below the prefix: not a path that merely starts like it.
+    CHECK(exchange(port, "GET /laterx HTTP/1.1\r\nConnection: close\r\n\r\n").starts_with("HTTP/1.1 404"));
+    CHECK(exchange(port, "PUT /echo HTTP/1.1\r\nContent-Length: 0\r\n\r\n").starts_with("HTTP/1.1 405"));
+    server.stop();
+    t.join();
+    if (helper.joinable()) helper.join();
 }

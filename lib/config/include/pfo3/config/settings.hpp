@@ -164,6 +164,15 @@ struct http_settings {
     bool operator==(const http_settings&) const = default;
 };
 
+/// [web]: serve's status page (GET / on the [http] listener).
+struct web_settings {
+    /// Requeue and Purge buttons for dead letters (POST with the page's CSRF token; the admin
+    /// scope off loopback).
+    bool actions = false;
+
+    bool operator==(const web_settings&) const = default;
+};
+
 /// An external handler: any executable, payload on stdin, result on stdout.
 struct handler_settings {
     std::vector<std::string> command;
@@ -204,6 +213,7 @@ struct settings {
     cancel_settings cancel;
     send_settings send;
     http_settings http;
+    web_settings web;
     std::map<std::string, handler_settings> handlers;
     auth_settings auth;
     std::string source = "built-in defaults";  ///< the file read, for logs

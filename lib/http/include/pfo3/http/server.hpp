@@ -1,8 +1,10 @@
 #pragma once
-// A small HTTP/1.1 server (Boost.Beast) for the operations endpoints of a role: GET and HEAD
-// only, a fixed table of paths, bounded connections, request size and time. Runs on the
-// io_context it is given (the role's own loop, one thread), so a handler must be quick and must
-// not block: it reads atomics and renders text. start()/stop() post to that loop.
+// A small HTTP/1.1 server (Boost.Beast) for the operations endpoints of a role: GET and HEAD,
+// POST where a route asks for it, a fixed table of paths (a path ending in '/', other than "/"
+// itself, also answers every path below it), bounded connections, request size and time. Runs
+// on the io_context it is given (the role's own loop, one thread), so a handler must be quick
+// and must not block: it reads atomics and renders text, or hands the work to a thread of its
+// own and answers later (handler::deferred). start()/stop() post to that loop.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstddef>
@@ -11,6 +13,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace pfo3::http {
 
@@ -18,10 +23,50 @@ struct response {
     unsigned status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers = {};  ///< extra header fields
 };
 
-/// Answers one GET of a path (the query string is ignored).
-using handler = std::function<response()>;
+/// What a handler may look at.
+struct request {
+    std::string method;  ///< "GET", "HEAD" or "POST"
+    std::string path;    ///< without the query
+    std::string query;   ///< after '?', undecoded
+    std::string peer;    ///< the client's numeric address
+    std::string authorization, csrf_token, origin, host, content_type;  ///< header fields (X-CSRF-Token)
+    std::string body;
+};
+
+/// Gets the answer of a deferred handler; callable once, from any thread.
+using respond = std::function<void(response)>;
+
+/// Answers a path: from nothing, from the request, or later (deferred). POST reaches it only
+/// when made with `accept_post`; GET and HEAD reach every handler.
+class handler {
+public:
+    using full = std::function<void(const request&, respond)>;
+    template <class F>
+        requires std::is_invocable_r_v<response, F&>
+    handler(F f)  // NOLINT: implicit, so a route is just a lambda
+        : run_([f = std::move(f)](const request&, respond done) mutable { done(f()); }) {}
+    template <class F>
+        requires std::is_invocable_r_v<response, F&, const request&>
+    handler(F f)  // NOLINT
+        : run_([f = std::move(f)](const request& r, respond done) mutable { done(f(r)); }) {}
+    /// `f` answers through its `respond`, now or from another thread.
+    static handler deferred(full f) { return handler(std::move(f), 0); }
+    /// The same handler, reached by POST too.
+    handler accept_post() && {
+        post_ = true;
+        return std::move(*this);
+    }
+    bool takes_post() const noexcept { return post_; }
+    void operator()(const request& r, respond done) const { run_(r, std::move(done)); }
+
+private:
+    handler(full f, int) : run_(std::move(f)) {}
+    full run_;
+    bool post_ = false;
+};
 
 struct server_options {
     /// "HOST:PORT", or "HOST:FIRST-LAST": the first port of the range that is free (several

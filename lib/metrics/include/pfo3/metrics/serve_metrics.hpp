@@ -24,9 +24,14 @@ struct serve_metrics {
     std::size_t type_slot(std::string_view type) noexcept { return accepted_.slot(type); }
     /// ... and the count once the broker confirmed it.
     void accepted(std::size_t type_slot) noexcept { accepted_.inc_at(type_slot, 0); }
+    /// Submits the broker confirmed, every type.
+    std::uint64_t accepted_total() const noexcept { return accepted_.total(0); }
+    /// A request refused before it reached the dispatcher (net::observers::refused).
+    void refused(request_error code) noexcept;
 
     bounded_labels types;
     histogram& confirm_latency;  ///< publish → broker's answer
+    histogram& accept_latency;   ///< a submit read → its reply written (the confirm included)
     counter& nacked;
     counter& returned;
 
@@ -34,6 +39,7 @@ private:
     static constexpr std::size_t ops = 4, codes = 12;  // ok + every request_error
     counter* requests_[ops][codes] = {};
     typed_counters accepted_;
+    counter* refused_[codes] = {};
 };
 
 }  // namespace pfo3::metrics

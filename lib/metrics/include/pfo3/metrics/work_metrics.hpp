@@ -8,6 +8,7 @@
 
 #include "pfo3/metrics/bounded_labels.hpp"
 #include "pfo3/metrics/registry.hpp"
+#include "pfo3/metrics/tasks_in_hand.hpp"
 #include "pfo3/metrics/typed_counters.hpp"
 
 namespace pfo3::metrics {
@@ -40,6 +41,7 @@ struct work_metrics {
     histogram& wait_time;   ///< submitted → this attempt started
     histogram& end_to_end;  ///< submitted → stored (final or failed attempt)
     histogram& store_write;
+    tasks_in_hand in_hand;  ///< what the handler threads run now (the heartbeat lists it)
 
 private:
     counter& settled_;

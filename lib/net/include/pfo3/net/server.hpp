@@ -11,10 +11,21 @@
 #include <string>
 
 #include "pfo3/auth/policy.hpp"
+#include "pfo3/core/error.hpp"
 #include "pfo3/net/dispatcher.hpp"
 #include "pfo3/net/tls.hpp"
 
 namespace pfo3::net {
+
+/// What the server tells the metrics (any callback may be empty). Called on the server's
+/// strand or a connection's: they must be quick and must not throw.
+struct observers {
+    /// A request refused before it reached the dispatcher (auth, bad_json, bad_request,
+    /// line_too_long, tls_required, overloaded by the connection caps), by its code.
+    std::function<void(request_error)> refused;
+    /// A submit's reply was written whole: the time since its request was read.
+    std::function<void(std::chrono::steady_clock::duration)> submit_answered;
+};
 
 struct server_options {
     std::string listen = "127.0.0.1:5000";  ///< HOST:PORT; port 0 picks a free port
@@ -36,6 +47,7 @@ struct server_options {
     /// Who may do what ([auth]); null: every request is allowed (mode none).
     std::shared_ptr<const auth::policy> auth;
     server_tls_options tls;  ///< TLS on the same port (first byte 0x16); off by default
+    observers observe;       ///< the metrics' view of what the server answers (issue 14)
 };
 
 /// See the file comment. start(), shutdown() and close_all() only post work to the server's

@@ -41,6 +41,9 @@ public:
     void watch_broker(const std::string& name, const queue::connection_stats& stats, bool publishes);
     /// Serves GET `path` with `h` too (before start()).
     void add_route(std::string path, http::handler h) { extra_routes_.emplace(std::move(path), std::move(h)); }
+    /// Who may read /metrics: `g` answers a refusal, or nullopt to serve it (before start()).
+    using guard = std::function<std::optional<http::response>(const http::request&)>;
+    void guard_metrics(guard g) { metrics_guard_ = std::move(g); }
     /// Runs `f` on every tick of the liveness ticker (about once a second, on the io thread).
     void on_tick(std::function<void()> f) { tickers_.push_back(std::move(f)); }
 
@@ -70,6 +73,7 @@ private:
     std::vector<std::pair<std::string, const queue::connection_stats*>> brokers_;
     std::vector<std::function<void()>> tickers_;
     std::map<std::string, http::handler> extra_routes_;
+    guard metrics_guard_;
     boost::asio::steady_timer timer_;
     std::atomic<std::int64_t> last_tick_ns_{0};
     std::chrono::microseconds watchdog_{0};

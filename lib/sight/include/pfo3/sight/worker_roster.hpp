@@ -8,9 +8,12 @@
 //
 // A heartbeat: {"kind":"worker","id":"HOST:PID","pid":…,"version":…,"queue":…,
 // "concurrency":…,"prefetch":…,"ready":…,"in_flight":…,"received":…,"done":…,"retry":…,
-// "dead":…,"interval_s":…,"sent_at":"RFC 3339"}.
+// "dead":…,"in_hand_count":…,"in_hand":[{"id":…,"type":…,"age_s":…}…] (the oldest 20),
+// "interval_s":…,"sent_at":"RFC 3339"}.
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,12 +35,22 @@ public:
     worker_roster(const worker_roster&) = delete;
     worker_roster& operator=(const worker_roster&) = delete;
 
+    /// Tasks finished since a worker's previous beat (its first beat only sets the baseline),
+    /// called on the listener thread (before start()).
+    using counts_fn = std::function<void(std::uint64_t done, std::uint64_t retried, std::uint64_t dead)>;
+    void on_counts(counts_fn f);
+
     void start();
     /// Stops the listener thread: joins it, or detaches it if it is stuck on a hung broker for
     /// longer than stop_grace (2 s).
     void stop();
     /// {"workers":[{"id":…,"seen_s_ago":…,"gone":…,"beat":{…}}…]}, ordered by id.
     std::string json() const;
+    /// Workers not gone, and how many of them said they were ready.
+    struct tally {
+        std::size_t alive = 0, ready = 0;
+    };
+    tally count() const;
 
 private:
     struct state;
