@@ -74,7 +74,9 @@ def test_queues_as_declared_are_listed_with_type_leader_and_members(roles, tmp_p
     assert lines[quorum].split()[1:4] == ["task", "quorum", node], out.stdout
     assert f"1/1: {node}" in lines[quorum], out.stdout
     ladder = [name for name in lines if name.startswith(f"{quorum}.delay.")]
-    assert ladder and all(lines[n].split()[1:3] == ["delay", "classic"] and "as expected" in lines[n]
+    # Under a quorum config the ladder is quorum too, named .delay.quorum.<ms> (decision 0012).
+    assert ladder and all(n.startswith(f"{quorum}.delay.quorum.") for n in ladder), out.stdout
+    assert ladder and all(lines[n].split()[1:3] == ["delay", "quorum"] and "as expected" in lines[n]
                           for n in ladder), out.stdout
 
 

@@ -58,7 +58,7 @@ TEST_CASE("what is not a page of queues is an error, not an empty list", "[broke
     CHECK_THROWS_AS(parse_queue_page("<html>", pages), pfo3::service_error);
 }
 
-TEST_CASE("queues as declared are reported as expected; an offline member is named", "[broker_api]") {
+TEST_CASE("queues as declared are reported as expected, and an offline member is named", "[broker_api]") {
     std::int64_t pages = 0;
     const auto rows = compare(quorum_jobs(3), parse_queue_page(quorum_page, pages));
     REQUIRE(rows.size() == 3);

@@ -116,7 +116,7 @@ TEST_CASE("port ranges") {
     CHECK_THROWS_AS(http::parse_port_range("", "k"), config_error);
 }
 
-TEST_CASE("POST reaches only a route that takes it; handlers see the request and may answer later") {
+TEST_CASE("POST reaches only a route that takes it, and handlers see the request and may answer later") {
     asio::io_context io{1};
     std::thread helper;
     std::map<std::string, http::handler> routes{

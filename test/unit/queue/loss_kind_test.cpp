@@ -6,7 +6,7 @@
 
 using pfo3::queue::loss_kind;
 
-TEST_CASE("each way a connection ends has its kind; anything else is other", "[loss_kind]") {
+TEST_CASE("each way a connection ends has its kind, anything else is other", "[loss_kind]") {
     CHECK(std::string(loss_kind("consume on amqp://g:***@h:5672/%2f: no heartbeat from the broker for 20 s")) ==
           "heartbeat_timeout");
     CHECK(std::string(loss_kind("publish on h:1: connection closed by the broker: 320 CONNECTION_FORCED - x")) ==

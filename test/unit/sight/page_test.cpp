@@ -36,7 +36,7 @@ http::request from(std::string peer, std::string authorization = {}) {
 
 }  // namespace
 
-TEST_CASE("the HTTP gate: loopback and mode none pass; elsewhere a token or address needs the scope") {
+TEST_CASE("the HTTP gate: loopback and mode none pass, elsewhere a token or address needs the scope") {
     const sight::http_gate open(nullptr);
     CHECK_FALSE(open.refuse(from("10.0.0.1"), auth::scope::metrics));
     const sight::http_gate gate(token_policy());
