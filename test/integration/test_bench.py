@@ -141,9 +141,10 @@ def test_cpu_per_task_counts_a_named_process_with_what_it_forked(
     assert list(by_role) == ["burner", "gone", "bench"]
     wall = cpu["wall_seconds"]
     assert wall >= 0.59
-    # The shell itself only waits: what it is charged is its spinning child's (one thread:
-    # never more than the wall time; on a loaded 2-core machine at least a quarter of it).
-    assert 0.25 * wall <= by_role["burner"]["seconds"] <= wall + 0.05, (wall, by_role["burner"])
+    # The shell itself only waits (~0 s): what it is charged is its spinning child's (one
+    # thread: never more than the wall time). The lower bound only has to tell the child's time
+    # from none: a 2-core machine busy with builds gave the spinner 15 % of the wall (CI, 0.09 s).
+    assert 0.05 * wall <= by_role["burner"]["seconds"] <= wall + 0.05, (wall, by_role["burner"])
     assert by_role["burner"]["us_per_task"] == pytest.approx(by_role["burner"]["seconds"] / 600 * 1e6, rel=1e-4)
     # A pid that is not a process is reported as such, and the run still counts.
     assert by_role["gone"]["seconds"] is None and "no process 4194304" in by_role["gone"]["error"]
