@@ -72,6 +72,8 @@ private:
     };
     using stmt_ptr = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
 
+    /// SQLite's busy handler: waits in steps of 100 µs (1 ms after 50 tries) up to busy_timeout.
+    static int on_busy(void* self, int count) noexcept;
     void open_writer();
     /// false while there is no database, or no schema in it, to read yet.
     bool open_reader();
@@ -88,6 +90,7 @@ private:
     std::string path_;
     options opts_;
     std::mutex mutex_;
+    std::chrono::steady_clock::time_point busy_since_;  // on_busy's, under mutex_ (its caller holds it)
     // Writers only; before db_, so the connection whose hook points at it closes first.
     std::unique_ptr<sqlite_checkpointer> checkpointer_;
     // Declared before the statements: they are finalized before the connection closes.
