@@ -13,6 +13,9 @@
 #                                plaintext and TLS 1.3 clients alternating, same load: accepted
 #                                tasks/s and serve CPU per task of each (docs/security.md)
 #   test/bench/run.sh --tls-only        only those rounds (after the broker ceiling and warm-up)
+#   test/bench/run.sh --profile also `perf record` of serve, a worker and the broker through a
+#                                steady load (c1 w1024, 100 000 tasks); top symbols in
+#                                test/bench/results/profile-*.txt (needs perf: linux-perf)
 # It builds pfo3 (Release), starts a private RabbitMQ (or uses $PFO3_BENCH_AMQP_URL), starts
 # `pfo3 serve` and 2 workers with a SQLite store in a temp dir, runs the scenarios with
 # `pfo3 bench`, writes JSON to test/bench/results/, renders docs/bench/*.png with gnuplot and
@@ -32,7 +35,8 @@ store_kind=sqlite
 want_store=0
 tls=0
 others=1
-usage="usage: test/bench/run.sh [--quick] [--celery] [--pinned-broker] [--store sqlite|file] [--tls|--tls-only]"
+profile=0
+usage="usage: test/bench/run.sh [--quick] [--celery] [--pinned-broker] [--store sqlite|file] [--tls|--tls-only] [--profile]"
 for arg in "$@"; do
     case "$arg" in
     --quick) quick=1 ;;
@@ -41,9 +45,10 @@ for arg in "$@"; do
     --store) want_store=1 ;;
     --tls) tls=1 ;;
     --tls-only) tls=1; others=0 ;;
+    --profile) profile=1 ;;
     file|sqlite) [ $want_store -eq 1 ] || { echo "$usage" >&2; exit 2; }
                  store_kind=$arg; want_store=0 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -220,10 +225,60 @@ python3 "$root/test/bench/fsync_floor.py" "$state" "$results/fsync-floor.json" >
 bench latency-2000 "${common[@]}" --rate 2000 --tasks $((2000 * latency_s)) --connections 4 --window 1024 \
     --broker-ceiling --amqp "$amqp" --broker-window 1024 --broker-prefetch "$prefetch"
 
-# Serve's memory holding 1000 connections (issue 5: <= 30 MiB).
+# Serve's memory holding 1000 connections (issue 5: <= 30 MiB), on a serve of its own: the
+# serve above keeps the memory of 16 x 1024 submits in flight (c16-w1024), which is not what
+# a serve holding 1000 quiet connections needs.
 log "scenario hold-1000-connections"
-python3 "$root/test/bench/hold_connections.py" --server "$server" --serve-pid "$serve_pid" --connections 1000 \
-    | tee "$results/hold-1000-connections.txt" || failed=1
+hold_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PFO3_CONFIG="$state/serve.toml" PFO3_STORE="$store_uri" "$bin" serve --listen "127.0.0.1:$hold_port" \
+    --amqp "$amqp" --queue "$queue" --http-listen 127.0.0.1:0 > "$state/serve-hold.log" 2>&1 &
+hold_pid=$!
+pids+=("$hold_pid")
+until echo '{"op":"ping"}' | timeout 2 nc -q 1 127.0.0.1 "$hold_port" 2>/dev/null | grep -q pong; do
+    kill -0 "$hold_pid" 2>/dev/null || { log "the hold serve did not start"; cat "$state/serve-hold.log" >&2; exit 1; }
+    sleep 0.2
+done
+python3 "$root/test/bench/hold_connections.py" --server "127.0.0.1:$hold_port" --serve-pid "$hold_pid" \
+    --connections 1000 | tee "$results/hold-1000-connections.txt" || failed=1
+kill -TERM "$hold_pid"; wait "$hold_pid" || true
+fi
+
+# Where the CPU of a task goes (--profile): perf samples serve, one worker and the broker
+# through one steady closed-loop load; the top symbols of each go to results/profile-*.txt.
+if [ $profile -eq 1 ]; then
+    if ! command -v perf > /dev/null; then
+        log "--profile needs perf (Debian linux-perf)"; failed=1
+    else
+        log "scenario profile (perf record of serve, worker 1 and the broker)"
+        perf_pids=("serve=$serve_pid" "worker=${worker_pids[0]}")
+        # The pid file holds the rabbitmq-server script, which leads its own session (setsid):
+        # the Erlang VM is the beam.smp in that session.
+        if [ $own_broker -eq 1 ]; then
+            beam=$(pgrep -s "$(cat "$state/rabbitmq/pid")" -x beam.smp | head -1 || true)
+            [ -n "$beam" ] && perf_pids+=("rabbitmq=$beam")
+        fi
+        perf_jobs=()
+        for entry in "${perf_pids[@]}"; do
+            name=${entry%%=*}; pid=${entry#*=}
+            perf record -q -F 1999 -p "$pid" -o "$state/perf-$name.data" > "$state/perf-$name.log" 2>&1 &
+            perf_jobs+=("$!")
+        done
+        sleep 1  # perf attaches asynchronously; the samples of its first second would be lost
+        bench profile "${common[@]}" --tasks $((100000 / scale)) --connections 1 --window 1024
+        for job in "${perf_jobs[@]}"; do kill -INT "$job"; done
+        for job in "${perf_jobs[@]}"; do wait "$job" || true; done
+        for entry in "${perf_pids[@]}"; do
+            name=${entry%%=*}
+            { echo "# perf of $name during the profile scenario (self time, top 40 symbols; then by library)"
+              perf report -i "$state/perf-$name.data" --stdio --no-children --sort dso,sym 2>/dev/null \
+                  | grep -E '^ +[0-9]' | head -40 || true
+              echo "# by library"
+              perf report -i "$state/perf-$name.data" --stdio --no-children --sort dso 2>/dev/null \
+                  | grep -E '^ +[0-9]' | head -15 || true
+            } > "$results/profile-$name.txt"
+        done
+        log "profiles in $results/profile-*.txt"
+    fi
 fi
 
 # TLS beside plaintext: the same closed-loop load, rounds alternating so that a change of the

@@ -33,6 +33,9 @@ constexpr const char* wal_limit = "PRAGMA journal_size_limit = 67108864";
 
 // WAL pages after which the checkpointer copies them into the database (SQLite's default).
 constexpr int checkpoint_frames = 1000;
+// WAL pages past which the checkpointer makes the WAL start from the top (RESTART) even if
+// readers keep it in use: 16384 pages of 4 KiB, the journal_size_limit above.
+constexpr int wal_restart_frames = 16384;
 
 constexpr const char* create_tasks_table =
     "CREATE TABLE pfo3_tasks ("
@@ -284,7 +287,7 @@ void sqlite_store::open_writer() {
         // acked results.
         exec("set synchronous = FULL", "PRAGMA synchronous = FULL");
         exec("limit the WAL size", wal_limit);
-        if (!checkpointer_) checkpointer_ = std::make_unique<sqlite_checkpointer>(path_, checkpoint_frames);
+        if (!checkpointer_) checkpointer_ = std::make_unique<sqlite_checkpointer>(path_, checkpoint_frames, wal_restart_frames);
         checkpointer_->attach(db_.get());
         create_schema();
         begin_ = prepare("prepare begin", "BEGIN IMMEDIATE");
