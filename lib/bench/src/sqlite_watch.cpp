@@ -15,8 +15,9 @@ namespace pfo3::bench {
 void sqlite_watch::db_closer::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 void sqlite_watch::stmt_finalizer::operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 
-sqlite_watch::sqlite_watch(std::string path, std::chrono::steady_clock::time_point start)
-    : result_watch(start), path_(std::move(path)) {
+sqlite_watch::sqlite_watch(std::string path, std::chrono::steady_clock::time_point start,
+                           std::chrono::microseconds interval)
+    : result_watch(start), interval_(interval), path_(std::move(path)) {
     auto fail = [&](const std::string& what) {
         throw service_error("bench: cannot watch the SQLite store " + path_ + ": " + what +
                                 (db_ ? std::string(": ") + sqlite3_errmsg(db_.get()) : std::string()),
@@ -74,7 +75,7 @@ void sqlite_watch::run(const std::stop_token& stop) {
             mark_overflowed();  // the waiter then asks present() for what it misses
             return;
         }
-        cv.wait_for(lock, stop, poll_interval, [] { return false; });
+        cv.wait_for(lock, stop, interval_, [] { return false; });
     }
     poll_once();  // what committed up to the stop
 }

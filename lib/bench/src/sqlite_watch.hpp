@@ -1,6 +1,6 @@
 #pragma once
 // Sees results arrive in a local SQLite store, for `pfo3 bench --store sqlite:///FILE`: a
-// private thread polls a read-only connection every 2 ms for rows added since its last look
+// private thread polls a read-only connection every few ms for rows added since its last look
 // (rowid order) and notes when it saw each. A row is visible only once its group committed,
 // so this is "stored" as the worker acks it; the time is late by up to one poll interval.
 // Rows are new ids: a record that replaces another keeps its rowid and is not seen again.
@@ -19,11 +19,10 @@ namespace pfo3::bench {
 
 class sqlite_watch final : public result_watch {
 public:
-    static constexpr std::chrono::milliseconds poll_interval{2};
-
     /// Opens `path` read-only (the workers must have created it: they do at start) and starts
-    /// polling; rows already there are not reported. Throws service_error naming the file.
-    sqlite_watch(std::string path, std::chrono::steady_clock::time_point start);
+    /// polling every `interval`; rows already there are not reported. Throws service_error
+    /// naming the file.
+    sqlite_watch(std::string path, std::chrono::steady_clock::time_point start, std::chrono::microseconds interval);
     /// Stops the thread.
     ~sqlite_watch() override;
 
@@ -41,6 +40,7 @@ private:
     /// Reads the rows after last_rowid_ into the events; false on a failure (logged).
     bool poll_once();
 
+    std::chrono::microseconds interval_;
     std::string path_;
     std::unique_ptr<sqlite3, db_closer> db_;
     std::unique_ptr<sqlite3_stmt, stmt_finalizer> newer_;    // used by the thread only

@@ -43,15 +43,17 @@ struct temp_db {
 };
 
 
+constexpr std::chrono::microseconds poll_interval{2000};
+
 }  // namespace
 
 TEST_CASE("sqlite watch: rows committed after the start are seen once each, earlier and uncommitted rows are not") {
     temp_db d;
     d.exec("INSERT INTO pfo3_tasks VALUES ('before', 'done')");
     const auto start = steady_clock::now();
-    sqlite_watch w(d.path(), start);
+    sqlite_watch w(d.path(), start, poll_interval);
     d.exec("BEGIN; INSERT INTO pfo3_tasks VALUES ('a', 'done'); INSERT INTO pfo3_tasks VALUES ('b', 'done')");
-    std::this_thread::sleep_for(sqlite_watch::poll_interval * 20);  // polls that must see nothing yet
+    std::this_thread::sleep_for(poll_interval * 20);  // polls that must see nothing yet
     CHECK(w.take().empty());
     d.exec("COMMIT");
     d.exec("INSERT INTO pfo3_tasks VALUES ('c', 'failed')");
@@ -63,7 +65,7 @@ TEST_CASE("sqlite watch: rows committed after the start are seen once each, earl
     CHECK(got[2].id == "c");
     CHECK(got[0].at_ns >= 0);
     CHECK(got[2].at_ns <= std::chrono::duration_cast<std::chrono::nanoseconds>(steady_clock::now() - start).count());
-    std::this_thread::sleep_for(sqlite_watch::poll_interval * 20);
+    std::this_thread::sleep_for(poll_interval * 20);
     CHECK(w.take().empty());
     CHECK_FALSE(w.overflowed());
 }
@@ -72,7 +74,7 @@ TEST_CASE("sqlite watch: a database that does not exist yet cannot be watched, a
     temp_db d;
     const auto missing = (d.dir / "nope.db").string();
     try {
-        sqlite_watch w(missing, steady_clock::now());
+        sqlite_watch w(missing, steady_clock::now(), poll_interval);
         FAIL("watched a missing database");
     } catch (const pfo3::service_error& e) {
         CHECK_THAT(e.what(), Catch::Contains(missing) && Catch::Contains("start the workers first"));
