@@ -126,3 +126,38 @@ def test_heartbeats_off_no_worker_listed_while_tasks_flow(pfo3, queue, store, tm
     assert any(r["worker"].endswith(f":{silent.pid}") for r in wait_for_results(store, ids).values())
     assert get(silent.http_port, "/readyz")[0] == 200
     assert "heartbeats are off" in silent.stderr()
+
+
+def test_summarize_sets_sight_off_rounds_beside_sight_on_with_medians_ratio_and_spread(tmp_path):
+    """summarize.py's table for test/bench/run.sh --sight: each round's end-to-end and accepted
+    tasks/s and serve / worker CPU per task, on and off; medians, on/off, spreads, the cost."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    summarize = Path(__file__).resolve().parents[1] / "bench" / "summarize.py"
+    # round: (end to end/s, accepted/s, serve µs, each worker's µs) on, then off
+    figures = {1: ((10000, 12000, 6.0, 10.0), (10100, 12100, 6.0, 10.0)),
+               2: ((9800, 11800, 6.5, 10.5), (10000, 12000, 6.0, 10.0)),
+               3: ((10200, 12200, 6.0, 10.0), (9900, 11900, 6.0, 10.5)),
+               4: ((9900, 11900, 6.5, 10.0), (10300, 12300, 6.0, 10.0))}
+    for n, sides in figures.items():
+        for side, (e2e, accepted, serve_us, work_us) in zip(("on", "off"), sides):
+            report = {"started_at": "2026-12-06T16:00:00Z", "host": "h",
+                      "config": {"connections": 4, "window": 64, "tasks": 20000}, "accepted_per_s": accepted,
+                      "rejected": 0, "errors": {}, "end_to_end": {"tasks_per_s": e2e, "missing": 0},
+                      "latency_ms": {"submit_to_ok": {"p50": 1.0, "p99": 3.0}},
+                      "cpu": {"processes": [{"role": "serve", "us_per_task": serve_us},
+                                            {"role": "work", "us_per_task": work_us},
+                                            {"role": "work", "us_per_task": work_us}]}}
+            (tmp_path / f"sight-{side}-r{n}.json").write_text(json.dumps(report))
+
+    out = subprocess.run([sys.executable, str(summarize), str(tmp_path)], capture_output=True, text=True,
+                         check=True).stdout
+
+    assert "### Cost of metrics and heartbeats" in out and "20,000 tasks per round" in out, out
+    assert "| 2 | on | 9,800 | 11,800 | 6.5 | 21.0 | 0 / 0 |" in out, out
+    assert "| 4 | off | 10,300 | 12,300 | 6.0 | 20.0 | 0 / 0 |" in out, out
+    assert "| end to end tasks/s | 9,950 | 10,050 | 0.990 | 9,800..10,200 (4.0 %) | 9,900..10,300 (4.0 %) |" in out, out
+    assert "| serve CPU per task µs | 6.2 | 6.0 | 1.042 | 6.0..6.5 (8.0 %) | 6.0..6.0 (0.0 %) |" in out, out
+    assert "end to end tasks/s +1.0 % (within the larger spread 4.0 %, at most 2 %)" in out, out
+    assert "serve CPU per task µs +4.2 % (within the larger spread 8.0 %, over 2 %)" in out, out
