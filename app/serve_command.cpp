@@ -4,8 +4,10 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "client_auth.hpp"
+#include "sight_flags.hpp"
 #include "common.hpp"
 #include "store_access.hpp"
 #include "pfo3/queue/topology_check.hpp"
@@ -67,6 +69,7 @@ void apply_options(config::settings& s, const serve_options& opts) {
     if (opts.listen) s.serve.listen = *opts.listen;
     apply_broker_flags(s, opts.amqp, opts.queue);
     if (opts.http_listen) s.http.listen = *opts.http_listen;
+    if (opts.metrics) s.http.metrics = *opts.metrics;
 }
 
 queue::publisher_options publisher_options_of(const config::settings& s) {
@@ -139,7 +142,7 @@ sight::dead_letter_ops page_dead_letter_ops(serve::dead_letter_desk& desk,
 }
 
 page_parts status_page(const config::settings& s, sight::role_sight& view, const sight::http_gate& gate,
-                       metrics::serve_metrics& counts, const queue::connection_stats& broker,
+                       metrics::serve_metrics* counts, const queue::connection_stats& broker,
                        sight::worker_roster& roster, serve::status_reader& status,
                        const queue::publisher_options& popts, serve::dead_letter_desk& desk) {
     const auto topo = topology_of(s);
@@ -162,10 +165,13 @@ page_parts status_page(const config::settings& s, sight::role_sight& view, const
         m->add(series::retried, retried);
         m->add(series::dead, dead);
     });
-    view.on_tick([m = parts.minutes, &counts, last = counts.accepted_total(), cache = parts.dead_letters]() mutable {
-        const auto now = counts.accepted_total();
-        m->add(series::accepted, now - last);
-        last = now;
+    view.on_tick([m = parts.minutes, counts, last = counts ? counts->accepted_total() : 0,
+                  cache = parts.dead_letters]() mutable {
+        if (counts) {  // null: [http] metrics = false, the page's accepted line stays empty
+            const auto now = counts->accepted_total();
+            m->add(series::accepted, now - last);
+            last = now;
+        }
         cache->tick();
     });
     view.guard_metrics([gate](const http::request& r) { return gate.refuse(r, auth::scope::metrics); });
@@ -192,6 +198,7 @@ CLI::App* setup_serve(CLI::App& root, serve_options& opts) {
     cmd->add_option("--amqp", opts.amqp, "broker URL (amqp.url)");
     cmd->add_option("--queue", opts.queue, "task queue name (amqp.queue)");
     cmd->add_option("--http-listen", opts.http_listen, "HOST:PORT of /metrics, /livez, /readyz, or off (http.listen)");
+    add_metrics_flag(*cmd, opts.metrics);
     return cmd;
 }
 
@@ -216,14 +223,19 @@ int run_serve(config::settings s, const serve_options& opts) {
     serve::status_reader status([settings = s](store::store_use use) { return open_configured_store(settings, use); },
                          status_threads, max_waiting_status);
     sight::role_sight ops_view(io, "serve");
-    metrics::serve_metrics counts(ops_view.registry(), s.http.type_label_limit);
+    std::optional<metrics::serve_metrics> counted;  // empty: [http] metrics = false
+    if (s.http.metrics)
+        counted.emplace(ops_view.registry(), s.http.type_label_limit);
+    else
+        ops_view.turn_metrics_off();
+    metrics::serve_metrics* counts = counted ? &*counted : nullptr;
     // Cancels of tasks queued to run now, and of running ones (decision 0015).
     auto accepted = std::make_shared<serve::accepted_ids>(static_cast<std::size_t>(s.cancel.remember_ids));
     serve::cancel_broadcaster cancel_events([s](std::size_t attempt) { return broker_url_of(s, attempt); });
     status.set_cancel_hooks({accepted, cancel_events.announcer()});
     serve::dead_letter_desk dead(dead_letters_opener(s), max_waiting_dead);
     auto dispatcher = serve::make_request_dispatcher(pub, s.amqp.queue, status, s.schedule, counts, accepted, dead);
-    sopts.observe = observers_of(counts);
+    if (counts) sopts.observe = observers_of(*counts);
     net::server server(io, sopts, *dispatcher);
     sight::watch_serve(ops_view, server, pub, broker_stats, popts.confirm_timeout);
     sight::worker_roster roster(s, [s](std::size_t attempt) { return broker_url_of(s, attempt); });

@@ -14,6 +14,7 @@ struct serve_options {
     std::optional<std::string> amqp;
     std::optional<std::string> queue;
     std::optional<std::string> http_listen;
+    std::optional<bool> metrics;  ///< --metrics / --no-metrics
 };
 
 /// Registers the `serve` subcommand.

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "client_auth.hpp"
+#include "sight_flags.hpp"
 #include "common.hpp"
 #include "pfo3/queue/topology_check.hpp"
 #include "pfo3/config/load.hpp"
@@ -58,6 +59,7 @@ void apply_options(config::settings& s, const work_options& opts) {
     apply_broker_flags(s, opts.amqp, opts.queue);
     if (opts.store) s.store.uri = *opts.store;
     if (opts.http_listen) s.http.listen = *opts.http_listen;
+    if (opts.metrics) s.http.metrics = *opts.metrics;
 }
 
 // The result store, opened before anything consumes: a store no retry can make usable (bad
@@ -104,8 +106,8 @@ std::unique_ptr<queue::consumer> make_consumer(const config::settings& s, const 
     auto ready_sent = std::make_shared<std::atomic<bool>>(false);
     return std::make_unique<queue::consumer>(
         copts,
-        [&engine, &settler, &m = view.metrics()](queue::delivery d) {
-            m.received(d.redelivered);
+        [&engine, &settler, m = view.metrics()](queue::delivery d) {
+            if (m) m->received(d.redelivered);  // null: [http] metrics = false
             engine.collect(worker::delivery_guard(std::move(d), *settler));
         },
         [ready_sent, queue_name = s.amqp.queue, &view](bool consuming) {
@@ -147,6 +149,7 @@ CLI::App* setup_work(CLI::App& root, work_options& opts) {
     cmd->add_option("--store", opts.store, "result store URI (store.uri)");
     cmd->add_option("--http-listen", opts.http_listen,
                     "HOST:PORT or HOST:FIRST-LAST of /metrics, /livez, /readyz, or off (http.listen)");
+    add_metrics_flag(*cmd, opts.metrics);
     return cmd;
 }
 
@@ -182,12 +185,15 @@ int run_work(config::settings s, const work_options& opts) {
         [s] { return open_configured_store(s); }, static_cast<std::size_t>(s.cancel.max_pending));
     cancel_events.preload(*store);
     cancel_events.start();
-    auto engine_opts = make_engine_options(s, topo, identity, &view.metrics());
+    auto engine_opts = make_engine_options(s, topo, identity, view.metrics());
     engine_opts.cancels = cancels.get();
     worker::engine engine(std::move(engine_opts), registry, *store, sink);
     consumer = make_consumer(s, broker, topo, identity, engine, settler, view);
     consumer_acks = std::make_unique<worker::consumer_settler>(*consumer);
-    settler = std::make_unique<sight::counting_settler>(*consumer_acks, view.metrics());
+    if (auto* m = view.metrics())
+        settler = std::make_unique<sight::counting_settler>(*consumer_acks, *m);
+    else
+        settler = std::move(consumer_acks);  // [http] metrics = false: nothing counts the settles
     consumer->start();
     PFO3_LOG(info, "worker started",
              {{"amqp", url.masked()}, {"queue", s.amqp.queue}, {"prefetch", std::to_string(s.work.prefetch)},

@@ -16,6 +16,7 @@ struct work_options {
     std::optional<std::string> queue;
     std::optional<std::string> store;
     std::optional<std::string> http_listen;
+    std::optional<bool> metrics;  ///< --metrics / --no-metrics
 };
 
 /// Registers the `work` subcommand.

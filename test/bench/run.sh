@@ -16,6 +16,13 @@
 #   test/bench/run.sh --profile also `perf record` of serve, a worker and the broker through a
 #                                steady load (c1 w1024, 100 000 tasks); top symbols in
 #                                test/bench/results/profile-*.txt (needs perf: linux-perf)
+#   test/bench/run.sh --sight   also the cost of metrics and heartbeats (issue 14): a second serve
+#                                and 2 workers with [http] metrics = false and heartbeat_s = 0, on a
+#                                queue and store of their own, beside the standard set (sight on);
+#                                then 4 rounds against each set, alternating (on, off, off, on, ...),
+#                                same load (20 000 tasks, 4 connections x window 64, end to end):
+#                                tasks/s and serve / worker CPU per task of each, medians, ratio, spread
+#   test/bench/run.sh --sight-only      only those rounds (after the broker ceiling and warm-up)
 # It builds pfo3 (Release), starts a private RabbitMQ (or uses $PFO3_BENCH_AMQP_URL), starts
 # `pfo3 serve` and 2 workers with a SQLite store in a temp dir, runs the scenarios with
 # `pfo3 bench`, writes JSON to test/bench/results/, renders docs/bench/*.png with gnuplot and
@@ -26,6 +33,8 @@
 #   PFO3_BENCH_BUILD_DIR       build directory (default build-bench-release)
 #   PFO3_BENCH_BIN             use this pfo3 binary, do not build
 #   PFO3_BENCH_PREFETCH / PFO3_BENCH_CONCURRENCY   worker settings (default 1000 / 2)
+#   PFO3_BENCH_SIGHT_TASKS     tasks per --sight round (default 20000; /5 with --quick). CPU
+#                              times come from /proc in 10 ms ticks: 0.5 us per task at 20 000
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 quick=0
@@ -34,9 +43,10 @@ pinned=0
 store_kind=sqlite
 want_store=0
 tls=0
+sight=0
 others=1
 profile=0
-usage="usage: test/bench/run.sh [--quick] [--celery] [--pinned-broker] [--store sqlite|file] [--tls|--tls-only] [--profile]"
+usage="usage: test/bench/run.sh [--quick] [--celery] [--pinned-broker] [--store sqlite|file] [--tls|--tls-only] [--sight|--sight-only] [--profile]"
 for arg in "$@"; do
     case "$arg" in
     --quick) quick=1 ;;
@@ -46,9 +56,11 @@ for arg in "$@"; do
     --tls) tls=1 ;;
     --tls-only) tls=1; others=0 ;;
     --profile) profile=1 ;;
+    --sight) sight=1 ;;
+    --sight-only) sight=1; others=0 ;;
     file|sqlite) [ $want_store -eq 1 ] || { echo "$usage" >&2; exit 2; }
                  store_kind=$arg; want_store=0 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -169,6 +181,51 @@ done
 
 common=(--server "$server" --store "$store_uri" --serve-pid "$serve_pid"
         --worker-pids "$(IFS=,; echo "${worker_pids[*]}")" --results-timeout 120)
+
+# --sight: the same roles with sight off ([http] metrics = false, heartbeat_s = 0) on a queue and
+# store of their own, so rounds can alternate between the two sets. serve's HTTP listener stays
+# (on any free port, as above) and so does its heartbeat listener: it hears the standard
+# workers' beats on the shared pfo3.events exchange, a few small messages every 5 s.
+if [ $sight -eq 1 ]; then
+    if [ "$store_kind" = sqlite ]; then
+        off_store_uri="sqlite://$state/results-sight-off.db"
+    else
+        mkdir -p "$state/results-sight-off"
+        off_store_uri="file://$state/results-sight-off"
+    fi
+    off_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    off_server="127.0.0.1:$off_port"
+    printf '[http]\nmetrics = false\nheartbeat_s = 0\n' > "$state/sight-off.toml"
+    cat "$state/serve.toml" "$state/sight-off.toml" > "$state/serve-sight-off.toml"
+    log "start pfo3 serve on $off_server and 2 workers with metrics and heartbeats off, store $off_store_uri"
+    PFO3_CONFIG="$state/serve-sight-off.toml" PFO3_STORE="$off_store_uri" "$bin" serve --listen "$off_server" \
+        --amqp "$amqp" --queue "${queue}_sight_off" --http-listen 127.0.0.1:0 > "$state/serve-sight-off.log" 2>&1 &
+    off_serve_pid=$!
+    pids+=("$off_serve_pid")
+    off_worker_pids=()
+    for i in 1 2; do
+        PFO3_CONFIG="$state/sight-off.toml" "$bin" work --amqp "$amqp" --queue "${queue}_sight_off" \
+            --store "$off_store_uri" --prefetch "$prefetch" --concurrency "$concurrency" \
+            > "$state/work-sight-off$i.log" 2>&1 &
+        off_worker_pids+=("$!")
+        pids+=("$!")
+    done
+    deadline=$((SECONDS + 60))
+    until echo '{"op":"ping"}' | timeout 2 nc -q 1 127.0.0.1 "$off_port" 2>/dev/null | grep -q pong; do
+        [ $SECONDS -lt $deadline ] || { log "serve (sight off) did not start"; cat "$state/serve-sight-off.log" >&2; exit 1; }
+        sleep 0.2
+    done
+    for i in 1 2; do
+        until grep -q "connected to the broker" "$state/work-sight-off$i.log"; do
+            [ $SECONDS -lt $deadline ] || { log "worker $i (sight off) did not start"; cat "$state/work-sight-off$i.log" >&2; exit 1; }
+            sleep 0.2
+        done
+    done
+    # The switch must have taken: an "on" round against a set that is off measures nothing.
+    grep -q "metrics are off" "$state/work-sight-off1.log" || { log "sight-off worker has metrics on"; exit 1; }
+    off_common=(--server "$off_server" --store "$off_store_uri" --serve-pid "$off_serve_pid"
+                --worker-pids "$(IFS=,; echo "${off_worker_pids[*]}")" --results-timeout 120)
+fi
 # A broker this script started is on this machine: its CPU per task (and per message when it
 # runs alone) goes in the reports too.
 broker_cpu=()
@@ -199,6 +256,7 @@ rm -f "$results"/*.json "$results/load.txt" "$results/setup.txt"
     fi
     echo "Store: $store_kind ($store_uri); 2 workers, prefetch $prefetch, concurrency $concurrency."
     [ $tls -eq 0 ] || echo "Serve with [serve.tls] mode = \"optional\" (RSA 2048 certificate): plaintext clients are told apart by their first byte."
+    [ $sight -eq 0 ] || echo "Sight: a second serve and 2 workers with [http] metrics = false and heartbeat_s = 0 beside the standard set (metrics on, heartbeats every 5 s), each on its own queue and store."
 } > "$results/setup.txt"
 
 # The broker alone, at its best window: the ceiling every pfo3 figure is compared with.
@@ -287,6 +345,21 @@ if [ $tls -eq 1 ]; then
     for round in 1 2 3; do
         bench "tls-plain-r$round" "${common[@]}" --tasks $((20000 / scale)) --connections 4 --window 64
         bench "tls-on-r$round" "${common[@]}" "${tls_client[@]}" --tasks $((20000 / scale)) --connections 4 --window 64
+    done
+fi
+
+# Sight on and off (issue 14): the same closed-loop load end to end against the standard set and
+# the set without metrics and heartbeats, in rounds ordered on/off, off/on, ... so that a drift of
+# the machine's load hits both sides alike; summarize.py sets them side by side.
+if [ $sight -eq 1 ]; then
+    sight_tasks=${PFO3_BENCH_SIGHT_TASKS:-20000}
+    bench sight-warmup-off "${off_common[@]}" "${broker_cpu[@]}" --tasks $((5000 / scale)) --connections 4 --window 64
+    for round in 1 2 3 4; do
+        if [ $((round % 2)) -eq 1 ]; then order="on off"; else order="off on"; fi
+        for side in $order; do
+            if [ "$side" = on ]; then set_args=("${common[@]}"); else set_args=("${off_common[@]}" "${broker_cpu[@]}"); fi
+            bench "sight-$side-r$round" "${set_args[@]}" --tasks $((sight_tasks / scale)) --connections 4 --window 64
+        done
     done
 fi
 

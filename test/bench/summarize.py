@@ -141,6 +141,7 @@ def main():
 
     celery_table(reports, pub, pipe)
     tls_table(reports)
+    sight_table(reports)
 
 
 def cpu_us(report, role):
@@ -175,15 +176,21 @@ def median(values):
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
+def alternating_rounds(reports, a, b):
+    """The round numbers N of the reports named A-rN and B-rN, and the config of the first."""
+    rounds = sorted({int(name.rsplit("-r", 1)[1]) for name in reports
+                     if name.startswith((f"{a}-r", f"{b}-r")) and name.rsplit("-r", 1)[1].isdigit()})
+    if not rounds:
+        return [], None
+    return rounds, (reports.get(f"{a}-r{rounds[0]}") or reports.get(f"{b}-r{rounds[0]}"))["config"]
+
+
 def tls_table(reports):
     """Plaintext and TLS clients of one serve ([serve.tls] mode = "optional"), rounds alternating
     (test/bench/run.sh --tls): accepted/s and serve CPU per task, each round and the medians."""
-    rounds = sorted({int(name.rsplit("-r", 1)[1]) for name in reports
-                     if name.startswith(("tls-plain-r", "tls-on-r")) and name.rsplit("-r", 1)[1].isdigit()})
+    rounds, c = alternating_rounds(reports, "tls-plain", "tls-on")
     if not rounds:
         return
-    first = reports.get(f"tls-plain-r{rounds[0]}") or reports.get(f"tls-on-r{rounds[0]}")
-    c = first["config"]
     print(f"### TLS beside plaintext (one serve, mode \"optional\"; {c['connections']} connections, window "
           f"{c['window']}, {c['tasks']:,} tasks per round, rounds alternating)\n")
     print("| round | client | accepted/s | serve CPU per task µs | submit→ok p50 / p99 ms | errors |")
@@ -205,6 +212,74 @@ def tls_table(reports):
     print(f"Medians: plaintext {fmt(median(plain[0]))} tasks/s at {fmt(median(plain[1]), 1)} µs serve CPU per task; "
           f"TLS {fmt(median(tls[0]))} tasks/s at {fmt(median(tls[1]), 1)} µs "
           f"(× {fmt(ratio(median(tls[1]), median(plain[1])), 2)} the CPU).\n")
+
+
+def spread_text(values, digits=0):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    return f"{fmt(min(values), digits)}..{fmt(max(values), digits)}"
+
+
+def relative_spread(values):
+    """(max - min) / median of the values, or None."""
+    values = [v for v in values if v is not None]
+    mid = median(values)
+    return (max(values) - min(values)) / mid if values and mid else None
+
+
+def sight_table(reports):
+    """The standard set (metrics and heartbeats on) beside a set with [http] metrics = false and
+    heartbeat_s = 0, rounds alternating (test/bench/run.sh --sight): end to end and accepted tasks/s
+    and serve / worker CPU per task of each round, then the medians, on/off and the spreads."""
+    rounds, c = alternating_rounds(reports, "sight-on", "sight-off")
+    if not rounds:
+        return
+    print(f"### Cost of metrics and heartbeats (two sets side by side; {c['connections']} connections, window "
+          f"{c['window']}, {c['tasks']:,} tasks per round end to end, rounds alternating)\n")
+    print("| round | sight | end to end/s | accepted/s | serve CPU per task µs | 2 workers CPU per task µs "
+          "| errors / missing |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | --- |")
+    keys = ("e2e", "accepted", "serve", "work")
+    figures = {side: {k: [] for k in keys} for side in ("on", "off")}
+    for n in rounds:
+        for side in ("on", "off"):
+            r = reports.get(f"sight-{side}-r{n}")
+            if not r:
+                continue
+            row = {"e2e": (r.get("end_to_end") or {}).get("tasks_per_s"), "accepted": r["accepted_per_s"],
+                   "serve": cpu_us(r, "serve"), "work": cpu_us(r, "work")}
+            for k in keys:
+                figures[side][k].append(row[k])
+            print(f"| {n} | {side} | {fmt(row['e2e'])} | {fmt(row['accepted'])} | {fmt(row['serve'], 1)} "
+                  f"| {fmt(row['work'], 1)} | {errors_text(r)} / {(r.get('end_to_end') or {}).get('missing', '–')} |")
+    print()
+    print("| figure | median on | median off | on / off | spread on (min..max) | spread off (min..max) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    labels = {"e2e": ("end to end tasks/s", 0), "accepted": ("accepted tasks/s", 0),
+              "serve": ("serve CPU per task µs", 1), "work": ("2 workers CPU per task µs", 1)}
+    verdicts = []
+    for k in keys:
+        label, digits = labels[k]
+        on, off = figures["on"][k], figures["off"][k]
+        m_on, m_off = median(on), median(off)
+        r = ratio(m_on, m_off)
+        spreads = [x for x in (relative_spread(on), relative_spread(off)) if x is not None]
+
+        def spread(values):
+            rel = relative_spread(values)
+            return f"{spread_text(values, digits)} ({fmt(None if rel is None else 100 * rel, 1)} %)"
+        print(f"| {label} | {fmt(m_on, digits)} | {fmt(m_off, digits)} | {fmt(r, 3)} | {spread(on)} | {spread(off)} |")
+        if r is not None and spreads:
+            # The cost: less throughput, or more CPU per task, with sight on (issue 14: within
+            # the run's spread, and at most 2 %).
+            cost = (1 - r) if k in ("e2e", "accepted") else (r - 1)
+            verdicts.append(f"{label} {100 * cost:+.1f} % "
+                            f"({'within' if abs(cost) <= max(spreads) else 'beyond'} the larger spread "
+                            f"{100 * max(spreads):.1f} %, {'at most' if cost <= 0.02 else 'over'} 2 %)")
+    print()
+    if verdicts:
+        print("Cost of sight on (positive: on is slower or spends more CPU): " + "; ".join(verdicts) + ".\n")
 
 
 #: The pfo3 rows set beside Celery's: as many connections as Celery has producer processes.

@@ -103,11 +103,16 @@ private:
                 s.amqp.tls = detail::read_amqp_tls_section(value, source_);
                 continue;
             }
+            if (section == "http" && key.str() == "metrics") {  // a boolean: the key table holds none
+                read_http_metrics(value, s);
+                continue;
+            }
             const auto* spec = detail::find_key(section, key.str());
             if (!spec) {
                 std::vector<std::string_view> names;
                 for (const auto& k : detail::keys())
                     if (k.section == section) names.push_back(k.name);
+                if (section == "http") names.push_back("metrics");
                 std::string message = "unknown key";
                 if (auto guess = detail::closest(key.str(), names))
                     message += " (did you mean " + std::string(section) + "." +
@@ -123,6 +128,12 @@ private:
         where_["amqp.urls"] = node.source();
         s.amqp.urls = read_strings("amqp.urls", node);
         if (auto p = detail::check_amqp_urls(s.amqp.urls)) fail(node.source(), "amqp.urls", *p);
+    }
+
+    void read_http_metrics(const toml::node& node, settings& s) const {
+        const auto* b = node.as_boolean();
+        if (!b) fail(node.source(), "http.metrics", expected("a boolean (true or false)", node));
+        s.http.metrics = b->get();
     }
 
     void check_one_url_key() const {

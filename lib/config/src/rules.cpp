@@ -250,7 +250,7 @@ const std::vector<key_spec>& table() {
         integer<&settings::http, &http_settings::type_label_limit>("http", "type_label_limit", 1, 10000),
         integer<&settings::http, &http_settings::store_check_s>("http", "store_check_s", 1, 3600),
         integer<&settings::http, &http_settings::queue_check_s>("http", "queue_check_s", 1, 3600),
-        integer<&settings::http, &http_settings::heartbeat_s>("http", "heartbeat_s", 1, 3600),
+        integer<&settings::http, &http_settings::heartbeat_s>("http", "heartbeat_s", 0, 3600),
     };
     return t;
 }

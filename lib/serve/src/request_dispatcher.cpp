@@ -24,7 +24,7 @@ namespace {
 class request_dispatcher final : public net::dispatcher {
 public:
     request_dispatcher(queue::publisher& pub, std::string queue, status_reader& status,
-                       config::schedule_settings schedule, metrics::serve_metrics& m,
+                       config::schedule_settings schedule, metrics::serve_metrics* m,
                        std::shared_ptr<accepted_ids> accepted, dead_letter_desk& dead)
         : pub_(pub), queue_(std::move(queue)), status_(status), schedule_(schedule),
           identity_(ops::process_identity()), m_(m), accepted_(std::move(accepted)), dead_(dead) {}
@@ -32,19 +32,19 @@ public:
     void dispatch(json::request req, reply done) override {
         switch (req.kind) {
         case json::op::ping:
-            m_.request(metrics::request_op::ping, std::nullopt);
+            if (m_) m_->request(metrics::request_op::ping, std::nullopt);
             done(json::encode_pong());
             return;
         case json::op::status:
-            status_.read(std::move(req.id), [&m = m_, done = std::move(done)](std::string line) {
-                m.request(metrics::request_op::status, error_of(line));
+            status_.read(std::move(req.id), [m = m_, done = std::move(done)](std::string line) {
+                if (m) m->request(metrics::request_op::status, error_of(line));
                 done(std::move(line));
             });
             return;
         case json::op::submit: submit(std::move(req), std::move(done)); return;
         case json::op::cancel:
-            status_.cancel(std::move(req.id), std::move(req.reason), [&m = m_, done = std::move(done)](std::string line) {
-                m.request(metrics::request_op::cancel, error_of(line));
+            status_.cancel(std::move(req.id), std::move(req.reason), [m = m_, done = std::move(done)](std::string line) {
+                if (m) m->request(metrics::request_op::cancel, error_of(line));
                 done(std::move(line));
             });
             return;
@@ -78,11 +78,11 @@ private:
         msg.message_id = t.id;
         msg.type = t.type;
         msg.timestamp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-        const std::size_t slot = m_.type_slot(t.type);
+        const std::size_t slot = m_ ? m_->type_slot(t.type) : 0;
         if (plan.units > 0) return submit_scheduled(std::move(msg), std::move(t), slot, std::move(done));
-        pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done), &m = m_, slot,
+        pub_.publish(std::move(msg), [id = std::move(t.id), done = std::move(done), m = m_, slot,
                                       sent = std::chrono::steady_clock::now(), &ids = *accepted_](queue::publish_outcome o) {
-            count(m, o, slot, sent);
+            if (m) count(*m, o, slot, sent);
             if (o == queue::publish_outcome::confirmed) ids.add(id);  // so its cancel finds it (decision 0015)
             done(publish_answer(o, id));
         });
@@ -93,7 +93,7 @@ private:
     void submit_scheduled(queue::outgoing_message msg, task t, std::size_t slot, reply done) {
         pub_.publish(std::move(msg), [this, t = std::move(t), done = std::move(done), slot,
                                       sent = std::chrono::steady_clock::now()](queue::publish_outcome o) mutable {
-            count(m_, o, slot, sent);
+            if (m_) count(*m_, o, slot, sent);
             if (o != queue::publish_outcome::confirmed) return done(publish_answer(o, t.id));
             std::string line = json::encode_scheduled(t.id, t.run_at);
             status_.record(scheduled_record(t, identity_), std::move(line), std::move(done));
@@ -124,7 +124,7 @@ private:
     status_reader& status_;
     config::schedule_settings schedule_;
     std::string identity_;
-    metrics::serve_metrics& m_;
+    metrics::serve_metrics* m_;  // null: [http] metrics = false
     std::shared_ptr<accepted_ids> accepted_;
     dead_letter_desk& dead_;
 };
@@ -134,7 +134,7 @@ private:
 std::unique_ptr<net::dispatcher> make_request_dispatcher(queue::publisher& pub, std::string queue,
                                                          status_reader& status,
                                                          const config::schedule_settings& schedule,
-                                                         metrics::serve_metrics& m,
+                                                         metrics::serve_metrics* m,
                                                          std::shared_ptr<accepted_ids> accepted,
                                                          dead_letter_desk& dead) {
     return std::make_unique<request_dispatcher>(pub, std::move(queue), status, schedule, m, std::move(accepted),

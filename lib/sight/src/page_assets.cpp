@@ -88,8 +88,9 @@ const char* const page_script = R"js("use strict";
     for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
     return e;
   };
-  function chart(t) {
-    const series = ["accepted", "done", "retried", "dead"];
+  // Without serve's metrics ([http] metrics = false) nothing counts accepted tasks: no line.
+  function chart(t, counted) {
+    const series = ["accepted", "done", "retried", "dead"].filter((s) => counted || s !== "accepted");
     const W = 600, H = 160, L = 40, B = 20;
     let max = 1;
     for (const s of series) for (const v of t[s]) max = Math.max(max, v);
@@ -112,6 +113,7 @@ const char* const page_script = R"js("use strict";
     }
     $("chart").replaceChildren(svg);
     for (const s of series) set("t-" + s, t.totals[s]);
+    if (!counted) set("t-accepted", null);
   }
 
   function render(o) {
@@ -133,7 +135,7 @@ const char* const page_script = R"js("use strict";
       li.textContent = c.name + (c.ok ? ": ok" : ": " + c.error);
       return li;
     }));
-    chart(o.throughput);
+    chart(o.throughput, o.metrics !== false);
     $("q-rows").replaceChildren(...o.queues.map((q) => row([q.name, q.messages, q.consumers])));
     const rows = [];
     for (const w of o.workers.list) {

@@ -165,6 +165,9 @@ void role_sight::start(const std::string& listen) {
          [this](const http::request& r) {
              if (metrics_guard_)
                  if (auto refused = metrics_guard_(r)) return std::move(*refused);
+             if (metrics_off_)
+                 return http::response{404, "text/plain; charset=utf-8",
+                                       "metrics are off in the config ([http] metrics = false)\n"};
              return http::response{200, "text/plain; version=0.0.4; charset=utf-8", registry_.render()};
          }},
     };

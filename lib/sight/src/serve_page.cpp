@@ -60,6 +60,13 @@ std::string number_or_null(std::optional<double> v) {
     return v ? json::number_text(std::floor(*v * 100) / 100) : std::string("null");
 }
 
+// {"p50":…,"p99":…} of `h` in milliseconds; nulls without the histogram ([http] metrics = false).
+std::string quantiles_ms(const metrics::histogram* h) {
+    if (!h) return "{\"p50\":null,\"p99\":null}";
+    return "{\"p50\":" + number_or_null(quantile_ms(*h, 0.5)) + ",\"p99\":" + number_or_null(quantile_ms(*h, 0.99)) +
+           "}";
+}
+
 // Cuts `s` to at most `n` bytes, never inside a UTF-8 sequence.
 std::string_view utf8_prefix(std::string_view s, std::size_t n) {
     if (s.size() <= n) return s;
@@ -77,7 +84,7 @@ struct page_state {
 };
 
 std::string overview(const page_state& p, const role_sight& view) {
-    const auto& m = p.src.metrics;
+    const auto* m = p.src.metrics;
     auto [ready, readiness] = view.readiness();
     while (!readiness.empty() && readiness.back() == '\n') readiness.pop_back();
     std::string out = "{\"version\":" + json::quote(PFO3_VERSION);
@@ -90,11 +97,10 @@ std::string overview(const page_state& p, const role_sight& view) {
            (node >= 1 && node <= p.opts.broker_nodes.size() ? json::quote(p.opts.broker_nodes[node - 1])
                                                              : std::string("null")) +
            ",\"connected\":" + (p.src.broker.up.load() ? "true" : "false") + "}";
-    out += ",\"confirm_ms\":{\"p50\":" + number_or_null(quantile_ms(m.confirm_latency, 0.5)) +
-           ",\"p99\":" + number_or_null(quantile_ms(m.confirm_latency, 0.99)) + "}";
-    out += ",\"accept_ms\":{\"p50\":" + number_or_null(quantile_ms(m.accept_latency, 0.5)) +
-           ",\"p99\":" + number_or_null(quantile_ms(m.accept_latency, 0.99)) + "}";
-    out += ",\"accepted_total\":" + std::to_string(m.accepted_total());
+    out += std::string(",\"metrics\":") + (m ? "true" : "false");
+    out += ",\"confirm_ms\":" + quantiles_ms(m ? &m->confirm_latency : nullptr);
+    out += ",\"accept_ms\":" + quantiles_ms(m ? &m->accept_latency : nullptr);
+    out += ",\"accepted_total\":" + (m ? std::to_string(m->accepted_total()) : std::string("null"));
     out += ",\"store\":" + json::quote(p.opts.store);
     const auto tally = p.src.roster.count();
     std::string roster = p.src.roster.json();

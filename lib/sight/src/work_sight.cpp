@@ -37,7 +37,6 @@ std::int64_t unix_now() {
 work_sight::work_sight(const config::settings& s, store_opener open_store, broker_picker broker)
     : settings_(s),
       view_(io_, "work"),
-      metrics_(view_.registry(), s.http.type_label_limit),
       store_probe_(std::make_shared<probe>()),
       queue_probe_(std::make_shared<probe>()),
       beat_probe_(std::make_shared<probe>()) {
@@ -47,10 +46,29 @@ work_sight::work_sight(const config::settings& s, store_opener open_store, broke
     store_probe_->open_store = std::move(open_store);
     queue_probe_->broker = broker;
     beat_probe_->broker = std::move(broker);
-    metrics_.concurrency.set(s.work.concurrency);
-    metrics_.prefetch.set(s.work.prefetch);
     view_.watch_broker("consume", consumer_stats_, false);
     view_.watch_broker("republish", republish_stats_, true);
+    view_.add_check("broker", [this]() -> std::optional<std::string> {
+        if (view_.stopping()) return "stopping: no new deliveries";
+        if (!consumer_stats_.up.load()) return "not connected to the broker";
+        if (!consuming_.load()) return "connected but not consuming";
+        return std::nullopt;
+    });
+    if (s.http.metrics) {
+        add_metrics(s);
+    } else {
+        view_.turn_metrics_off();
+        PFO3_LOG(info, "metrics are off ([http] metrics = false): no /metrics, no queue depths, no consuming "
+                       "watchdog, heartbeats without counters");
+    }
+    view_.add_check("store", [this] { return store_problem(); });
+}
+
+// The metrics, the queue depths they export and the consuming watchdog that reads both.
+void work_sight::add_metrics(const config::settings& s) {
+    metrics_.emplace(view_.registry(), s.http.type_label_limit);
+    metrics_->concurrency.set(s.work.concurrency);
+    metrics_->prefetch.set(s.work.prefetch);
     const std::string names[2] = {s.amqp.queue, queue::topology{s.amqp.queue, s.amqp.queue_type}.dead_queue()};
     auto fill = [names](metrics::sample_writer& w, const std::atomic<std::int64_t>(&v)[2]) {
         for (int i = 0; i < 2; ++i)
@@ -66,14 +84,7 @@ work_sight::work_sight(const config::settings& s, store_opener open_store, broke
                                   metrics::kind::gauge, [q = queue_probe_, fill](metrics::sample_writer& w) {
                                       fill(w, q->consumers);
                                   });
-    view_.add_check("broker", [this]() -> std::optional<std::string> {
-        if (view_.stopping()) return "stopping: no new deliveries";
-        if (!consumer_stats_.up.load()) return "not connected to the broker";
-        if (!consuming_.load()) return "connected but not consuming";
-        return std::nullopt;
-    });
     view_.add_check("consuming", [this] { return consuming_problem(); });
-    view_.add_check("store", [this] { return store_problem(); });
     view_.on_tick([this] { watch_consuming(); });
 }
 
@@ -103,6 +114,14 @@ void work_sight::start() {
             },
             [&] { store.reset(); });  // a new handle next time: the old one may be broken
     }));
+    if (metrics_) start_queue_probe();
+    if (settings_.http.heartbeat_s > 0)
+        start_heartbeat();
+    else
+        PFO3_LOG(info, "heartbeats are off ([http] heartbeat_s = 0): serve does not list this worker");
+}
+
+void work_sight::start_queue_probe() {
     queue_thread_ = std::thread(signalling_end(queue_probe_, [p = queue_probe_] {
         std::unique_ptr<queue::queue_admin> admin;
         std::size_t connects = 0;
@@ -125,6 +144,9 @@ void work_sight::start() {
                 for (int i = 0; i < 2; ++i) p->messages[i] = p->consumers[i] = -1;
             });
     }));
+}
+
+void work_sight::start_heartbeat() {
     // The heartbeat thread reads this object's atomics; stop() lets it go only after the
     // probe's stop flag is set, and a beat never waits on anything but its own connection.
     beat_thread_ = std::thread(signalling_end(beat_probe_, [this, p = beat_probe_] {
@@ -151,8 +173,6 @@ void work_sight::start() {
 }
 
 std::string work_sight::heartbeat() const {
-    const auto received = metrics_.received_total.value();
-    const auto in_flight = received - std::min(received, metrics_.settled_total());
     std::string b = "{\"kind\":\"worker\",\"id\":" + json::quote(ops::process_identity());
     b += ",\"pid\":" + std::to_string(::getpid());
     b += ",\"version\":" + json::quote(PFO3_VERSION_TEXT);
@@ -160,13 +180,25 @@ std::string work_sight::heartbeat() const {
     b += ",\"concurrency\":" + std::to_string(settings_.work.concurrency);
     b += ",\"prefetch\":" + std::to_string(settings_.work.prefetch);
     b += std::string(",\"ready\":") + (view_.readiness().first ? "true" : "false");
+    if (metrics_) append_counters(b);
+    b += ",\"interval_s\":" + std::to_string(settings_.http.heartbeat_s);
+    b += ",\"sent_at\":" + json::quote(rfc3339_now()) + "}";
+    return b;
+}
+
+// What the metrics know of the worker's tasks; without metrics a beat leaves them out (serve's
+// page and `pfo3 workers` show "-"), rather than claim zeros.
+void work_sight::append_counters(std::string& b) const {
+    const auto& m = *metrics_;
+    const auto received = m.received_total.value();
+    const auto in_flight = received - std::min(received, m.settled_total());
     b += ",\"in_flight\":" + std::to_string(in_flight);
     b += ",\"received\":" + std::to_string(received);
-    b += ",\"done\":" + std::to_string(metrics_.finished_total(metrics::outcome::done));
-    b += ",\"retry\":" + std::to_string(metrics_.finished_total(metrics::outcome::retry));
-    b += ",\"dead\":" + std::to_string(metrics_.finished_total(metrics::outcome::dead));
+    b += ",\"done\":" + std::to_string(m.finished_total(metrics::outcome::done));
+    b += ",\"retry\":" + std::to_string(m.finished_total(metrics::outcome::retry));
+    b += ",\"dead\":" + std::to_string(m.finished_total(metrics::outcome::dead));
     // The oldest tasks in hand, bounded so a beat stays small whatever the concurrency.
-    const auto hand = metrics_.in_hand.take(max_beat_tasks);
+    const auto hand = m.in_hand.take(max_beat_tasks);
     b += ",\"in_hand_count\":" + std::to_string(hand.count) + ",\"in_hand\":[";
     for (std::size_t i = 0; i < hand.first.size(); ++i) {
         b += i ? ",{\"id\":" : "{\"id\":";
@@ -176,9 +208,6 @@ std::string work_sight::heartbeat() const {
         b += ",\"age_s\":" + json::number_text(std::floor(hand.first[i].age_s * 10) / 10) + "}";
     }
     b += "]";
-    b += ",\"interval_s\":" + std::to_string(settings_.http.heartbeat_s);
-    b += ",\"sent_at\":" + json::quote(rfc3339_now()) + "}";
-    return b;
 }
 
 void work_sight::stop() {
@@ -222,10 +251,10 @@ std::optional<std::string> work_sight::consuming_problem() const {
 void work_sight::watch_consuming() {
     const std::int64_t limit = settings_.work.consumer_watchdog_s;
     const auto backlog = queue_probe_->messages[0].load();
-    const auto received = metrics_.received_total.value();
-    const auto in_flight = received - std::min(received, metrics_.settled_total());
+    const auto received = metrics_->received_total.value();
+    const auto in_flight = received - std::min(received, metrics_->settled_total());
     const auto now = unix_now();
-    const auto quiet = now - std::max(metrics_.last_delivery.value(), consuming_since_.load());
+    const auto quiet = now - std::max(metrics_->last_delivery.value(), consuming_since_.load());
     const bool stalled = limit > 0 && consuming_.load() && consumer_stats_.up.load() && backlog > 0 &&
                          in_flight < static_cast<std::uint64_t>(settings_.work.prefetch) && quiet >= limit;
     stalled_ = stalled;

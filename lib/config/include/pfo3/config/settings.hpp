@@ -158,7 +158,10 @@ struct http_settings {
     std::size_t type_label_limit = 100;  ///< distinct task types with their own series; the rest `_other`
     int store_check_s = 5;               ///< work: how often /readyz's store check reads the store
     int queue_check_s = 10;              ///< work: how often queue depths are read (passive declare)
-    int heartbeat_s = 5;                 ///< work: a heartbeat on exchange pfo3.events this often
+    int heartbeat_s = 5;                 ///< work: a heartbeat on exchange pfo3.events this often; 0: none
+    /// false: the role records no metrics (the hot paths skip them) and GET /metrics answers 404;
+    /// to measure what they cost (test/bench/run.sh --sight), or where nothing scrapes them.
+    bool metrics = true;
 
     /// Field-wise equality, so tests and callers can compare whole settings.
     bool operator==(const http_settings&) const = default;

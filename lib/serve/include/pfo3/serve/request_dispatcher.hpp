@@ -25,11 +25,12 @@ class dead_letter_desk;
 /// reply, which the server posts to the connection's strand. Every argument must outlive the
 /// dispatcher; `queue` is the routing key of task messages; `accepted` learns each id the
 /// broker confirmed, so a cancel of a task queued to run now finds it (decision 0015); `dead`
-/// answers the dead-letter ops on a thread of its own (decision 0016).
+/// answers the dead-letter ops on a thread of its own (decision 0016); `m` counts the requests,
+/// or nothing when null ([http] metrics = false).
 std::unique_ptr<net::dispatcher> make_request_dispatcher(queue::publisher& pub, std::string queue,
                                                          status_reader& status,
                                                          const config::schedule_settings& schedule,
-                                                         metrics::serve_metrics& m,
+                                                         metrics::serve_metrics* m,
                                                          std::shared_ptr<accepted_ids> accepted,
                                                          dead_letter_desk& dead);
 

@@ -44,6 +44,9 @@ public:
     /// Who may read /metrics: `g` answers a refusal, or nullopt to serve it (before start()).
     using guard = std::function<std::optional<http::response>(const http::request&)>;
     void guard_metrics(guard g) { metrics_guard_ = std::move(g); }
+    /// [http] metrics = false: GET /metrics answers 404 saying so (before start()). The role
+    /// then records nothing in the registry; the other endpoints work as before.
+    void turn_metrics_off() noexcept { metrics_off_ = true; }
     /// Runs `f` on every tick of the liveness ticker (about once a second, on the io thread).
     void on_tick(std::function<void()> f) { tickers_.push_back(std::move(f)); }
 
@@ -74,6 +77,7 @@ private:
     std::vector<std::function<void()>> tickers_;
     std::map<std::string, http::handler> extra_routes_;
     guard metrics_guard_;
+    bool metrics_off_ = false;
     boost::asio::steady_timer timer_;
     std::atomic<std::int64_t> last_tick_ns_{0};
     std::chrono::microseconds watchdog_{0};

@@ -49,7 +49,7 @@ struct page_options {
 
 /// What the page reads. Everything must outlive the role's HTTP listener.
 struct page_sources {
-    const metrics::serve_metrics& metrics;
+    const metrics::serve_metrics* metrics;  ///< null: [http] metrics = false (its figures show as null)
     const queue::connection_stats& broker;
     const worker_roster& roster;
     const queue_watch& queues;

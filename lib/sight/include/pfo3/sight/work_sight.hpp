@@ -6,7 +6,9 @@
 // store, one the queue depths (passive declare, its own AMQP connection), each on a period, so
 // a hung store or broker never stalls the loop. The ticker runs the consuming watchdog: a
 // backlog, free slots and no delivery for work.consumer_watchdog_s make the worker unready and
-// ask (take_reconnect_request) for the consumer to connect again.
+// ask (take_reconnect_request) for the consumer to connect again. With [http] metrics = false
+// there are no metrics, no queue probe and no consuming watchdog (it reads both); with
+// [http] heartbeat_s = 0, no heartbeat.
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
@@ -43,7 +45,8 @@ public:
     /// The worker is shutting down: /readyz says so.
     void mark_stopping() noexcept { view_.mark_stopping(); }
 
-    metrics::work_metrics& metrics() noexcept { return metrics_; }
+    /// The worker's metrics; nullptr with [http] metrics = false (nothing is counted then).
+    metrics::work_metrics* metrics() noexcept { return metrics_ ? &*metrics_ : nullptr; }
     queue::connection_stats& consumer_stats() noexcept { return consumer_stats_; }
     queue::connection_stats& republish_stats() noexcept { return republish_stats_; }
     /// The consumer's state handler reports here.
@@ -72,6 +75,10 @@ private:
     // Runs `once` every `period` until stop, recording its failure (what it threw) or success.
     static void probe_loop(const std::shared_ptr<probe>& p, std::chrono::seconds period, const char* what,
                            const std::function<void()>& once, const std::function<void()>& on_failure);
+    void add_metrics(const config::settings& s);
+    void start_queue_probe();
+    void start_heartbeat();
+    void append_counters(std::string& beat) const;
     std::optional<std::string> store_problem() const;
     std::optional<std::string> consuming_problem() const;
     void watch_consuming();
@@ -79,7 +86,7 @@ private:
     config::settings settings_;
     boost::asio::io_context io_{1};
     role_sight view_;
-    metrics::work_metrics metrics_;
+    std::optional<metrics::work_metrics> metrics_;  // empty: [http] metrics = false
     queue::connection_stats consumer_stats_, republish_stats_;
     std::atomic<bool> consuming_{false};
 
