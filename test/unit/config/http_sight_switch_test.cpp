@@ -37,7 +37,7 @@ TEST_CASE("[http] metrics of another type is refused with its file, line and key
           "pfo3.toml:2: http.metric: unknown key (did you mean http.metrics?)");
 }
 
-TEST_CASE("[http] heartbeat_s = 0 means no heartbeats; negative values are refused") {
+TEST_CASE("http.heartbeat_s = 0 means no heartbeats, and negative values are refused") {
     CHECK(parse_settings("[http]\nheartbeat_s = 0\n", "pfo3.toml").http.heartbeat_s == 0);
     CHECK(http_error("[http]\nheartbeat_s = -1\n") == "pfo3.toml:2: http.heartbeat_s: must be between 0 and 3600, got -1");
     settings s;
