@@ -28,6 +28,12 @@ long sqlite_checkpointer::completed() const {
     return completed_;
 }
 
+void sqlite_checkpointer::hold_for_tests(bool held) {
+    std::lock_guard lock(mutex_);
+    held_ = held;
+    wake_.notify_all();
+}
+
 int sqlite_checkpointer::on_commit(void* self, sqlite3* db, const char* schema, int wal_frames) {
     // Called by the committing thread right after its commit: only a flag and a wake-up.
     // `wal_frames` counts the whole WAL, which keeps its length until a writer restarts it from
@@ -66,7 +72,7 @@ void sqlite_checkpointer::run(const std::stop_token& stop) {
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            if (!wake_.wait(lock, stop, [this] { return wanted_; })) break;
+            if (!wake_.wait(lock, stop, [this] { return wanted_ && !held_; })) break;
         }
         checkpoint_once(db);
         std::lock_guard lock(mutex_);

@@ -29,6 +29,9 @@ public:
     /// Checkpoints finished (tests and logs).
     long completed() const;
 
+    /// Test seam: while held, the thread takes no request, as if stuck in a slow checkpoint.
+    void hold_for_tests(bool held);
+
 private:
     static int on_commit(void* self, sqlite3* db, const char* schema, int wal_frames);
     void run(const std::stop_token& stop);
@@ -44,6 +47,7 @@ private:
     int requested_at_ = 0;  // WAL frames at the last request; the attached connection's thread only
     bool wanted_ = false;   // guarded by mutex_
     long completed_ = 0;   // guarded by mutex_
+    bool held_ = false;    // guarded by mutex_
     std::jthread thread_;  // last: starts after the members it uses exist
 };
 

@@ -467,3 +467,53 @@ TEST_CASE("sqlite store: the WAL is copied back into the database by the checkpo
     CHECK(main_size() > before + 100000);
     conn.reset();
 }
+
+namespace {
+
+// A WAL-mode database of one table on a connection of the test's own, handed to `checkpointer`.
+struct wal_writer {
+    std::string db;
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> conn{nullptr, &sqlite3_close};
+
+    explicit wal_writer(std::string file) : db(std::move(file)) {
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK);
+        conn.reset(raw);
+        REQUIRE(sqlite3_exec(raw, "PRAGMA journal_mode = WAL; CREATE TABLE t (v BLOB)", nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+    // `n` commits of about 4 pages each (a 12000-byte blob: three overflow pages and a leaf).
+    void commit(int n) {
+        for (int i = 0; i < n; ++i)
+            REQUIRE(sqlite3_exec(conn.get(), "INSERT INTO t VALUES (zeroblob(12000))", nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+    std::uintmax_t main_size() const { return fs::file_size(db); }
+    std::uintmax_t wal_size() const { return fs::file_size(db + "-wal"); }
+};
+
+// 200 commits of ~4 pages with a threshold of 10 frames: ~800 frames, 3.3 MB of WAL if nothing
+// copies it back; the backstop (8 x 10 frames past the first request) keeps it under ~100.
+constexpr int commits = 200;
+constexpr std::uintmax_t wal_bound = 130 * (4096 + 24);  // frames of a 4 KiB page and its header
+
+}  // namespace
+
+TEST_CASE("sqlite store: a checkpointer thread stuck 8x behind leaves the checkpoint to the commits, so the WAL stays bounded") {
+    temp_dir dir;
+    wal_writer w(dir.db());
+    const auto before = w.main_size();
+    pfo3::store::sqlite_checkpointer checkpointer(w.db, 10);
+    checkpointer.hold_for_tests(true);  // a checkpoint that never ends (a disk that stalls its fsync)
+    checkpointer.attach(w.conn.get());
+
+    w.commit(commits);
+    CHECK(checkpointer.completed() == 0);  // the thread did nothing: the commits copied the pages
+    CHECK(w.main_size() > before + 1000000);
+    CHECK(w.wal_size() < wal_bound);
+
+    // Released, the thread serves the request it has been holding.
+    checkpointer.hold_for_tests(false);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (checkpointer.completed() == 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(checkpointer.completed() >= 1);
+}
