@@ -517,3 +517,19 @@ TEST_CASE("sqlite store: a checkpointer thread stuck 8x behind leaves the checkp
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(checkpointer.completed() >= 1);
 }
+
+TEST_CASE("sqlite store: a checkpointer thread that fails every time leaves the checkpoint to the commits, so the WAL stays bounded") {
+    // Each failure ends its request at once, so a request is rarely pending when the next
+    // commit looks: what counts is that none was served while the WAL grew 8x the threshold.
+    temp_dir dir;
+    wal_writer w(dir.db());
+    const auto before = w.main_size();
+    // The thread cannot open its file (as with no descriptor left); the writer has its own.
+    pfo3::store::sqlite_checkpointer checkpointer((dir.path / "gone" / "results.db").string(), 10);
+    checkpointer.attach(w.conn.get());
+
+    w.commit(commits);
+    CHECK(checkpointer.completed() == 0);
+    CHECK(w.main_size() > before + 1000000);
+    CHECK(w.wal_size() < wal_bound);
+}
