@@ -6,6 +6,7 @@ external handler's process group gets SIGTERM, then SIGKILL after `[cancel] grac
 task is `too_late`; an id serve never accepted is `not_found`."""
 import json
 import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -240,17 +241,35 @@ def test_a_running_external_handler_is_stopped_its_group_killed_after_the_grace(
 
 
 def test_an_accepted_task_is_forgotten_by_a_restarted_serve(pfo3, queue, store, tmp_path):
-    # What the decision record says: serve remembers accepted ids in memory only.
+    # What the decision record says: serve remembers accepted ids in memory only. No worker
+    # runs, so the tasks stay queued without a record: only serve's memory knows them.
     script = counting_script(tmp_path, fails=0)
     config = config_file(tmp_path, script)
-    serve = pfo3.serve(queue, config=config, env={"PFO3_STORE": f"file://{store}"})
-    r = pfo3.send(serve.address, [{"id": "earlier", "type": "count", "payload": 1}], json_mode=True)
+    env = {"PFO3_STORE": f"file://{store}"}
+    first = pfo3.serve(queue, config=config, env=env)
+    r = pfo3.send(first.address, [{"id": "earlier", "type": "count", "payload": 1},
+                                  {"id": "control", "type": "count", "payload": 2}], json_mode=True)
     assert r.returncode == 0, r.stderr
-    assert serve.terminate() == 0
-    serve = pfo3.serve(queue, config=config, env={"PFO3_STORE": f"file://{store}"})
-    with RawClient(serve.port) as c:
+    with RawClient(first.port) as c:
+        # Before the restart an accepted id is known: the not_found below is the restart's doing.
+        reply = c.request({"op": "cancel", "id": "control"})
+        assert reply == {"ok": True, "id": "control", "status": "cancel_requested"}, reply
+    assert first.terminate() == 0
+
+    second = pfo3.serve(queue, config=config, env=env)
+    assert second.pid != first.pid and first.proc.poll() == 0, "a new serve process"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", first.port), timeout=10).close()
+    with RawClient(second.port) as c:
         reply = c.request({"op": "cancel", "id": "earlier"})
-        assert reply["error"] == "not_found", reply
+        assert (reply["ok"], reply.get("id"), reply.get("error")) == (False, "earlier", "not_found"), reply
+        # The new serve does answer cancels: from the store for the id with a record, from its
+        # memory for one it accepted itself.
+        reply = c.request({"op": "cancel", "id": "control"})
+        assert reply == {"ok": True, "id": "control", "status": "cancel_requested"}, reply
+        assert c.request({"id": "later", "type": "count", "payload": 3})["ok"] is True
+        reply = c.request({"op": "cancel", "id": "later"})
+        assert reply == {"ok": True, "id": "later", "status": "cancel_requested"}, reply
 
 
 @pytest.mark.parametrize("kind", ["file", "sqlite", "postgresql", "s3"])

@@ -3,8 +3,8 @@ attempt, tasks that kill their worker, and per-task time limits (decision 0005).
 import json
 
 from helpers.processes import submit_ids, wait_for_results, wait_until, write_file
-from helpers.retries import (WorkerKeeper, counting_script, ladder_message_count, read_record,
-                             runs)
+from helpers.retries import (WorkerKeeper, counting_script, ladder_message_count, ladder_names,
+                             queues_of, read_record, runs)
 
 
 def test_task_failing_twice_then_succeeding_is_done_after_three_attempts_with_backoff(
@@ -77,7 +77,8 @@ command = ["{script}"]
     assert broker.message_count(queue) == 0
 
 
-def test_waiting_retry_survives_a_worker_restart(pfo3, queue, store, tmp_path, broker):
+def test_waiting_retry_survives_a_worker_restart(pfo3, queue, store, tmp_path, broker, amqp_url,
+                                                rabbitmq_dir):
     script = counting_script(tmp_path, fails=1)
     config = write_file(tmp_path / "pfo3.toml", f"""
 [retry]
@@ -97,8 +98,14 @@ command = ["{script}"]
     worker.proc.kill()
     worker.wait_exit()
     assert ladder_message_count(broker, queue) == 1, "held by the delay ladder"
-    # No per-delay retry queue of the releases before the ladder (decision 0012).
-    assert broker.message_count(f"{queue}.retry.5000") is None
+    # No per-delay retry queue of the releases before the ladder (decision 0012), whatever its
+    # delay: the broker's list of this queue's queues holds the task queue, its dead queue and
+    # delay-ladder levels, nothing else. The list is the right one: it shows the queues in use.
+    listed = queues_of(rabbitmq_dir, amqp_url, queue)
+    assert {queue, f"{queue}.dead"} <= set(listed), listed
+    assert [name for name in listed if ".delay." in name], f"the ladder's levels are listed: {listed}"
+    assert set(listed) - {queue, f"{queue}.dead"} <= set(ladder_names(queue)), listed
+    assert not [name for name in listed if ".retry" in name], listed
     assert read_record(store, ids[0])["status"] == "failed"
 
     pfo3.work(queue, store, config=config)

@@ -39,10 +39,13 @@ public:
     /// RESTART checkpoints after which the WAL starts from the top (tests and logs).
     long restarted() const;
 
+    /// Test seam: while held, the thread takes no request, as if stuck in a slow checkpoint.
+    void hold_for_tests(bool held);
+
 private:
     static int on_commit(void* self, sqlite3* db, const char* schema, int wal_frames);
     void run(const std::stop_token& stop);
-    void checkpoint_once(sqlite3*& db);
+    bool checkpoint_once(sqlite3*& db);
     static int on_busy(void* self, int count) noexcept;
 
     // WAL frames, as a multiple of the threshold, past which a commit checkpoints itself.
@@ -56,9 +59,13 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable_any wake_;
     int requested_at_ = 0;  // WAL frames at the last request; the attached connection's thread only
+    int behind_from_ = -1;  // WAL frames at the oldest request nothing served since (-1: none); the same thread
+    long served_seen_ = 0;  // served_ as that thread last saw it
     bool wanted_ = false;   // guarded by mutex_
     long completed_ = 0;   // guarded by mutex_
     long restarted_ = 0;   // guarded by mutex_
+    long served_ = 0;      // guarded by mutex_: requests that found the WAL checkpointed or being so
+    bool held_ = false;    // guarded by mutex_
     std::jthread thread_;  // last: starts after the members it uses exist
 };
 

@@ -4,8 +4,9 @@ count their runs, and a keeper that restarts workers a poison task kills.
 import json
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from helpers.processes import POLL_S, write_file
+from helpers.processes import POLL_S, rabbitmqctl, write_file
 
 #: The delay ladder's levels the suite may use (decision 0012): [schedule] unit_ms 1000 (the
 #: default) and 10 (test_schedule.py), 2^0 .. 2^29 units.
@@ -26,6 +27,19 @@ def ladder_message_count(broker, queue, unit_ms=1000, quorum=False):
     kind = "quorum." if quorum else ""
     counts = (broker.message_count(f"{queue}.delay.{kind}{unit_ms << level}") for level in range(LADDER_LEVELS))
     return sum(c for c in counts if c)
+
+
+def queues_of(rabbitmq_dir, amqp_url, queue):
+    """{name: messages} of every queue the broker lists for `queue` (itself and `<queue>.*`) in
+    the virtual host of `amqp_url`: the broker's own list, not a guess at names."""
+    vhost = unquote(urlsplit(amqp_url).path[1:]) or "/"
+    out = rabbitmqctl(rabbitmq_dir, "-q", "list_queues", "-p", vhost, "--no-table-headers", "name", "messages")
+    listed = {}
+    for line in out.splitlines():
+        name, messages = line.rsplit(None, 1)
+        if name == queue or name.startswith(queue + "."):
+            listed[name] = int(messages)
+    return listed
 
 
 def counting_script(directory, fails, result="cat", name="flaky.sh"):
