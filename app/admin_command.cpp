@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "broker_options.hpp"
+#include "pfo3/queue/configured.hpp"
 #include "common.hpp"
 #include "pfo3/broker_api/management.hpp"
 #include "pfo3/broker_api/queue_report.hpp"
@@ -65,14 +65,14 @@ int run_admin(config::settings s, const admin_options& opts) {
     if (!opts.queue.empty()) s.amqp.queue = opts.queue;
     config::validate(s);
     config::apply_password_files(s);
-    const auto brokers = broker_failover_of(s).urls;
+    const auto brokers = queue::broker_failover_of(s).urls;
     std::vector<broker_api::endpoint> endpoints;
     if (opts.management.empty())
         for (const auto& b : brokers) endpoints.push_back(endpoint_of(management_url_of(b), b));
     else
         for (const auto& m : opts.management) endpoints.push_back(endpoint_of(m, brokers.front()));
 
-    const auto topo = topology_of(s);
+    const auto topo = queue::topology_of(s);
     // Any node answers for the whole cluster: the first that does is enough.
     std::string failures;
     for (const auto& ep : endpoints) {

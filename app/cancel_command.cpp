@@ -1,6 +1,5 @@
 #include "cancel_command.hpp"
 
-#include "client_auth.hpp"
 #include "common.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/json/message.hpp"
@@ -23,7 +22,7 @@ int run_cancel(config::settings s, const cancel_options& opts) {
     const std::string tail = opts.reason.empty() ? "}" : ",\"reason\":" + json::quote(opts.reason) + "}";
     return ask_each(s.send.server, opts.ids, [&](const std::string& id) {
         return "{\"op\":\"cancel\",\"id\":" + json::quote(id) + tail;
-    }, client_options_of(opts.auth));
+    }, net::client_options_of(opts.auth));
 }
 
 }  // namespace pfo3::app

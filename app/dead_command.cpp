@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <iostream>
 
-#include "broker_options.hpp"
+#include "pfo3/queue/configured.hpp"
 #include "common.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
@@ -143,9 +143,9 @@ int run_dead(config::settings s, const dead_options& opts) {
         return exit_usage;
     }
     try {
-        if (!opts.direct) return run_action(*serve::dead_letters_through_serve(s.send.server, client_options_of(opts.auth)), opts);
+        if (!opts.direct) return run_action(*serve::dead_letters_through_serve(s.send.server, net::client_options_of(opts.auth)), opts);
         config::apply_password_files(s);
-        return run_action(*serve::dead_letters_direct(broker_url_of(s), topology_of(s),
+        return run_action(*serve::dead_letters_direct(queue::broker_url_of(s), queue::topology_of(s),
                                                       std::chrono::milliseconds(s.serve.confirm_timeout_ms)),
                           opts);
     } catch (const serve::dead_letter_refusal& e) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "client_auth.hpp"
+#include "common.hpp"
 #include "pfo3/config/settings.hpp"
 
 namespace pfo3::app {
@@ -16,7 +16,7 @@ namespace pfo3::app {
 struct dead_options {
     bool direct = false;                ///< to the broker, not through serve
     std::optional<std::string> server;  ///< HOST:PORT of serve (send.server)
-    client_auth_options auth;
+    net::client_auth auth;
     std::optional<std::string> amqp;   ///< --direct: broker URL (amqp.url)
     std::optional<std::string> queue;  ///< --direct: task queue (amqp.queue); the letters are in <queue>.dead
     std::string action;            ///< "list", "requeue" or "purge" (set by the parser)

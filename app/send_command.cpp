@@ -78,7 +78,7 @@ int run_send(config::settings s, const send_options& opts) {
         std::cerr << "error: send: " << *problem << '\n';
         return exit_usage;
     }
-    const net::client_options connect = client_options_of(opts.auth);
+    const net::client_options connect = net::client_options_of(opts.auth);
 
     const std::string type_prefix = "{\"type\":" + json::quote(s.send.type) + extra + ",\"payload\":";
     auto make_request = [&](const std::string& task) {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "client_auth.hpp"
+#include "common.hpp"
 #include "pfo3/config/settings.hpp"
 
 namespace pfo3::app {
@@ -22,7 +22,7 @@ struct send_options {
     std::optional<std::string> at;   ///< --at TIME: "run_at" (RFC 3339)
     std::optional<std::string> in;   ///< --in DURATION: "delay_s" (90, 90s, 90m, 2h, 1d)
     std::optional<int> priority;     ///< --priority N
-    client_auth_options auth;
+    net::client_auth auth;
 };
 
 /// Registers the `send` subcommand.

@@ -113,7 +113,7 @@ int run_status(config::settings s, const status_options& opts) {
     return ask_each(
         s.send.server, opts.ids,
         [](const std::string& id) { return "{\"op\":\"status\",\"id\":" + json::quote(id) + "}"; },
-        client_options_of(opts.auth));
+        net::client_options_of(opts.auth));
 }
 
 }  // namespace pfo3::app

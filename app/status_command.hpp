@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "client_auth.hpp"
+#include "common.hpp"
 #include "pfo3/config/settings.hpp"
 
 namespace pfo3::app {
@@ -16,7 +16,7 @@ namespace pfo3::app {
 struct status_options {
     std::optional<std::string> server;
     std::vector<std::string> ids;
-    client_auth_options auth;
+    net::client_auth auth;
 };
 
 /// Asks the server for the status of `ids` until each is final (done or dead) or `timeout`
