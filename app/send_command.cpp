@@ -119,7 +119,7 @@ int run_send(config::settings s, const send_options& opts) {
     }
     if (waiting) {
         try {
-            auto timeout = std::chrono::milliseconds(static_cast<long long>(opts.wait_s * 1000));
+            const auto timeout = ms_of_seconds(opts.wait_s);
             if (wait_for_results(s.send.server, accepted, timeout, connect) != accepted.size()) return exit_rejected;
         } catch (const service_error& e) {
             std::cerr << "error: cannot reach server: " << e.what() << '\n';

@@ -1,5 +1,6 @@
 #include "pfo3/core/clock.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -132,6 +133,10 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
     }
     if (pos != s.size()) return std::nullopt;
     return sys_days(date) + hours(h) + minutes(mi) + seconds(sec) + frac - offset;
+}
+
+std::chrono::milliseconds ms_of_seconds(double seconds) noexcept {
+    return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
 }  // namespace pfo3

@@ -1,11 +1,11 @@
 #include "pfo3/worker/run.hpp"
 
 #include <atomic>
-#include <cmath>
 #include <cstdlib>
 #include <memory>
 
 #include "counting_settler.hpp"
+#include "pfo3/core/clock.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
 #include "pfo3/handlers/registry.hpp"
@@ -28,19 +28,18 @@ namespace {
 handlers::registry make_registry(const config::settings& s) {
     std::map<std::string, handlers::external_command> ext;
     for (const auto& [name, h] : s.handlers)
-        ext[name] = {h.command, std::chrono::milliseconds(static_cast<long long>(h.timeout_s * 1000)), h.env};
+        ext[name] = {h.command, ms_of_seconds(h.timeout_s), h.env};
     return handlers::registry(std::move(ext));
 }
 
 engine_options make_engine_options(const config::settings& s, const queue::topology& topo,
                                    const std::string& identity, metrics::work_metrics* m) {
-    auto ms = [](double seconds) { return std::chrono::milliseconds(std::llround(seconds * 1000)); };
     engine_options o;
     o.concurrency = s.work.concurrency;
     o.max_group = static_cast<std::size_t>(s.work.prefetch);  // a group never exceeds what the broker lets us hold
     o.max_attempts = s.retry.max_attempts;
     o.max_attempts_limit = s.retry.max_attempts_limit;
-    o.retry_backoff = backoff_policy{ms(s.retry.backoff_base_s), s.retry.backoff_factor, ms(s.retry.backoff_max_s),
+    o.retry_backoff = backoff_policy{ms_of_seconds(s.retry.backoff_base_s), s.retry.backoff_factor, ms_of_seconds(s.retry.backoff_max_s),
                                      s.retry.jitter};
     o.topo = topo;
     o.worker = identity;

@@ -1,5 +1,6 @@
 #pragma once
-// Wall-clock time as RFC 3339 text, the form used in messages and records.
+// Wall-clock time as RFC 3339 text, the form used in messages and records; durations given in
+// seconds (the config's *_s keys, the CLI's --*-timeout flags) as the milliseconds code waits.
 #include <chrono>
 #include <optional>
 #include <string>
@@ -15,5 +16,9 @@ std::string rfc3339_now();
 /// millisecond), then "Z" or "+HH:MM"/"-HH:MM" ('t', 'z' and a space for 'T' accepted).
 /// nullopt for anything else, an impossible date or time (Feb 30, 25:00) included.
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text) noexcept;
+
+/// `seconds` as whole milliseconds, rounded to the nearest (1.001 s is 1001 ms; truncating
+/// `seconds * 1000` gives 1000, since 1.001 * 1000 is 1000.9999… in binary).
+std::chrono::milliseconds ms_of_seconds(double seconds) noexcept;
 
 }  // namespace pfo3
