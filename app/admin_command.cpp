@@ -1,47 +1,15 @@
 #include "admin_command.hpp"
 
-#include <cstdlib>
 #include <iostream>
 
-#include "broker_options.hpp"
 #include "common.hpp"
-#include "pfo3/broker_api/management.hpp"
+#include "pfo3/broker_api/endpoints.hpp"
 #include "pfo3/broker_api/queue_report.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/error.hpp"
+#include "pfo3/queue/configured.hpp"
 
 namespace pfo3::app {
-
-namespace {
-
-// The management API next to a broker URL: RabbitMQ's default ports (15672, 15671 with TLS).
-std::string management_url_of(const queue::amqp_url& u) {
-    const bool v6 = u.host.find(':') != std::string::npos;
-    const std::string host = v6 ? "[" + u.host + "]" : u.host;
-    return (u.tls ? "https://" : "http://") + host + (u.tls ? ":15671" : ":15672");
-}
-
-// --management URLs may name a user ("http://monitor@host:15672"), never a password: it
-// comes from PFO3_MANAGEMENT_PASSWORD, else the broker URL's (amqp.password_file applied).
-broker_api::endpoint endpoint_of(std::string url, const queue::amqp_url& broker) {
-    broker_api::endpoint ep{std::move(url), broker.user, broker.password, broker.tls_options.ca_file, {}};
-    const auto scheme_end = ep.url.find("://");
-    if (scheme_end == std::string::npos) throw config_error("--management " + ep.url + ": expected http://HOST:PORT");
-    const auto at = ep.url.find('@', scheme_end + 3);
-    const auto slash = ep.url.find('/', scheme_end + 3);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-        std::string user = ep.url.substr(scheme_end + 3, at - scheme_end - 3);
-        if (user.find(':') != std::string::npos)
-            throw config_error("--management: put no password in the URL (it would show in ps); "
-                               "set PFO3_MANAGEMENT_PASSWORD instead");
-        ep.user = std::move(user);
-        ep.url.erase(scheme_end + 3, at - scheme_end - 2);
-    }
-    if (const char* pw = std::getenv("PFO3_MANAGEMENT_PASSWORD")) ep.password = pw;
-    return ep;
-}
-
-}  // namespace
 
 CLI::App* setup_admin(CLI::App& root, admin_options& opts) {
     auto* cmd = root.add_subcommand("admin", "operator views of the broker");
@@ -65,14 +33,9 @@ int run_admin(config::settings s, const admin_options& opts) {
     if (!opts.queue.empty()) s.amqp.queue = opts.queue;
     config::validate(s);
     config::apply_password_files(s);
-    const auto brokers = broker_failover_of(s).urls;
-    std::vector<broker_api::endpoint> endpoints;
-    if (opts.management.empty())
-        for (const auto& b : brokers) endpoints.push_back(endpoint_of(management_url_of(b), b));
-    else
-        for (const auto& m : opts.management) endpoints.push_back(endpoint_of(m, brokers.front()));
-
-    const auto topo = topology_of(s);
+    const auto brokers = queue::broker_failover_of(s).urls;
+    const auto endpoints = broker_api::endpoints_of(opts.management, brokers);
+    const auto topo = queue::topology_of(s);
     // Any node answers for the whole cluster: the first that does is enough.
     std::string failures;
     for (const auto& ep : endpoints) {

@@ -62,7 +62,7 @@ int run_bench(config::settings s, const bench_options& opts) {
     bench::options run = opts.run;
     run.server = s.send.server;
     run.amqp_url = s.amqp.url;
-    const net::client_options connect = client_options_of(opts.auth);
+    const net::client_options connect = net::client_options_of(opts.auth);
     run.token = connect.token;
     run.tls = connect.tls;
     const auto result = bench::run(run, std::cout);

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "pfo3/bench/bench.hpp"
-#include "client_auth.hpp"
+#include "common.hpp"
 #include "pfo3/config/settings.hpp"
 
 namespace pfo3::app {
@@ -15,7 +15,7 @@ struct bench_options {
     std::optional<std::string> server;  ///< default send.server
     std::optional<std::string> amqp;    ///< default amqp.url
     bench::options run;                 ///< the rest; its server and amqp_url come from the two above
-    client_auth_options auth;           ///< run.token comes from here
+    net::client_auth auth;           ///< run.token comes from here
 };
 
 /// Registers the `bench` subcommand.

@@ -1,9 +1,8 @@
 #include "cancel_command.hpp"
 
-#include "client_auth.hpp"
 #include "common.hpp"
 #include "pfo3/config/load.hpp"
-#include "pfo3/json/message.hpp"
+#include "pfo3/json/client_requests.hpp"
 #include "status_command.hpp"
 
 namespace pfo3::app {
@@ -20,10 +19,9 @@ CLI::App* setup_cancel(CLI::App& root, cancel_options& opts) {
 int run_cancel(config::settings s, const cancel_options& opts) {
     if (opts.server) s.send.server = *opts.server;
     config::validate(s);
-    const std::string tail = opts.reason.empty() ? "}" : ",\"reason\":" + json::quote(opts.reason) + "}";
-    return ask_each(s.send.server, opts.ids, [&](const std::string& id) {
-        return "{\"op\":\"cancel\",\"id\":" + json::quote(id) + tail;
-    }, client_options_of(opts.auth));
+    return ask_each(
+        s.send.server, opts.ids, [&](const std::string& id) { return json::encode_cancel_request(id, opts.reason); },
+        net::client_options_of(opts.auth));
 }
 
 }  // namespace pfo3::app

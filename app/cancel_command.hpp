@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "client_auth.hpp"
+#include "common.hpp"
 #include "pfo3/config/settings.hpp"
 
 namespace pfo3::app {
@@ -15,7 +15,7 @@ struct cancel_options {
     std::optional<std::string> server;
     std::string reason;
     std::vector<std::string> ids;
-    client_auth_options auth;
+    net::client_auth auth;
 };
 
 /// Registers the `cancel` subcommand.

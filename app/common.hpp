@@ -1,9 +1,12 @@
 #pragma once
-// What every role's entry point shares: the global options and the exit-code contract.
+// What every role's entry point shares: the global options, the exit-code contract, and the
+// flags several commands take (the broker and queue; a client's credentials).
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 
 #include "pfo3/config/settings.hpp"
+#include "pfo3/net/client_auth.hpp"
 
 namespace pfo3::app {
 
@@ -22,5 +25,14 @@ struct global_options {
     std::string log_level = "info";
     std::string log_format = "text";
 };
+
+/// The `--amqp` and `--queue` flags of serve and work over the settings: the flag's broker
+/// replaces the file's whole list (amqp.urls), not only amqp.url.
+void apply_broker_flags(config::settings& s, const std::optional<std::string>& amqp,
+                        const std::optional<std::string>& queue);
+
+/// Registers --token-file, --tls, --ca-file, --cert-file, --key-file, --server-name on a client
+/// subcommand; net::client_options_of() turns them into connection options.
+void add_client_auth_options(CLI::App* cmd, net::client_auth& opts);
 
 }  // namespace pfo3::app

@@ -2,13 +2,12 @@
 // `pfo3 dead list|requeue|purge`: the operator's view of `<queue>.dead`, through serve (its
 // dead_* ops, scope admin) or with --direct through the broker (when serve is down).
 #include <CLI/CLI.hpp>
-#include <cstddef>
 #include <optional>
 #include <string>
-#include <vector>
 
-#include "client_auth.hpp"
+#include "common.hpp"
 #include "pfo3/config/settings.hpp"
+#include "pfo3/serve/dead_letter_report.hpp"
 
 namespace pfo3::app {
 
@@ -16,15 +15,10 @@ namespace pfo3::app {
 struct dead_options {
     bool direct = false;                ///< to the broker, not through serve
     std::optional<std::string> server;  ///< HOST:PORT of serve (send.server)
-    client_auth_options auth;
+    net::client_auth auth;
     std::optional<std::string> amqp;   ///< --direct: broker URL (amqp.url)
     std::optional<std::string> queue;  ///< --direct: task queue (amqp.queue); the letters are in <queue>.dead
-    std::string action;            ///< "list", "requeue" or "purge" (set by the parser)
-    std::size_t limit = 100;       ///< list: at most this many (0: all; through serve at most 1000)
-    bool json = false;             ///< list: one message body per line
-    std::vector<std::string> ids;  ///< requeue, purge: these ids
-    bool all = false;              ///< requeue: every dead letter
-    bool yes = false;              ///< purge: really
+    serve::dead_action act;            ///< the action (set by the parser) and its arguments
 };
 
 /// Registers the `dead` subcommand with `list`, `requeue` and `purge`.

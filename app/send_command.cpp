@@ -2,14 +2,13 @@
 
 #include <iostream>
 
-#include "common.hpp"
 #include "pfo3/config/load.hpp"
 #include "pfo3/core/clock.hpp"
 #include "pfo3/core/error.hpp"
-#include "pfo3/json/message.hpp"
+#include "pfo3/json/client_requests.hpp"
 #include "pfo3/json/response.hpp"
+#include "pfo3/net/asking.hpp"
 #include "pfo3/net/pipelined.hpp"
-#include "status_command.hpp"
 
 namespace pfo3::app {
 
@@ -22,67 +21,32 @@ CLI::App* setup_send(CLI::App& root, send_options& opts) {
     opts.wait_flag = cmd->add_flag("--wait{60}", opts.wait_s,
                   "--wait[=SECONDS]: wait (default 60 s) for the results and print them as status lines")
         ->check(CLI::Range(0.0, 86400.0));
-    cmd->add_option("--at", opts.at, "run at TIME (RFC 3339, e.g. 2026-12-06T18:00:00Z): sent as \"run_at\"");
-    cmd->add_option("--in", opts.in, "run after DURATION (90, 90s, 90m, 2h, 1d): sent as \"delay_s\"");
-    cmd->add_option("--priority", opts.priority, "AMQP priority 0-10 (needs [amqp] max_priority on the server)")
+    cmd->add_option("--at", opts.schedule.at, "run at TIME (RFC 3339, e.g. 2026-12-06T18:00:00Z): sent as \"run_at\"");
+    cmd->add_option("--in", opts.schedule.in, "run after DURATION (90, 90s, 90m, 2h, 1d): sent as \"delay_s\"");
+    cmd->add_option("--priority", opts.schedule.priority, "AMQP priority 0-10 (needs [amqp] max_priority on the server)")
         ->check(CLI::Range(0, 10));
     cmd->add_option("tasks", opts.tasks, "task payloads (default: lines of stdin)");
     add_client_auth_options(cmd, opts.auth);
     return cmd;
 }
 
-namespace {
-
-// "90" or "90s", "90m", "2h", "1d" in seconds; nullopt for anything else or above a year.
-std::optional<std::int64_t> parse_duration(const std::string& text) {
-    std::size_t digits = 0;
-    while (digits < text.size() && digits < 9 && text[digits] >= '0' && text[digits] <= '9') ++digits;
-    if (digits == 0) return std::nullopt;
-    const std::int64_t n = std::stoll(text.substr(0, digits));
-    const std::string unit = text.substr(digits);
-    std::int64_t scale = 0;
-    if (unit.empty() || unit == "s") scale = 1;
-    else if (unit == "m") scale = 60;
-    else if (unit == "h") scale = 3600;
-    else if (unit == "d") scale = 86400;
-    if (scale == 0 || n * scale > 366 * 86400) return std::nullopt;
-    return n * scale;
-}
-
-// The request fields --at, --in and --priority add (with a leading comma), or a usage error.
-std::optional<std::string> schedule_fields(const send_options& opts, std::string& extra) {
-    if (opts.at && opts.in) return "give --at or --in, not both";
-    if (opts.at) {
-        if (!parse_rfc3339(*opts.at)) return "--at: not an RFC 3339 time (like 2026-12-06T18:00:00Z): " + *opts.at;
-        extra += ",\"run_at\":" + json::quote(*opts.at);
-    }
-    if (opts.in) {
-        const auto seconds = parse_duration(*opts.in);
-        if (!seconds) return "--in: expected a duration like 90, 90s, 90m, 2h or 1d (at most a year), got " + *opts.in;
-        extra += ",\"delay_s\":" + std::to_string(*seconds);
-    }
-    if (opts.priority) extra += ",\"priority\":" + std::to_string(*opts.priority);
-    if (!extra.empty() && opts.json) return "--at, --in and --priority apply to payloads; with --json put run_at, "
-                                             "delay_s or priority in each request object";
-    return std::nullopt;
-}
-
-}  // namespace
-
 int run_send(config::settings s, const send_options& opts) {
     if (opts.server) s.send.server = *opts.server;
     if (opts.type) s.send.type = *opts.type;
     config::validate(s);
-    std::string extra;
-    if (auto problem = schedule_fields(opts, extra)) {
+    std::string fields;
+    auto problem = json::schedule_fields(opts.schedule, fields);
+    if (!problem && !fields.empty() && opts.json)
+        problem = "--at, --in and --priority apply to payloads; with --json put run_at, delay_s or priority in each "
+                  "request object";
+    if (problem) {
         std::cerr << "error: send: " << *problem << '\n';
         return exit_usage;
     }
-    const net::client_options connect = client_options_of(opts.auth);
+    const net::client_options connect = net::client_options_of(opts.auth);
 
-    const std::string type_prefix = "{\"type\":" + json::quote(s.send.type) + extra + ",\"payload\":";
     auto make_request = [&](const std::string& task) {
-        return opts.json ? task : type_prefix + json::quote(task) + "}";
+        return opts.json ? task : json::encode_submit(s.send.type, fields, task);
     };
     std::size_t next_arg = 0;
     net::request_source next = [&]() -> std::optional<std::string> {
@@ -112,19 +76,13 @@ int run_send(config::settings s, const send_options& opts) {
     };
     try {
         net::run_pipelined(s.send.server, opts.window, next, on_response, connect);
+        if (waiting && net::wait_for_results(s.send.server, accepted, ms_of_seconds(opts.wait_s), connect, std::cout,
+                                             std::cerr) != accepted.size())
+            return exit_rejected;
     } catch (const service_error& e) {
         std::cout.flush();
         std::cerr << "error: cannot reach server: " << e.what() << '\n';
         return exit_unreachable;
-    }
-    if (waiting) {
-        try {
-            auto timeout = std::chrono::milliseconds(static_cast<long long>(opts.wait_s * 1000));
-            if (wait_for_results(s.send.server, accepted, timeout, connect) != accepted.size()) return exit_rejected;
-        } catch (const service_error& e) {
-            std::cerr << "error: cannot reach server: " << e.what() << '\n';
-            return exit_unreachable;
-        }
     }
     std::cout.flush();
     return rejected ? exit_rejected : exit_ok;

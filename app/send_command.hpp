@@ -5,8 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "client_auth.hpp"
+#include "common.hpp"
 #include "pfo3/config/settings.hpp"
+#include "pfo3/json/client_requests.hpp"
 
 namespace pfo3::app {
 
@@ -19,10 +20,8 @@ struct send_options {
     std::size_t window = 256;        ///< requests in flight on the connection
     double wait_s = 60;              ///< --wait[=SECONDS]: how long to wait for the results
     const CLI::Option* wait_flag = nullptr;  ///< given? (CLI11 writes the variable even when not)
-    std::optional<std::string> at;   ///< --at TIME: "run_at" (RFC 3339)
-    std::optional<std::string> in;   ///< --in DURATION: "delay_s" (90, 90s, 90m, 2h, 1d)
-    std::optional<int> priority;     ///< --priority N
-    client_auth_options auth;
+    json::submit_schedule schedule;  ///< --at TIME, --in DURATION, --priority N
+    net::client_auth auth;
 };
 
 /// Registers the `send` subcommand.

@@ -61,8 +61,8 @@ _pfo3() {
     local words client="--token-file --tls --ca-file --cert-file --key-file --server-name"
     case $command in
         "")     words="$global --version" ;;
-        serve)  words="--listen --amqp --queue --http-listen" ;;
-        work)   words="--prefetch --concurrency --amqp --queue --store --http-listen" ;;
+        serve)  words="--listen --amqp --queue --http-listen --metrics --no-metrics" ;;
+        work)   words="--prefetch --concurrency --amqp --queue --store --http-listen --metrics --no-metrics" ;;
         send)   words="--server --type --json --wait --at --in --priority $client" ;;
         status) words="--server $client" ;;
         cancel) words="--server --reason $client" ;;

@@ -1,5 +1,5 @@
 """`--amqp` on serve and work names the broker instead of the configured list (amqp.urls and
-PFO3_AMQP_URLS), not in front of it: app/broker_options.cpp apply_broker_flags."""
+PFO3_AMQP_URLS), not in front of it: app/common.cpp apply_broker_flags."""
 from helpers.processes import free_port, wait_for_results
 
 

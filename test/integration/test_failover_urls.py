@@ -42,8 +42,13 @@ def test_readyz_and_metrics_name_the_node_in_use_and_why_the_last_connection_end
         pfo3, queue, amqp_url, rabbitmq_dir):
     dead = f"amqp://guest:Dead-Node-Secret@127.0.0.1:{free_port()}/%2f"
     serve = pfo3.serve(amqp=False, env={"PFO3_AMQP_URLS": f"{dead},{amqp_url}", "PFO3_QUEUE": queue})
-    publish = json.loads(http_get(serve.http_port, "/readyz"))["brokers"]["publish"]
-    assert publish["connected"] is True and publish["node"] == "2/2", publish
+    # serve listens before its publisher got past the dead first URL: wait for the connection.
+    def connected():
+        p = json.loads(http_get(serve.http_port, "/readyz"))["brokers"]["publish"]
+        return p if p["connected"] else None
+
+    publish = wait_until(connected, 60, "serve to connect to the second URL", every=0.2)
+    assert publish["node"] == "2/2", publish
     assert "***" in publish["url"] and "guest:guest" not in publish["url"] and "last_loss" not in publish, publish
     metrics = http_get(serve.http_port, "/metrics")
     assert re.search(r'^pfo3_broker_node_info\{connection="publish",node="2/2",url="amqp://guest:\*\*\*@[^"]+"\} 1$',

@@ -3,6 +3,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "pfo3/json/client_requests.hpp"
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/response.hpp"
 #include "pfo3/net/pipelined.hpp"
@@ -68,7 +69,7 @@ results_seen wait_by_status(const std::string& server, const std::string& token,
         std::size_t next = 0;
         net::request_source source = [&]() -> std::optional<std::string> {
             if (next == pending.size()) return std::nullopt;
-            return "{\"op\":\"status\",\"id\":" + json::quote(load.ids[pending[next++]]) + "}";
+            return json::encode_status_request(load.ids[pending[next++]]);
         };
         std::vector<std::size_t> still;
         net::client_options connect;

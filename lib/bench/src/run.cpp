@@ -113,7 +113,7 @@ void choose_cpu_subjects(const options& opts, bench_report& rep) {
 // Waits for the accepted tasks' results and summarises when they were seen.
 void await_results(const options& opts, const load_result& load, result_watch* watch, bench_report& rep) {
     PFO3_LOG(info, "bench: waiting for results", {{"accepted", std::to_string(load.ids.size())}});
-    const auto timeout = std::chrono::milliseconds(static_cast<long long>(opts.results_timeout_s * 1000));
+    const auto timeout = ms_of_seconds(opts.results_timeout_s);
     results_seen seen;
     try {
         seen = watch ? wait_in_store(*watch, load, timeout) : wait_by_status(opts.server, opts.token, opts.tls, load, timeout);

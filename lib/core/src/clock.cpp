@@ -1,5 +1,6 @@
 #include "pfo3/core/clock.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -132,6 +133,24 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
     }
     if (pos != s.size()) return std::nullopt;
     return sys_days(date) + hours(h) + minutes(mi) + seconds(sec) + frac - offset;
+}
+
+std::chrono::milliseconds ms_of_seconds(double seconds) noexcept {
+    return std::chrono::milliseconds(std::llround(seconds * 1000));
+}
+
+std::optional<std::int64_t> parse_duration_s(std::string_view text) noexcept {
+    std::size_t digits = 0;
+    std::int64_t n = 0;
+    while (digits < text.size() && digits < 9 && text[digits] >= '0' && text[digits] <= '9')
+        n = n * 10 + (text[digits++] - '0');
+    if (digits == 0) return std::nullopt;
+    const std::string_view unit = text.substr(digits);
+    if (unit.empty() || unit == "s") return n;
+    if (unit == "m") return n * 60;
+    if (unit == "h") return n * 3600;
+    if (unit == "d") return n * 86400;
+    return std::nullopt;
 }
 
 }  // namespace pfo3

@@ -83,11 +83,11 @@ public:
             }
             return total;
         }
-        for (std::size_t from = 0; from < which.ids.size() && total.trouble.empty(); from += json::max_dead_ids) {
-            const auto end = which.ids.begin() + static_cast<std::ptrdiff_t>(std::min(which.ids.size(), from + json::max_dead_ids));
-            auto [r, more] = one("{\"op\":\"dead_requeue\",\"ids\":" + id_array(which.ids.begin() + static_cast<std::ptrdiff_t>(from), end) + "}");
+        by_ids("dead_requeue", which.ids, [&](const std::string& request) {
+            auto [r, more] = one(request);
             total.kept.insert(total.kept.end(), r.kept.begin(), r.kept.end());
-        }
+            return total.trouble.empty();
+        });
         return total;
     }
 
@@ -97,26 +97,31 @@ public:
             return decoded(serve::decode_purge_report(line, dead_queue, why_), line);
         }
         queue::purge_report total;
-        for (std::size_t from = 0; from < which.ids.size(); from += json::max_dead_ids) {
-            const auto begin = which.ids.begin() + static_cast<std::ptrdiff_t>(from);
-            const auto end = which.ids.begin() + static_cast<std::ptrdiff_t>(std::min(which.ids.size(), from + json::max_dead_ids));
-            const std::string line = ask("{\"op\":\"dead_purge\",\"ids\":" + id_array(begin, end) + "}");
+        by_ids("dead_purge", which.ids, [&](const std::string& request) {
+            const std::string line = ask(request);
             auto r = decoded(serve::decode_purge_report(line, dead_queue, why_), line);
             total.purged += r.purged;
             total.missing.insert(total.missing.end(), r.missing.begin(), r.missing.end());
             total.left = r.left;
-        }
+            return true;
+        });
         return total;
     }
 
 private:
-    static std::string id_array(std::vector<std::string>::const_iterator b, std::vector<std::string>::const_iterator e) {
-        std::string out = "[";
-        for (auto i = b; i != e; ++i) {
-            if (i != b) out.push_back(',');
-            json::append_quoted(out, *i);
+    // {"op":OP,"ids":[…]} for each run of at most json::max_dead_ids of `ids`, in order, handed
+    // to `send` while it returns true.
+    template <typename Send>
+    static void by_ids(std::string_view op, const std::vector<std::string>& ids, Send send) {
+        for (std::size_t from = 0; from < ids.size(); from += json::max_dead_ids) {
+            std::string request = "{\"op\":\"";
+            request.append(op).append("\",\"ids\":[");
+            for (std::size_t i = from; i < std::min(ids.size(), from + json::max_dead_ids); ++i) {
+                if (i != from) request.push_back(',');
+                json::append_quoted(request, ids[i]);
+            }
+            if (!send(request + "]}")) return;
         }
-        return out + "]";
     }
 
     // One request, one answer. A refusal is printed and ends the command; a dead_requeue that

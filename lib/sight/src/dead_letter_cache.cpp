@@ -8,7 +8,10 @@
 namespace pfo3::sight {
 
 struct dead_letter_cache::state {
-    lister list;
+    // Held while the lister runs, so stop() cannot drop it (and what it refers to) midway. Not
+    // `mu`: the lister may answer at once, on this thread, and the answer takes `mu`.
+    std::mutex calling;
+    lister list;  // guarded by calling; empty once stopped
     std::chrono::steady_clock::duration period;
     mutable std::mutex mu;
     std::string letters = "null";  // guarded by mu
@@ -31,6 +34,8 @@ void dead_letter_cache::tick(std::chrono::steady_clock::time_point now) {
         state_->asking = true;
         state_->last = now;
     }
+    std::lock_guard calling(state_->calling);
+    if (!state_->list) return;
     state_->list([st = state_](std::string&& line) {
         std::string why, letters;
         auto doc = json::parse(line, why, 16);
@@ -44,6 +49,14 @@ void dead_letter_cache::tick(std::chrono::steady_clock::time_point now) {
         st->asking = false;
         if (!letters.empty()) st->letters = std::move(letters);  // else keep the last good one
     });
+}
+
+void dead_letter_cache::stop() {
+    lister dropped;
+    {
+        std::lock_guard calling(state_->calling);
+        dropped.swap(state_->list);
+    }
 }
 
 std::string dead_letter_cache::json() const {

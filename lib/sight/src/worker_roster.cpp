@@ -8,7 +8,6 @@
 #include "pfo3/json/message.hpp"
 #include "pfo3/json/value.hpp"
 #include "pfo3/ops/identity.hpp"
-#include "pfo3/queue/queue_admin.hpp"
 #include "pfo3/sight/role_sight.hpp"
 
 namespace pfo3::sight {
@@ -16,21 +15,24 @@ namespace pfo3::sight {
 namespace {
 
 using clock = std::chrono::steady_clock;
-constexpr std::chrono::seconds poll_period{1};
-constexpr std::chrono::seconds reconnect_wait{2};
-constexpr std::chrono::milliseconds event_ttl{60000};
 constexpr std::size_t max_beat_bytes = 16384;
-constexpr std::size_t max_per_poll = 10000;
+
+queue::fanout_listener_options listener_options() {
+    queue::fanout_listener_options o;
+    o.exchange = std::string(events_exchange);
+    o.connection_name = "pfo3-serve-events " + ops::process_identity();
+    o.what = "worker heartbeats";
+    o.message_ttl = std::chrono::milliseconds(60000);
+    o.poll_period = std::chrono::seconds(1);
+    o.stop_wait = stop_grace;
+    return o;
+}
 
 }  // namespace
 
 struct worker_roster::state {
     config::settings settings;
-    broker_picker broker;
     mutable std::mutex mu;
-    std::condition_variable wake;
-    bool stop = false;
-    bool finished = false;  // the listener returned (bounded_join.hpp)
     struct seen {
         std::string beat;  // re-encoded by our own parser: valid JSON whatever was published
         clock::time_point at;
@@ -84,9 +86,15 @@ struct worker_roster::state {
     }
 };
 
-worker_roster::worker_roster(const config::settings& s, broker_picker broker) : state_(std::make_shared<state>()) {
+worker_roster::worker_roster(const config::settings& s, broker_picker broker)
+    : state_(std::make_shared<state>()),
+      listener_(
+          listener_options(), std::move(broker),
+          [st = state_](std::string_view body) {
+              if (!st->record(body)) PFO3_LOG(debug, "ignored a message on pfo3.events that is no heartbeat");
+          },
+          {}, [st = state_] { st->forget_long_gone(); }) {
     state_->settings = s;
-    state_->broker = std::move(broker);
 }
 
 worker_roster::~worker_roster() { stop(); }
@@ -108,18 +116,9 @@ worker_roster::tally worker_roster::count() const {
     return t;
 }
 
-void worker_roster::start() {
-    thread_ = std::thread(signalling_end(state_, [st = state_] { listen(st); }));
-}
+void worker_roster::start() { listener_.start(); }
 
-void worker_roster::stop() {
-    {
-        std::lock_guard lk(state_->mu);
-        state_->stop = true;
-    }
-    state_->wake.notify_all();
-    join_within(thread_, *state_, stop_grace);  // owns its state; may be stuck on the broker
-}
+void worker_roster::stop() { listener_.stop(); }  // its thread owns the state; may be stuck on the broker
 
 std::string worker_roster::json() const {
     std::lock_guard lk(state_->mu);
@@ -134,40 +133,6 @@ std::string worker_roster::json() const {
                ",\"gone\":" + (ago > 3.0 * w.interval_s ? "true" : "false") + ",\"beat\":" + w.beat + "}";
     }
     return out + "]}\n";
-}
-
-void worker_roster::listen(const std::shared_ptr<state>& st) {
-    bool warned = false;
-    std::size_t connects = 0;
-    auto pause = [&st](std::chrono::seconds d) {
-        std::unique_lock lk(st->mu);
-        return st->wake.wait_for(lk, d, [&st] { return st->stop; });
-    };
-    for (;;) {
-        try {
-            queue::queue_admin admin(st->broker(connects++),
-                                     "pfo3-serve-events " + ops::process_identity());
-            admin.declare_fanout(std::string(events_exchange));
-            const std::string q = admin.declare_listener(std::string(events_exchange), event_ttl);
-            if (warned) PFO3_LOG(info, "listening to worker heartbeats again");
-            warned = false;
-            for (;;) {
-                std::size_t n = 0;
-                while (n++ < max_per_poll) {
-                    auto m = admin.get(q);
-                    if (!m) break;
-                    if (!st->record(m->body)) PFO3_LOG(debug, "ignored a message on pfo3.events that is no heartbeat");
-                    admin.ack(m->tag);
-                }
-                st->forget_long_gone();
-                if (pause(poll_period)) return;
-            }
-        } catch (const std::exception& e) {
-            if (!warned) PFO3_LOG(warn, "cannot listen to worker heartbeats; retrying", {{"error", e.what()}});
-            warned = true;
-        }
-        if (pause(reconnect_wait)) return;
-    }
 }
 
 }  // namespace pfo3::sight

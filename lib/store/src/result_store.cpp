@@ -3,7 +3,7 @@
 #include "file_store.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
-#include "pfo3/store/s3_keys.hpp"
+#include "s3_keys.hpp"
 #include "pg_uri.hpp"
 #include "postgres_store.hpp"
 #include "sqlite_store.hpp"

@@ -11,7 +11,7 @@
 
 #include "curl_handles.hpp"
 #include "pfo3/store/result_store.hpp"
-#include "pfo3/store/s3_keys.hpp"
+#include "s3_keys.hpp"
 #include "s3_uri.hpp"
 
 namespace pfo3::store {

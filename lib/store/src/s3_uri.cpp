@@ -5,7 +5,7 @@
 
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
-#include "pfo3/store/s3_keys.hpp"
+#include "s3_keys.hpp"
 
 namespace pfo3::store {
 

@@ -22,7 +22,7 @@
 #include "pfo3/core/error.hpp"
 #include "record_codec.hpp"
 #include "pfo3/store/result_store.hpp"
-#include "pfo3/store/s3_keys.hpp"
+#include "s3_keys.hpp"
 
 using pfo3::service_error;
 using pfo3::task_record;

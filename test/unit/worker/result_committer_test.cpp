@@ -33,7 +33,7 @@ delivery_guard guard_for(recording_settler& settler) {
 
 // A linger long enough that a test can tell "waited for more" from "wrote at once" on a slow,
 // noisy machine without timing anything tightly.
-constexpr result_committer::linger long_linger{4, std::chrono::seconds(5), 32};
+constexpr result_committer::linger long_linger{4, std::chrono::seconds(3), 32};
 
 }  // namespace
 
@@ -45,8 +45,8 @@ TEST_CASE("committer: a record arriving while idle is written at once, not held 
     const auto started = std::chrono::steady_clock::now();
     committer.commit(stored_record("idle-1"), guard_for(settler));
     REQUIRE(settler.await_count(1));
-    // Far below the 5 s a lingering group would wait.
-    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
+    // Well below the 3 s a lingering group would wait.
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
     CHECK(store.writes == 1);
 }
 
@@ -82,6 +82,6 @@ TEST_CASE("committer: after a group of several, the next waits to gather the rec
     const auto started = std::chrono::steady_clock::now();
     committer.commit(records, guards);
     REQUIRE(settler.await_count(38));
-    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
     CHECK(store.writes == 3);
 }

@@ -1,6 +1,6 @@
 #pragma once
 // What serve counts, registered on the role's registry; updated by serve's dispatcher
-// (app/serve_command.cpp) on the I/O and publisher threads. Thread-safe.
+// (lib/serve/src/run.cpp) on the I/O and publisher threads. Thread-safe.
 #include <cstddef>
 #include <optional>
 #include <string_view>

@@ -3,7 +3,8 @@
 // refreshes every few seconds, and a listing is a round trip to the broker, so serve asks at
 // most once a period (and never twice at once) and the page reads the copy. The role hands in
 // how to ask (serve's dead-letter desk); the answer may come from any thread, even after this
-// object is gone (it only touches the shared state). Thread-safe.
+// object is gone (it only touches the shared state). The lister may refer to what the role
+// owns: stop() drops it before that goes away. Thread-safe.
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -21,6 +22,9 @@ public:
     /// Asks again if a period passed since the last ask and no answer is awaited, or six
     /// periods passed with none (call it from the role's ticker).
     void tick(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+    /// Never asks again and drops the lister, after waiting for a tick() inside it to return:
+    /// call it before what the lister refers to (the desk) is destroyed. Idempotent.
+    void stop();
     /// The letters of the last good answer as a JSON array; "null" before the first.
     std::string json() const;
 

@@ -23,7 +23,6 @@
 #include "pfo3/metrics/work_metrics.hpp"
 #include "pfo3/queue/connection_stats.hpp"
 #include "pfo3/sight/sources.hpp"
-#include "pfo3/worker/delivery_guard.hpp"
 #include "pfo3/sight/role_sight.hpp"
 
 namespace pfo3::sight {
@@ -99,24 +98,6 @@ private:
     std::int64_t last_reconnect_ = 0;               // unix seconds; ops loop only
     bool stopped_ = false;
     std::thread loop_, store_thread_, queue_thread_, beat_thread_;
-};
-
-/// Counts every settled delivery before passing it on (acks and nacks alike).
-class counting_settler final : public worker::settler {
-public:
-    counting_settler(worker::settler& next, metrics::work_metrics& m) noexcept : next_(next), m_(m) {}
-    void ack(std::uint64_t generation, std::uint64_t tag) override {
-        m_.settled();
-        next_.ack(generation, tag);
-    }
-    void nack(std::uint64_t generation, std::uint64_t tag, bool requeue) override {
-        m_.settled();
-        next_.nack(generation, tag, requeue);
-    }
-
-private:
-    worker::settler& next_;
-    metrics::work_metrics& m_;
 };
 
 }  // namespace pfo3::sight

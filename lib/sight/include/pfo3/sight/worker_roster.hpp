@@ -1,7 +1,6 @@
 #pragma once
-// serve's view of the workers: a thread with its own AMQP connection reads the heartbeats on
-// the fanout exchange pfo3.events (an exclusive, auto-deleted queue of its own; messages expire
-// after a minute) and keeps the last one of each worker. A worker unseen for three of its
+// serve's view of the workers: a queue::fanout_listener reads the heartbeats on the fanout
+// exchange pfo3.events (messages expire after a minute) and keeps the last one of each worker. A worker unseen for three of its
 // intervals is shown gone, and forgotten after an hour. At most max_workers are kept (the
 // longest unseen go first).
 // Thread-safe front: json() from the I/O thread (GET /api/workers).
@@ -11,16 +10,15 @@
 // "dead":…,"in_hand_count":…,"in_hand":[{"id":…,"type":…,"age_s":…}…] (the oldest 20),
 // "interval_s":…,"sent_at":"RFC 3339"}.
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "pfo3/config/settings.hpp"
+#include "pfo3/queue/fanout_listener.hpp"
 #include "pfo3/sight/sources.hpp"
 
 namespace pfo3::sight {
@@ -54,9 +52,8 @@ public:
 
 private:
     struct state;
-    static void listen(const std::shared_ptr<state>& st);
-    std::shared_ptr<state> state_;
-    std::thread thread_;
+    std::shared_ptr<state> state_;  // before listener_: its callbacks share it
+    queue::fanout_listener listener_;
 };
 
 }  // namespace pfo3::sight

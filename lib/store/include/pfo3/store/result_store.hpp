@@ -42,7 +42,7 @@ enum class store_use { write, read };
 
 /// Opens the store named by a URI: file:///DIR (created if missing), sqlite:///DIR/FILE.db
 /// (DIR must exist), postgresql://… (libpq URI), s3://BUCKET/PREFIX?endpoint=…&region=…
-/// (credentials from the environment; see s3_keys.hpp for keys a config file holds). Throws
+/// (credentials from the environment; configured_store.hpp adds the keys a config file holds). Throws
 /// config_error for a URI it cannot use (or S3 without credentials), service_error if the
 /// store is unusable.
 std::unique_ptr<result_store> open_store(std::string_view uri, store_use use = store_use::write);

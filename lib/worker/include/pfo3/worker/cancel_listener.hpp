@@ -1,18 +1,17 @@
 #pragma once
-// Feeds a worker's cancel_board (decision 0015): a thread with its own AMQP connection binds an
-// exclusive, auto-deleted queue to the fanout exchange pfo3.cancels, then lists the pending
-// cancels from the store (after binding, so a cancel made meanwhile is heard one way or the
-// other), then takes the events as they come (basic.get every 100 ms). After a lost connection
-// it binds and lists again: events published while it was away are in the store. Thread-safe
-// front; the thread owns what it uses (the board is shared), so one stuck on a hung broker or
-// store is left behind at stop() without touching freed memory.
+// Feeds a worker's cancel_board (decision 0015): a queue::fanout_listener on the exchange
+// pfo3.cancels; after each bind it lists the pending cancels from the store (so a cancel made
+// meanwhile is heard one way or the other), then takes the events as they come (basic.get
+// every 100 ms). After a lost connection it binds and lists again: events published while it
+// was away are in the store. The listener's thread owns what it uses (the board is shared), so
+// one stuck on a hung broker or store is left behind at stop() without touching freed memory.
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <thread>
 
 #include "pfo3/queue/amqp_url.hpp"
+#include "pfo3/queue/fanout_listener.hpp"
 #include "pfo3/store/result_store.hpp"
 #include "pfo3/worker/cancel_board.hpp"
 
@@ -45,10 +44,9 @@ public:
     void stop();
 
 private:
-    struct state;
-    static void listen(const std::shared_ptr<state>& st);
-    std::shared_ptr<state> state_;
-    std::thread thread_;
+    std::shared_ptr<cancel_board> board_;
+    std::size_t max_pending_;
+    queue::fanout_listener listener_;
 };
 
 }  // namespace pfo3::worker

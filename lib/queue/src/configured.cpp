@@ -1,13 +1,13 @@
-#include "broker_options.hpp"
+#include "pfo3/queue/configured.hpp"
 
 #include "pfo3/config/amqp_urls.hpp"
 
-namespace pfo3::app {
+namespace pfo3::queue {
 
 namespace {
 
 // One broker URL with [amqp.tls] applied (used only when it is amqps://).
-queue::amqp_url with_tls(queue::amqp_url url, const config::amqp_tls_settings& t) {
+amqp_url with_tls(amqp_url url, const config::amqp_tls_settings& t) {
     url.tls_options.ca_file = t.ca_file;
     url.tls_options.cert_file = t.cert_file;
     url.tls_options.key_file = t.key_file;
@@ -19,22 +19,22 @@ queue::amqp_url with_tls(queue::amqp_url url, const config::amqp_tls_settings& t
 
 }  // namespace
 
-queue::broker_failover broker_failover_of(const config::settings& s) {
-    queue::broker_failover f;
-    for (const auto& url : config::broker_urls(s.amqp)) f.urls.push_back(with_tls(queue::amqp_url::parse(url), s.amqp.tls));
-    f.order = queue::parse_failover_order(s.amqp.failover);
+broker_failover broker_failover_of(const config::settings& s) {
+    broker_failover f;
+    for (const auto& url : config::broker_urls(s.amqp)) f.urls.push_back(with_tls(amqp_url::parse(url), s.amqp.tls));
+    f.order = parse_failover_order(s.amqp.failover);
     f.connect_timeout = std::chrono::milliseconds(s.amqp.connect_timeout_ms);
     f.heartbeat_s = s.amqp.heartbeat_s;
     return f;
 }
 
-queue::amqp_url broker_url_of(const config::settings& s, std::size_t attempt) {
+amqp_url broker_url_of(const config::settings& s, std::size_t attempt) {
     const auto urls = broker_failover_of(s).urls;
     return urls[attempt % urls.size()];
 }
 
-queue::topology topology_of(const config::settings& s) {
-    queue::topology t;
+topology topology_of(const config::settings& s) {
+    topology t;
     t.queue = s.amqp.queue;
     t.queue_type = s.amqp.queue_type;
     t.quorum_group_size = s.amqp.quorum_group_size;
@@ -45,13 +45,4 @@ queue::topology topology_of(const config::settings& s) {
     return t;
 }
 
-void apply_broker_flags(config::settings& s, const std::optional<std::string>& amqp,
-                        const std::optional<std::string>& queue) {
-    if (amqp) {
-        s.amqp.url = *amqp;
-        s.amqp.urls.clear();
-    }
-    if (queue) s.amqp.queue = *queue;
-}
-
-}  // namespace pfo3::app
+}  // namespace pfo3::queue

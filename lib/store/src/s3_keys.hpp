@@ -1,6 +1,6 @@
 #pragma once
-// Opening an S3 result store with access keys a config file holds ([store] s3_*). Only the
-// composition root that reads the config needs this header; every other caller opens stores by
+// Opening an S3 result store with access keys a config file holds ([store] s3_*). Only
+// configured_store.cpp (open_configured_store) needs this header; every other caller opens stores by
 // URI alone through open_store() (result_store.hpp), which takes S3 keys from the environment.
 #include <memory>
 #include <string>

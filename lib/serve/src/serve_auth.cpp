@@ -1,37 +1,10 @@
-#include "client_auth.hpp"
+#include "serve_auth.hpp"
 
-#include <cstdlib>
-
-#include "pfo3/auth/tokens.hpp"
 #include "pfo3/core/error.hpp"
 #include "pfo3/core/log.hpp"
+#include "pfo3/net/client.hpp"
 
-namespace pfo3::app {
-
-void add_client_auth_options(CLI::App* cmd, client_auth_options& opts) {
-    cmd->add_option("--token-file", opts.token_file,
-                    "file whose first line is the token to authenticate with (default: $PFO3_TOKEN)");
-    cmd->add_flag("--tls", opts.tls, "connect with TLS, verifying the server's certificate and name");
-    cmd->add_option("--ca-file", opts.ca_file, "CAs to verify the server with (PEM; default: the system's); implies --tls");
-    cmd->add_option("--cert-file", opts.cert_file, "client certificate (PEM) for mutual TLS; implies --tls");
-    cmd->add_option("--key-file", opts.key_file, "the client certificate's key (PEM; default: --cert-file)");
-    cmd->add_option("--server-name", opts.server_name, "name the server's certificate must hold (default: the host of --server)");
-}
-
-net::client_options client_options_of(const client_auth_options& opts) {
-    net::client_options o;
-    if (opts.token_file) {
-        o.token = auth::read_token_file(*opts.token_file);
-    } else if (const char* env = std::getenv("PFO3_TOKEN"); env && *env) {
-        o.token = env;
-    }
-    o.tls.enabled = opts.tls || !opts.ca_file.empty() || !opts.cert_file.empty();
-    o.tls.ca_file = opts.ca_file;
-    o.tls.cert_file = opts.cert_file;
-    o.tls.key_file = opts.key_file;
-    o.tls.server_name = opts.server_name;
-    return o;
-}
+namespace pfo3::serve {
 
 std::shared_ptr<const auth::policy> serve_policy_of(const config::settings& s) {
     const auto& a = s.auth;
@@ -95,4 +68,4 @@ void credential_reloader::arm() {
     });
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::serve

@@ -1,13 +1,13 @@
-#include "store_access.hpp"
+#include "pfo3/store/configured_store.hpp"
 
 #include <sys/stat.h>
 
 #include <atomic>
 
 #include "pfo3/core/log.hpp"
-#include "pfo3/store/s3_keys.hpp"
+#include "s3_keys.hpp"
 
-namespace pfo3::app {
+namespace pfo3::store {
 
 namespace {
 
@@ -25,12 +25,12 @@ void warn_if_readable(const config::settings& s) {
 
 }  // namespace
 
-std::unique_ptr<store::result_store> open_configured_store(const config::settings& s, store::store_use use) {
+std::unique_ptr<result_store> open_configured_store(const config::settings& s, store_use use) {
     warn_if_readable(s);
-    if (store::is_s3_uri(s.store.uri))
-        return store::open_s3_store(
-            s.store.uri, {s.store.s3_access_key_id, s.store.s3_secret_access_key, s.store.s3_session_token});
-    return store::open_store(s.store.uri, use);
+    if (is_s3_uri(s.store.uri))
+        return open_s3_store(s.store.uri,
+                             {s.store.s3_access_key_id, s.store.s3_secret_access_key, s.store.s3_session_token});
+    return open_store(s.store.uri, use);
 }
 
-}  // namespace pfo3::app
+}  // namespace pfo3::store

@@ -1,32 +1,16 @@
 #pragma once
-// Who the clients (send, status, bench) say they are, and who serve lets in: the glue between
-// the settings and lib/auth / lib/net. Logic lives in lib/auth; this only wires it.
-#include <CLI/CLI.hpp>
+// Who serve lets in: [auth] and [serve.tls] as the server's policy and TLS options, and the
+// SIGHUP reload of both (docs/security.md).
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <functional>
 #include <memory>
-#include <optional>
-#include <string>
 
 #include "pfo3/auth/policy.hpp"
 #include "pfo3/config/settings.hpp"
-#include "pfo3/net/client.hpp"
 #include "pfo3/net/server.hpp"
-#include "pfo3/queue/amqp_url.hpp"
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 
-namespace pfo3::app {
-
-/// The client flags about credentials; never the token itself on a command line.
-struct client_auth_options {
-    std::optional<std::string> token_file;
-    bool tls = false;
-    std::string ca_file, cert_file, key_file, server_name;
-};
-
-/// Registers --token-file on a client subcommand.
-void add_client_auth_options(CLI::App* cmd, client_auth_options& opts);
-/// The connection options of a client: its token from --token-file, else $PFO3_TOKEN, else none.
-net::client_options client_options_of(const client_auth_options& opts);
+namespace pfo3::serve {
 
 /// The policy serve enforces ([auth]); null for mode none. Throws config_error when the listen
 /// address is reachable from other hosts and nothing protects it, or when the tokens file is bad.
@@ -54,4 +38,4 @@ private:
     boost::asio::signal_set signals_;
 };
 
-}  // namespace pfo3::app
+}  // namespace pfo3::serve
