@@ -313,3 +313,53 @@ def test_heartbeats_and_queue_depths_follow_the_broker_list_not_the_default_url(
     wait_until(lambda: listed(), 30, "the worker's heartbeat seen by serve over the broker list")
     wait_until(lambda: value(samples(worker.http_port), "pfo3_queue_consumers", queue=queue) >= 1, 30,
                "the worker's queue probe reading the task queue over the broker list")
+
+
+def test_heartbeats_and_cancels_resume_after_the_broker_closes_every_connection(pfo3, queue, store, tmp_path,
+                                                                              rabbitmq_dir):
+    # Both fanout listeners (serve's roster on pfo3.events, the worker's cancel listener on
+    # pfo3.cancels) are one queue::fanout_listener: its reconnect is what this exercises.
+    from helpers.retries import counting_script, runs
+    gate = tmp_path / "open"
+    script = counting_script(tmp_path, fails=0, result=f'while [ ! -e "{gate}" ]; do sleep 0.05; done; cat')
+    config = write_file(tmp_path / "pfo3.toml", f"""
+[http]
+heartbeat_s = 1
+[handlers.count]
+command = ["{script}"]
+""")
+    serve = pfo3.serve(queue, config=config, env={"PFO3_STORE": f"file://{store}"})
+    worker = pfo3.work(queue, store, config=config, prefetch=1, concurrency=1)
+
+    def our_beat():
+        r = pfo3.run(["workers", "--http", f"127.0.0.1:{serve.http_port}", "--json"])
+        assert r.returncode == 0, r.stderr
+        mine = [w for w in json.loads(r.stdout)["workers"] if w["beat"].get("pid") == worker.pid]
+        return mine[0] if mine else None
+
+    wait_until(our_beat, 30, "the worker's first heartbeat")
+    closed_at = time.monotonic()
+    rabbitmqctl(rabbitmq_dir, "close_all_connections", "closed by the sight test")
+    # A beat heard after the close: the worker's heartbeat connection and serve's listener are back.
+    wait_until(lambda: (lambda b: b if b and b["seen_s_ago"] < time.monotonic() - closed_at - 1.5 else None)(
+        our_beat()), 60, "a heartbeat heard after every connection was closed")
+    # Bound again: from here a cancel reaches the worker as an event, not only by the store
+    # listing that follows each bind.
+    wait_until(lambda: "listening to cancel events again" in worker.stderr(), 60,
+               "the worker's cancel listener to bind again")
+
+    r = pfo3.send(serve.address, [{"id": "blocker", "type": "count", "payload": 1}], json_mode=True)
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: runs(tmp_path, "blocker"), 60, "the blocker to run")
+    r = pfo3.send(serve.address, [{"id": "behind", "type": "count", "payload": 2}], json_mode=True)
+    assert r.returncode == 0, r.stderr
+    r = pfo3.run(["cancel", "--server", serve.address, "behind"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["status"] == "cancel_requested"
+    wait_until(lambda: "cancel heard task_id=behind" in worker.stderr(), 60,
+               "the worker's cancel listener, reconnected, to hear the event")
+    gate.touch()
+    records = wait_for_results(store, ["blocker", "behind"], timeout=60, final=("done", "cancelled"))
+    assert records["blocker"]["status"] == "done"
+    assert records["behind"]["status"] == "cancelled"
+    assert runs(tmp_path, "behind") == []
