@@ -186,6 +186,9 @@ command = ["{script}"]
     # Settled: the retry left its queue and was processed; nothing else waits.
     wait_until(lambda: ladder_message_count(broker, queue) == 0, retry_s + DEADLINE_S,
                "the retry to leave the delay ladder")
+    # A final record ends the wait: between the ladder and the task queue the retry is in
+    # neither for a moment, and the queue looks settled then (seen on a loaded machine).
+    wait_for_results(store, [task_id], timeout=DEADLINE_S, final=("done", "dead"))
     wait_settled(rabbitmq_dir, queue)
     record = read_record(store, task_id)
     seen = {"status": record["status"], "attempts": record["attempts"],
