@@ -82,6 +82,23 @@ trap stop_everything EXIT
 
 log() { echo "== $*" >&2; }
 
+# await_ready PORT LOG WHAT [WORKER_LOG...]: waits (60 s at most) until the serve on PORT answers
+# a ping and each worker log says it connected; else prints the log that failed and exits 1.
+await_ready() {
+    local port=$1 serve_log=$2 what=$3; shift 3
+    local deadline=$((SECONDS + 60)) w
+    until echo '{"op":"ping"}' | timeout 2 nc -q 1 127.0.0.1 "$port" 2>/dev/null | grep -q pong; do
+        [ $SECONDS -lt $deadline ] || { log "serve ($what) did not start"; cat "$serve_log" >&2; exit 1; }
+        sleep 0.2
+    done
+    for w in "$@"; do
+        until grep -q "connected to the broker" "$w"; do
+            [ $SECONDS -lt $deadline ] || { log "a worker ($what) did not start"; cat "$w" >&2; exit 1; }
+            sleep 0.2
+        done
+    done
+}
+
 # Celery runs with Debian's python3 and python3-celery (not a virtualenv's python3).
 if [ $celery -eq 1 ] && ! /usr/bin/python3 -c 'import celery' 2> /dev/null; then
     log "--celery needs Debian's python3-celery (test/services/install-deps.sh installs it)"
@@ -166,18 +183,7 @@ for i in 1 2; do
     pids+=("$!")
 done
 
-# Wait (bounded) until serve answers a ping and each worker has connected.
-deadline=$((SECONDS + 60))
-until echo '{"op":"ping"}' | timeout 2 nc -q 1 127.0.0.1 "$serve_port" 2>/dev/null | grep -q pong; do
-    [ $SECONDS -lt $deadline ] || { log "serve did not start"; cat "$state/serve.log" >&2; exit 1; }
-    sleep 0.2
-done
-for i in 1 2; do
-    until grep -q "connected to the broker" "$state/work$i.log"; do
-        [ $SECONDS -lt $deadline ] || { log "worker $i did not start"; cat "$state/work$i.log" >&2; exit 1; }
-        sleep 0.2
-    done
-done
+await_ready "$serve_port" "$state/serve.log" "sight on" "$state/work1.log" "$state/work2.log"
 
 common=(--server "$server" --store "$store_uri" --serve-pid "$serve_pid"
         --worker-pids "$(IFS=,; echo "${worker_pids[*]}")" --results-timeout 120)
@@ -210,17 +216,8 @@ if [ $sight -eq 1 ]; then
         off_worker_pids+=("$!")
         pids+=("$!")
     done
-    deadline=$((SECONDS + 60))
-    until echo '{"op":"ping"}' | timeout 2 nc -q 1 127.0.0.1 "$off_port" 2>/dev/null | grep -q pong; do
-        [ $SECONDS -lt $deadline ] || { log "serve (sight off) did not start"; cat "$state/serve-sight-off.log" >&2; exit 1; }
-        sleep 0.2
-    done
-    for i in 1 2; do
-        until grep -q "connected to the broker" "$state/work-sight-off$i.log"; do
-            [ $SECONDS -lt $deadline ] || { log "worker $i (sight off) did not start"; cat "$state/work-sight-off$i.log" >&2; exit 1; }
-            sleep 0.2
-        done
-    done
+    await_ready "$off_port" "$state/serve-sight-off.log" "sight off" "$state/work-sight-off1.log" \
+        "$state/work-sight-off2.log"
     # The switch must have taken: an "on" round against a set that is off measures nothing.
     grep -q "metrics are off" "$state/work-sight-off1.log" || { log "sight-off worker has metrics on"; exit 1; }
     off_common=(--server "$off_server" --store "$off_store_uri" --serve-pid "$off_serve_pid"
@@ -292,10 +289,7 @@ PFO3_CONFIG="$state/serve.toml" PFO3_STORE="$store_uri" "$bin" serve --listen "1
     --amqp "$amqp" --queue "$queue" --http-listen 127.0.0.1:0 > "$state/serve-hold.log" 2>&1 &
 hold_pid=$!
 pids+=("$hold_pid")
-until echo '{"op":"ping"}' | timeout 2 nc -q 1 127.0.0.1 "$hold_port" 2>/dev/null | grep -q pong; do
-    kill -0 "$hold_pid" 2>/dev/null || { log "the hold serve did not start"; cat "$state/serve-hold.log" >&2; exit 1; }
-    sleep 0.2
-done
+await_ready "$hold_port" "$state/serve-hold.log" "hold-1000"
 python3 "$root/test/bench/hold_connections.py" --server "127.0.0.1:$hold_port" --serve-pid "$hold_pid" \
     --connections 1000 | tee "$results/hold-1000-connections.txt" || failed=1
 kill -TERM "$hold_pid"; wait "$hold_pid" || true
